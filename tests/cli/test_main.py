@@ -1,0 +1,73 @@
+"""The CLI root: one-line errors with exit code 2, help, version of events commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from simulator.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["bogus"], "No such command 'bogus'", id="unknown-command"),
+        pytest.param(["events", "show", "secret.usd"], "did you mean 'secret.used'", id="unknown-type"),
+        pytest.param(["events", "list", "--format", "xml"], "--format", id="bad-choice"),
+        pytest.param(["events", "list", "--nope"], "--nope", id="unknown-option"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
+    code, _out, err = run(capsys, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("chestsim: error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_no_args_prints_help_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run(capsys)
+    assert code == 2
+    assert "Usage" in err
+
+
+def test_events_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "events", "list", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 24
+    assert {"key", "label", "description"} <= set(rows[0])
+
+
+def test_events_list_text(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "events", "list")
+    assert code == 0
+    assert "secret.used" in out
+    assert "Post Meta Data Of Personal Device" in out
+
+
+def test_events_show_by_label(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "events", "show", "Secret Used", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["key"] == "secret.used"
+    assert doc["schema"]["$id"].endswith("events/secret.used.json")
+    assert doc["example"]["type"] == "secret.used"
+
+
+def test_python_dash_m_works() -> None:
+    proc = subprocess.run([sys.executable, "-m", "simulator", "events", "show", "nope"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("chestsim: error: unknown event type 'nope'")

@@ -1,0 +1,23 @@
+"""The public surface: ``simulator.__all__`` is sorted and every name in it resolves and is documented."""
+
+from __future__ import annotations
+
+import simulator
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert list(simulator.__all__) == sorted(set(simulator.__all__))
+
+
+def test_every_exported_name_resolves_with_docstring() -> None:
+    for name in simulator.__all__:
+        member = getattr(simulator, name)
+        if name.startswith("__") or name.isupper():
+            continue
+        assert member.__doc__, f"simulator.{name} has no docstring"
+
+
+def test_no_private_names_leak() -> None:
+    public = {n for n in dir(simulator) if not n.startswith("_")} - {"annotations"}
+    modules = {n for n in public if type(getattr(simulator, n)).__name__ == "module"}
+    assert public - modules <= set(simulator.__all__), public - modules - set(simulator.__all__)

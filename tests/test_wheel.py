@@ -1,0 +1,65 @@
+"""The wheel ships schemas/ and scenarios/: install it in a fresh venv and run the CLI from /tmp.
+
+Slow (builds a wheel, creates a venv): skipped by ``make test-fast``, run by ``make test`` and CI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True, timeout=300)
+    (found,) = out.glob("chestsim-*.whl")
+    return found
+
+
+def test_wheel_contains_schemas_and_scenarios(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "simulator/_data/schemas/envelope.json" in names
+    assert sum(n.startswith("simulator/_data/schemas/events/") for n in names) == 24
+    assert any(n.startswith("simulator/_data/schemas/examples/secret.used/") for n in names)
+    assert any(n.startswith("simulator/_data/scenarios/") and n.endswith(".py") for n in names)
+
+
+def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    # Reuse the test venv's packages for dependencies (offline, fast); chestsim itself comes from the wheel.
+    venv.create(env_dir, with_pip=True, system_site_packages=False)
+    site = next((env_dir / "lib").glob("python*/site-packages"))
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "orjson").exists())
+    (site / "chestsim-deps.pth").write_text(str(deps) + "\n")
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                   check=True, timeout=300)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    listing = subprocess.run([str(python), "-m", "simulator", "events", "list", "--format", "json"],
+                             cwd=work, capture_output=True, text=True, timeout=120, check=False,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.count('"key"') == 24
+    example = work / "event.json"
+    example.write_bytes((ROOT / "schemas/examples/secret.used/full.json").read_bytes())
+    checked = subprocess.run([str(python), "-m", "simulator", "validate", str(example)],
+                             cwd=work, capture_output=True, text=True, timeout=120, check=False,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # The installed package must be the wheel's, not the checkout's.
+    where = subprocess.run([str(python), "-c", "import simulator, sys; print(simulator.__file__)"],
+                           cwd=work, capture_output=True, text=True, timeout=60, check=True,
+                           env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    assert str(ROOT) not in where.stdout
