@@ -1,0 +1,180 @@
+"""How a delivery reaches an endpoint: aiohttp on the network, httpx for an in-process app.
+
+A transport's ``send`` never raises for what the endpoint did: it returns a
+``Response`` with the status (``0`` when no HTTP answer came back), the
+``Retry-After`` header and an error text (timeout, connection reset…).
+
+>>> AiohttpTransport(limit=8)
+AiohttpTransport(limit=8)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+import httpx
+from yarl import URL
+
+from simulator._exceptions import UsageError
+
+__all__ = ["AiohttpTransport", "HttpxTransport", "Response", "Transport", "load_app"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What one attempt got back."""
+
+    status: int
+    retry_after: str | None = None
+    error: str | None = None
+
+
+class Transport(Protocol):
+    """Sends one POST; ``open`` before the first, ``close`` after the last."""
+
+    async def open(self) -> None: ...
+
+    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response: ...
+
+    async def close(self) -> None: ...
+
+    def prepare_url(self, url: str) -> Any: ...
+
+
+class AiohttpTransport:
+    """The network path: one aiohttp session with a bounded connection pool; redirects not followed."""
+
+    def __init__(self, *, limit: int = 32) -> None:
+        self.limit = limit
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(limit={self.limit})"
+
+    def prepare_url(self, url: str) -> Any:
+        return URL(url)
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=0, ttl_dns_cache=300,
+                                         force_close=False)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                              skip_auto_headers=("User-Agent",))
+
+    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        session = self._session
+        assert session is not None, "open() the transport first"
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                    timeout=client_timeout) as resp:
+                await resp.read()
+                return Response(resp.status, resp.headers.get("Retry-After"))
+        except TimeoutError:
+            return Response(0, None, f"timeout after {timeout:g}s")
+        except aiohttp.ServerDisconnectedError:
+            return Response(0, None, "connection closed by the endpoint before a response")
+        except aiohttp.ClientConnectorError as exc:
+            return Response(0, None, f"cannot connect ({exc.os_error.strerror or exc.os_error})")
+        except aiohttp.ClientOSError as exc:
+            return Response(0, None, f"connection error ({exc.strerror or type(exc).__name__})")
+        except aiohttp.ClientError as exc:
+            return Response(0, None, f"{type(exc).__name__}: {exc}"[:200])
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class HttpxTransport:
+    """httpx: an ASGI or WSGI app in process (``--app module:attr``), or any ``AsyncClient``
+    (respx mocks this one in tests)."""
+
+    def __init__(self, *, app: Any = None, client: httpx.AsyncClient | None = None) -> None:
+        self.app = app
+        self._given = client
+        self._client: httpx.AsyncClient | None = client
+        self._sync: httpx.Client | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpxTransport(app={self.app!r})" if self.app is not None else "HttpxTransport(client=...)"
+
+    def prepare_url(self, url: str) -> Any:
+        return url
+
+    async def open(self) -> None:
+        if self._client is not None or self._sync is not None:
+            return
+        if self.app is None:
+            self._client = httpx.AsyncClient()
+        elif is_asgi(self.app):
+            self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+        else:
+            # httpx runs WSGI apps synchronously; in process that is what the user asked for.
+            self._sync = httpx.Client(transport=httpx.WSGITransport(app=self.app))
+
+    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        try:
+            if self._sync is not None:
+                resp = self._sync.post(url, content=body, headers=headers, timeout=timeout,
+                                       follow_redirects=False)
+            else:
+                assert self._client is not None, "open() the transport first"
+                resp = await asyncio.wait_for(
+                    self._client.post(url, content=body, headers=headers, timeout=timeout,
+                                      follow_redirects=False), timeout)
+        except (TimeoutError, httpx.TimeoutException):
+            return Response(0, None, f"timeout after {timeout:g}s")
+        except httpx.HTTPError as exc:
+            return Response(0, None, f"{type(exc).__name__}: {exc}"[:200])
+        return Response(resp.status_code, resp.headers.get("retry-after"))
+
+    async def close(self) -> None:
+        if self._client is not None and self._given is None:
+            await self._client.aclose()
+            self._client = None
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+
+def is_asgi(app: Any) -> bool:
+    """ASGI apps are coroutine functions of (scope, receive, send); WSGI of (environ, start_response)."""
+    target = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", app)  # noqa: B004
+    if inspect.iscoroutinefunction(target):
+        return True
+    try:
+        params = [p for p in inspect.signature(target).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 3
+
+
+def load_app(spec: str) -> Any:
+    """The object named by ``module:attr`` (``--app``)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--app={spec!r} must look like module:attr, like myservice.web:app")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--app={spec!r}: cannot import {module_name!r} ({exc})") from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UsageError(f"--app={spec!r}: {module_name!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise UsageError(f"--app={spec!r} is not an ASGI or WSGI application (not callable)")
+    return obj
