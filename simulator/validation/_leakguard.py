@@ -1,0 +1,153 @@
+"""The leak guard: payloads carry metadata only, never secret material.
+
+Two kinds of evidence:
+
+- a **field name** that carries material (``password``, ``secret_value``,
+  ``value``, ``plaintext``, ``private_key``, ``token``, ``api_key``, …). The
+  legitimate metadata names ``secret``, ``secret_id`` and the value
+  ``"kind": "api_key"`` are not evidence: only keys are matched, whole;
+- a **value shape**: a PEM block, a ``whsec_`` signing secret, a ``Bearer``
+  credential, a JWT, an AWS access key id, GitHub/Slack/Stripe/Google tokens,
+  credentials in a URL, and long high-entropy tokens in free-text fields
+  (name, description, origin, reason, …).
+
+The fast path runs in Rust: :func:`value_pattern` is compiled into each
+type's closed jsonschema-rs validator on every free-form string (the closed
+validator also refuses any field the schema does not name, and no schema
+names a secret-ish field: a test checks it).
+Only an event it refuses gets the precise Python walk, :func:`leaks`, which
+names the JSON pointer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from simulator.validation._problem import Problem, escape
+
+__all__ = [
+    "FREE_TEXT_FIELDS",
+    "is_secret_field",
+    "leaks",
+    "looks_like_secret",
+    "value_pattern",
+]
+
+# Matched against whole keys, case-insensitively, with an optional prefix: `client_secret`,
+# `scim_token`, `db_password` are all evidence; `secret`, `secret_id`, `token_expires_at` are not.
+SECRET_FIELD_PATTERN = (
+    r"(?i)^(?:.*[_-])?(?:password|passwd|passphrase|pass_phrase|secret_value|secretvalue|value|plaintext|"
+    r"plain_text|cleartext|clear_text|private_key|privatekey|client_secret|signing_secret|webhook_secret|"
+    r"shared_secret|secret_key|access_key|token|access_token|refresh_token|id_token|api_key|apikey|"
+    r"credential|credentials|mnemonic|seed_phrase|otp_seed|totp_secret|ciphertext|shard_content|"
+    r"shard_data|cvv|cvc|card_number|pin)$"
+)
+_SECRET_FIELD = re.compile(SECRET_FIELD_PATTERN)
+
+#: Fields that hold free text, where a long random token is suspicious.
+FREE_TEXT_FIELDS = frozenset({
+    "name", "display_name", "given_name", "family_name", "description", "origin", "reason", "folder",
+    "model", "action", "message", "note", "notes", "comment", "title", "label", "tags",
+})
+
+# Written in the syntax Python's `re` and Rust's `regex` crate share: each is compiled here
+# for the precise walk and, joined, into the closed jsonschema-rs validator as a prefilter.
+_SHAPE_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"-----BEGIN [A-Z0-9 ]*-----", "a PEM block"),
+    (r"whsec_[A-Za-z0-9+/=]{8,}", "a whsec_ signing secret"),
+    (r"(?i:\bBearer\s+[A-Za-z0-9._~+/=-]{8,})", "a Bearer credential"),
+    (r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", "a JWT"),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "an AWS access key id"),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}", "a GitHub token"),
+    (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
+    (r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}", "a Stripe key"),
+    (r"\bAIza[0-9A-Za-z_-]{35}", "a Google API key"),
+    (r"(?i:[a-z][a-z0-9+.-]*://[^/\s:@\"]+:[^/\s@\"]+@)", "a URL with credentials"),
+)
+_SHAPES = tuple((re.compile(pattern), what) for pattern, what in _SHAPE_PATTERNS)
+
+#: A run of token characters long enough to be a key; the Rust prefilter for free text.
+TOKEN_PATTERN = r"[A-Za-z0-9+/=_\-]{20,}"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def is_secret_field(name: str) -> bool:
+    """True when a field name says it carries secret material.
+
+    >>> is_secret_field("client_secret"), is_secret_field("secret_id"), is_secret_field("secret")
+    (True, False, False)
+    """
+    return _SECRET_FIELD.fullmatch(name) is not None
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+
+
+def _high_entropy_token(text: str) -> str | None:
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        classes = sum((any(c.islower() for c in token), any(c.isupper() for c in token),
+                       any(c.isdigit() for c in token)))
+        # Random base64/hex-ish tokens: mixed classes and ≥ ~3.5 bits per character.
+        if classes >= 2 and _entropy(token) >= min(4.0, 0.75 * math.log2(len(token))):
+            if "/" in token and not any(c.isdigit() for c in token):
+                continue  # a URL path such as /signin/identifier
+            return token
+    return None
+
+
+def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
+    """What kind of secret ``value`` looks like, or None.
+
+    >>> looks_like_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    'a whsec_ signing secret'
+    >>> looks_like_secret("alice@example.com") is None
+    True
+    """
+    for pattern, what in _SHAPES:
+        if pattern.search(value):
+            return what
+    if free_text and len(value) >= 20 and _high_entropy_token(value) is not None:
+        return "a long high-entropy token in a free-text field"
+    return None
+
+
+def leaks(event: Any) -> list[Problem]:
+    """Every place in ``event`` that carries secret material, by field name or value shape."""
+    return list(_walk(event, "", None))
+
+
+def _walk(node: Any, pointer: str, field: str | None) -> Iterator[Problem]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            child = f"{pointer}/{escape(name)}"
+            if is_secret_field(name):
+                yield Problem("leak", "error", child, f"field {name!r} would carry secret material; "
+                              "payloads carry metadata only: drop it")
+                continue
+            yield from _walk(value, child, name)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, f"{pointer}/{index}", field)
+    elif isinstance(node, str):
+        what = looks_like_secret(node, free_text=field in FREE_TEXT_FIELDS)
+        if what is not None:
+            yield Problem("leak", "error", pointer, f"value looks like {what} (field {field!r}); "
+                          "payloads carry metadata only: never a key, token or password")
+
+
+def value_pattern(*, free_text: bool) -> str:
+    """One regex (Python and Rust syntax) matching any value the leak guard would look at.
+
+    The closed validator refuses a string matching it, which sends the event
+    to the precise :func:`leaks` walk (that walk forgives a long but
+    low-entropy token in free text).
+    """
+    patterns = [pattern for pattern, _ in _SHAPE_PATTERNS] + ([TOKEN_PATTERN] if free_text else [])
+    return "|".join(f"(?:{pattern})" for pattern in patterns)

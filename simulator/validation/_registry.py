@@ -1,0 +1,295 @@
+"""Schemas → an offline registry and compiled validators, built once.
+
+Every ``$ref`` resolves from the files in ``schemas/``: the registries are
+filled from disk and their retrievers refuse any URI they do not hold, so a
+typo in a ``$ref`` fails loudly instead of reaching the network.
+
+Two compiled jsonschema-rs validators exist per event type:
+
+- the *contract* validator, compiled from the published schema as it is, which
+  gives the detailed errors;
+- a *closed* validator, compiled from a ref-free copy in which every object
+  that lists properties refuses the others, and every free-form string
+  refuses what the leak guard would look at. One ``is_valid`` on it answers "valid, no unknown field,
+  nothing that looks like secret material" on the fast path; only when it
+  says no do we ask the contract validator and the Python checks why.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+import jsonschema_rs
+import orjson
+import referencing
+import referencing.jsonschema
+
+from simulator._catalog import CATALOG, SCHEMA_BASE
+from simulator._resources import schemas_dir
+from simulator.validation._leakguard import FREE_TEXT_FIELDS, SECRET_FIELD_PATTERN, value_pattern
+
+__all__ = [
+    "ENVELOPE_ID",
+    "Compiled",
+    "Shape",
+    "compiled",
+    "referencing_registry",
+    "resources",
+    "rs_registry",
+]
+
+ENVELOPE_ID = f"{SCHEMA_BASE}envelope.json"
+DEFINITIONS_ID = f"{SCHEMA_BASE}definitions.json"
+
+
+def _refuse(uri: str) -> Any:
+    # Nothing is ever fetched: a $ref the files do not hold is a schema bug.
+    raise LookupError(f"schema reference {uri!r} is not one of chestsim's schema files; nothing is fetched")
+
+
+@cache
+def resources() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Every schema file as ``($id, schema)``: envelope, definitions, the 24 events."""
+    folder = schemas_dir()
+    paths = [folder / "envelope.json", folder / "definitions.json",
+             *(folder / "events" / f"{t.key}.json" for t in CATALOG)]
+    out = []
+    for path in paths:
+        schema = orjson.loads(path.read_bytes())
+        out.append((schema["$id"], schema))
+    return tuple(out)
+
+
+@cache
+def referencing_registry() -> referencing.Registry[Any]:
+    """A python-jsonschema ``referencing.Registry`` holding every schema; it never fetches."""
+
+    def retrieve(uri: str) -> referencing.Resource[Any]:
+        return _refuse(uri)  # type: ignore[no-any-return]
+
+    registry: referencing.Registry[Any] = referencing.Registry(retrieve=retrieve)  # type: ignore[call-arg]
+    return registry.with_resources(
+        (uri, referencing.jsonschema.DRAFT202012.create_resource(schema)) for uri, schema in resources()
+    )
+
+
+@cache
+def rs_registry() -> jsonschema_rs.Registry:
+    """A jsonschema-rs ``Registry`` holding every schema; its retriever refuses everything else."""
+    return jsonschema_rs.Registry(list(resources()), retriever=_refuse)
+
+
+def _compile(schema: dict[str, Any], *, registry: jsonschema_rs.Registry | None,
+             fast_regex: bool = False) -> jsonschema_rs.Validator:
+    options = jsonschema_rs.RegexOptions() if fast_regex else None
+    return jsonschema_rs.validator_for(schema, registry=registry, retriever=_refuse, validate_formats=True,
+                                       pattern_options=options)
+
+
+_NOT_LEAK = {"type": "string", "pattern": value_pattern(free_text=False)}
+_NOT_LEAK_FREE = {"type": "string", "pattern": value_pattern(free_text=True)}
+_STRUCTURED_FORMATS = frozenset({"uuid", "date-time"})
+
+
+def _guard(out: dict[str, Any], field: str | None) -> None:
+    """Add the leak guard's prefilter to a closed node, in place."""
+    extra: dict[str, Any] | None = None
+    if out.get("type") == "string" and "enum" not in out and "const" not in out \
+            and out.get("format") not in _STRUCTURED_FORMATS:
+        extra = {"not": _NOT_LEAK_FREE if field in FREE_TEXT_FIELDS else _NOT_LEAK}
+    elif out.get("type") == "object" and "properties" not in out:
+        extra = {"propertyNames": {"not": {"pattern": SECRET_FIELD_PATTERN}}}
+    if extra is not None:
+        out.setdefault("allOf", []).append(extra)
+
+
+# --- ref-free, closed copies -------------------------------------------------------------------
+
+def _by_id() -> dict[str, dict[str, Any]]:
+    return dict(resources())
+
+
+def _resolve(ref: str, base: str, docs: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    target = urljoin(base, ref)
+    uri, fragment = urldefrag(target)
+    node: Any = docs[uri]
+    for part in [p for p in fragment.split("/") if p]:
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node, uri
+
+
+def _inline(node: Any, base: str, docs: dict[str, dict[str, Any]], depth: int = 0) -> Any:
+    """The schema with every ``$ref`` replaced by its target (the schemas have no cycles)."""
+    if depth > 64:
+        raise ValueError("schema $ref chain too deep (a cycle?)")
+    if isinstance(node, list):
+        return [_inline(item, base, docs, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("$ref", "$defs", "$schema", "$id", "title", "description"):
+            continue
+        if key == "properties":
+            out[key] = {name: _inline(child, base, docs, depth) for name, child in value.items()}
+        else:
+            out[key] = _inline(value, base, docs, depth)
+    if "$ref" in node:
+        target, target_base = _resolve(node["$ref"], base, docs)
+        inlined = _inline(target, target_base, docs, depth + 1)
+        out = {"allOf": [inlined, out]} if out else inlined
+    return out
+
+
+@dataclass(slots=True)
+class Shape:
+    """The property names a schema node knows, for unknown-field detection.
+
+    ``fields`` maps a known name to the shapes of its value (several when
+    ``allOf`` branches constrain the same name); ``items`` holds the shapes of
+    array items. An ``open`` node lists no property at all, so anything goes.
+    """
+
+    fields: dict[str, list[Shape]] = field(default_factory=dict)
+    items: list[Shape] = field(default_factory=list)
+    alternatives: list[Shape] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return not self.fields and not self.alternatives
+
+    def merge(self, other: Shape) -> None:
+        for name, shapes in other.fields.items():
+            self.fields.setdefault(name, []).extend(shapes)
+        self.items.extend(other.items)
+        self.alternatives.extend(other.alternatives)
+
+    def unknown(self, instance: Any, pointer: str = "") -> Iterator[str]:
+        """JSON pointers of the fields of ``instance`` that no schema names."""
+        if isinstance(instance, dict):
+            if self.alternatives and not self.fields:
+                # oneOf/anyOf: a field is unknown only if no alternative knows it.
+                fits = [a for a in self.alternatives if not any(True for _ in a.unknown(instance, pointer))]
+                if fits or all(a.open for a in self.alternatives):
+                    return
+                yield from min((list(a.unknown(instance, pointer)) for a in self.alternatives), key=len)
+                return
+            if not self.fields:
+                return
+            for name, value in instance.items():
+                shapes = self.fields.get(name)
+                child = f"{pointer}/{_escape(name)}"
+                if shapes is None:
+                    yield child
+                    continue
+                merged = _merged(shapes)
+                if isinstance(value, dict | list):
+                    yield from merged.unknown(value, child)
+        elif isinstance(instance, list) and self.items:
+            merged = _merged(self.items)
+            for index, item in enumerate(instance):
+                if isinstance(item, dict | list):
+                    yield from merged.unknown(item, f"{pointer}/{index}")
+
+
+def _merged(shapes: list[Shape]) -> Shape:
+    if len(shapes) == 1:
+        return shapes[0]
+    out = Shape()
+    for shape in shapes:
+        out.merge(shape)
+    return out
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _shape(node: Any) -> Shape:
+    shape = Shape()
+    if not isinstance(node, dict):
+        return shape
+    for name, child in node.get("properties", {}).items():
+        shape.fields.setdefault(name, []).append(_shape(child))
+    if "items" in node:
+        shape.items.append(_shape(node["items"]))
+    for member in node.get("allOf", []):
+        shape.merge(_shape(member))
+    for key in ("oneOf", "anyOf"):
+        alternatives = [_shape(member) for member in node.get(key, [])]
+        if any(not a.open or a.items for a in alternatives):
+            shape.alternatives.extend(alternatives)
+    return shape
+
+
+def _close(node: Any, *, conjunct: bool = False, field: str | None = None) -> Any:
+    """A copy of an inlined schema where every object listing properties refuses the others.
+
+    ``allOf`` members are conjuncts: they are not closed themselves (each would
+    refuse the other's fields); the node that holds them lists the union of
+    their names instead.
+    """
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _close(child, field=name) for name, child in value.items()}
+        elif key == "allOf":
+            out[key] = [_close(member, conjunct=True, field=field) for member in value]
+        elif key in ("oneOf", "anyOf"):
+            out[key] = [_close(member, field=field) for member in value]
+        elif key in ("items", "additionalProperties", "contains"):
+            out[key] = _close(value, field=field)
+        else:
+            out[key] = value
+    _guard(out, field)
+    if not conjunct:
+        names = _known_names(node)
+        if names:
+            properties = out.setdefault("properties", {})
+            for name in names:
+                properties.setdefault(name, True)
+            out["additionalProperties"] = False
+    return out
+
+
+def _known_names(node: Any) -> set[str]:
+    if not isinstance(node, dict):
+        return set()
+    names = set(node.get("properties", {}))
+    for member in node.get("allOf", []):
+        names |= _known_names(member)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """The compiled validators and shapes of one event type (or of the envelope)."""
+
+    key: str
+    contract: jsonschema_rs.Validator
+    closed: jsonschema_rs.Validator
+    shape: Shape
+
+
+@cache
+def compiled() -> tuple[Compiled, dict[str, Compiled]]:
+    """The envelope's validators and each event type's, compiled once per process."""
+    docs = _by_id()
+    registry = rs_registry()
+
+    def build(key: str, uri: str) -> Compiled:
+        schema = docs[uri]
+        inlined = _inline(copy.deepcopy(schema), uri, docs)
+        return Compiled(key=key, contract=_compile(schema, registry=registry),
+                        closed=_compile(_close(inlined), registry=None, fast_regex=True), shape=_shape(inlined))
+
+    envelope = build("envelope", ENVELOPE_ID)
+    per_type = {t.key: build(t.key, t.schema_id) for t in CATALOG}
+    return envelope, per_type

@@ -1,0 +1,154 @@
+"""Rules on one event that JSON Schema cannot say (DESIGN.md, "Rules beyond JSON Schema").
+
+- a shard map has ``threshold ≤ total``, ``len(shards) = total``, unique indexes,
+  and its ``secret_id`` is the event's secret where both appear;
+- in any time object, ``completed_at ≥ initiated_at`` (and ``expires_at`` too);
+- every time is UTC ending in ``Z`` (the schemas' timestamp pattern says so;
+  this module restates it for schema-free callers);
+- ``scim.updated`` created or pruned someone;
+- a group's ``member_count`` is the length of its ``members``;
+- ``secret.used``/``secret.deleted``: every device used holds a shard of the map.
+
+The rules run on schema-valid events, so fields have the right types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from simulator.validation._problem import Problem
+
+__all__ = ["check_semantic", "time_key"]
+
+
+def _error(pointer: str, message: str) -> Problem:
+    return Problem("semantic", "error", pointer, message)
+
+
+def time_key(value: str) -> tuple[str, str]:
+    """A sort key for a ``…Z`` timestamp: whole seconds, then the fraction padded.
+
+    Plain string order is wrong for ``…:01Z`` against ``…:01.388Z``.
+    """
+    body = value[:-1] if value.endswith("Z") else value
+    seconds, _, fraction = body.partition(".")
+    return seconds, fraction.ljust(9, "0")
+
+
+def _shard_map(shard_map: Any, where: str, secret_id: str | None) -> Iterator[Problem]:
+    if not isinstance(shard_map, dict):
+        return
+    threshold, total, shards = shard_map.get("threshold"), shard_map.get("total"), shard_map.get("shards")
+    if isinstance(threshold, int) and isinstance(total, int) and threshold > total:
+        yield _error(f"{where}/threshold", f"shard map threshold={threshold} exceeds total={total}; "
+                     "k of n needs k ≤ n")
+    if isinstance(shards, list):
+        if isinstance(total, int) and len(shards) != total:
+            yield _error(f"{where}/shards", f"shard map lists {len(shards)} shards but total={total}; "
+                         "it needs one entry per shard")
+        seen: set[Any] = set()
+        for position, shard in enumerate(shards):
+            index = shard.get("index") if isinstance(shard, dict) else None
+            if index in seen:
+                yield _error(f"{where}/shards/{position}/index", f"shard index={index} appears twice; "
+                             "indexes must be unique")
+            seen.add(index)
+    map_secret = shard_map.get("secret_id")
+    if secret_id is not None and map_secret is not None and map_secret != secret_id:
+        yield _error(f"{where}/secret_id", f"shard map secret_id={map_secret} is not the event's "
+                     f"secret id={secret_id}")
+
+
+def _time(time: Any, where: str) -> Iterator[Problem]:
+    if not isinstance(time, dict):
+        return
+    for name, value in time.items():
+        if isinstance(value, str) and not value.endswith("Z"):
+            yield _error(f"{where}/{name}", f"{name}={value!r} is not UTC; write times as RFC 3339 ending in Z")
+    initiated = time.get("initiated_at")
+    if not isinstance(initiated, str):
+        return
+    for name in ("completed_at", "expires_at"):
+        value = time.get(name)
+        if isinstance(value, str) and time_key(value) < time_key(initiated):
+            yield _error(f"{where}/{name}", f"{name}={value} is before initiated_at={initiated}")
+
+
+def _devices(data: dict[str, Any]) -> Iterator[Problem]:
+    shard_map = data.get("shard_map")
+    device_ids = data.get("device_ids")
+    if not isinstance(shard_map, dict) or not isinstance(device_ids, list):
+        return
+    holders = {s.get("device_id") for s in shard_map.get("shards", ()) if isinstance(s, dict)}
+    for position, device_id in enumerate(device_ids):
+        if device_id not in holders:
+            yield _error(f"/data/device_ids/{position}", f"device {device_id} holds no shard of shard map "
+                         f"{shard_map.get('id')}; devices used must come from the shard map")
+
+
+def _secret_id(data: dict[str, Any]) -> str | None:
+    secret = data.get("secret")
+    if isinstance(secret, dict) and isinstance(secret.get("id"), str):
+        return str(secret["id"])
+    return None
+
+
+def _scim(data: dict[str, Any]) -> Iterator[Problem]:
+    created, pruned = data.get("users_created"), data.get("users_pruned")
+    if not created and not pruned:
+        yield _error("/data", "scim.updated is sent only when a SCIM run created or pruned someone; "
+                     "users_created and users_pruned are both empty")
+
+
+def _common(data: dict[str, Any]) -> Iterator[Problem]:
+    if "time" in data:
+        yield from _time(data["time"], "/data/time")
+    if "shard_map" in data:
+        yield from _shard_map(data["shard_map"], "/data/shard_map", _secret_id(data))
+
+
+def _with_devices(data: dict[str, Any]) -> Iterator[Problem]:
+    yield from _common(data)
+    yield from _devices(data)
+
+
+def _with_scim(data: dict[str, Any]) -> Iterator[Problem]:
+    yield from _common(data)
+    yield from _scim(data)
+
+
+def _with_group(data: dict[str, Any]) -> Iterator[Problem]:
+    yield from _common(data)
+    group = data.get("group")
+    if isinstance(group, dict) and isinstance(group.get("members"), list):
+        count, members = group.get("member_count"), group["members"]
+        if isinstance(count, int) and count != len(members):
+            yield _error("/data/group/member_count", f"group member_count={count} but members lists "
+                         f"{len(members)}")
+
+
+_RULES: dict[str, Callable[[dict[str, Any]], Iterator[Problem]]] = {
+    "secret.used": _with_devices,
+    "secret.deleted": _with_devices,
+    "scim.updated": _with_scim,
+    "group.created": _with_group,
+    "group.deleted": _with_group,
+}
+
+
+def check_semantic(event: dict[str, Any]) -> list[Problem]:
+    """The semantic problems of one schema-valid event (empty when none).
+
+    >>> from simulator import lookup
+    >>> check_semantic(lookup("secret.used").examples[0])
+    []
+    """
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return []
+    problems = list(_RULES.get(event.get("type", ""), _common)(data))
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, str) and not timestamp.endswith("Z"):
+        problems.append(_error("/timestamp", f"timestamp={timestamp!r} is not UTC; end it in Z"))
+    return problems

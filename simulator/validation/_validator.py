@@ -1,0 +1,133 @@
+"""``Validator``: one event against the contract, fast when the event is valid.
+
+The layers, in order: JSON parse (orjson) → envelope and event type → the
+type's schema → unknown fields → semantic rules → leak guard. A valid event
+costs one ``is_valid`` on the type's closed validator, one pass of the
+semantic rules (the leak guard's prefilter runs inside that validator, in
+Rust); the detailed errors are collected only for an event that fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from simulator._catalog import CATALOG, lookup
+from simulator._exceptions import UnknownEventType
+from simulator.validation._leakguard import leaks
+from simulator.validation._problem import Code, Problem, Severity, pointer
+from simulator.validation._registry import Compiled, compiled
+from simulator.validation._semantic import check_semantic
+
+__all__ = ["Validator"]
+
+_ENVELOPE_FIELDS = frozenset({"id", "type", "timestamp", "tenant_id"})
+_TIMESTAMP_HINT = "an RFC 3339 time in UTC ending in Z, like 2026-11-28T09:14:03.120Z"
+
+
+class Validator:
+    """Checks events against the payload contract; build it once, call it per event.
+
+    ``strict=True`` makes unknown fields errors; by default they are warnings,
+    so that a newer producer does not break an older validator.
+
+    >>> from simulator import lookup
+    >>> v = Validator()
+    >>> v.check(lookup("secret.used").examples[0])
+    []
+    >>> event, problems = v.check_bytes(b'{"id": 1}')
+    >>> problems[0].code
+    'envelope'
+    """
+
+    __slots__ = ("_envelope", "_types", "strict")
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        envelope, per_type = compiled()
+        self._envelope = envelope
+        self._types = per_type
+
+    def __repr__(self) -> str:
+        return f"Validator(strict={self.strict!r})"
+
+    def check_bytes(self, body: bytes | bytearray | memoryview | str) -> tuple[Any, list[Problem]]:
+        """Parse one JSON body and check it; returns (event or None, problems)."""
+        try:
+            event = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return None, [Problem("json", "error", "", f"not JSON: {exc}")]
+        return event, self.check(event)
+
+    def check(self, event: Any) -> list[Problem]:
+        """The problems of one parsed event (empty when it is valid)."""
+        if not isinstance(event, dict):
+            kind = type(event).__name__ if not isinstance(event, list) else "array"
+            return [Problem("envelope", "error", "", f"an event must be a JSON object, got {kind}")]
+        schema = self._types.get(event.get("type"))  # type: ignore[arg-type]
+        if schema is None:
+            return self._untyped(event)
+        if schema.closed.is_valid(event):
+            return check_semantic(event)
+        return self._explain(event, schema)
+
+    def _untyped(self, event: dict[str, Any]) -> list[Problem]:
+        name = event.get("type")
+        if isinstance(name, str):
+            try:
+                hint = f"; write the key {lookup(name).key!r}, not the label"
+            except UnknownEventType as exc:
+                hint = f"; did you mean {exc.suggestions[0]!r}?" if exc.suggestions else ""
+            problems = [Problem("unknown-type", "error", "/type",
+                                f"unknown event type {name!r}{hint} (`chestsim events list` shows the "
+                                f"{len(CATALOG)} keys)")]
+        else:
+            problems = []
+        problems.extend(p for p in _schema_problems(self._envelope, event) if p.pointer != "/type"
+                        or not isinstance(name, str))
+        problems.extend(leaks(event))
+        return problems
+
+    def _explain(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
+        problems = _schema_problems(schema, event)
+        severity: Severity = "error" if self.strict else "warning"
+        for where in schema.shape.unknown(event):
+            name = where.rsplit("/", 1)[-1]
+            problems.append(Problem("unknown-field", severity, where,
+                                    f"field {name!r} is not in the {schema.key} schema"
+                                    + ("" if self.strict else " (allowed; --strict refuses it)")))
+        if not any(p.is_error for p in problems):
+            problems.extend(check_semantic(event))
+        problems.extend(leaks(event))
+        return problems
+
+
+def _schema_problems(schema: Compiled, event: dict[str, Any]) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for error in schema.contract.iter_errors(event):
+        path = list(error.instance_path)
+        where = pointer(path)
+        code: Code = "schema" if path and path[0] == "data" else "envelope"
+        if code == "envelope" and path and path[0] not in _ENVELOPE_FIELDS:
+            code = "schema"
+        message = _message(error, where)
+        if (where, message) in seen:
+            continue
+        seen.add((where, message))
+        out.append(Problem(code, "error", where, message))
+    return out
+
+
+def _message(error: Any, where: str) -> str:
+    kind = error.kind.name
+    instance = error.instance
+    if kind in ("pattern", "format") and isinstance(instance, str):
+        pattern = str(getattr(error.kind, "pattern", "")) + str(getattr(error.kind, "format", ""))
+        if "T([01]" in pattern or "date-time" in pattern:
+            return f"{where or 'value'}={instance!r} is not {_TIMESTAMP_HINT}"
+        if "[0-9a-f]{8}" in pattern or pattern == "uuid":
+            return f"{where or 'value'}={instance!r} is not a lower-case hyphenated UUID"
+    return str(error.message)
+
