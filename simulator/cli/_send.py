@@ -1,1 +1,257 @@
-"""Placeholder: commands land here."""
+"""``chestsim send``, ``chestsim replay``, ``chestsim endpoints check`` and ``chestsim secret new``.
+
+Secrets and tokens come from ``--secret``/``--token`` or ``CHESTSIM_SECRET``/``CHESTSIM_TOKEN``
+and are never printed; ``secret new`` is the one command that shows a secret.
+Exit codes: 0 every delivery delivered, 1 some dead-lettered, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from simulator._exceptions import UsageError
+from simulator._signing import SigningSecret, parse_secrets
+from simulator._units import parse_duration, parse_positive_int, parse_rate
+from simulator.cli._app import OutputFormat, app, endpoints_app
+from simulator.delivery import Endpoint, Report, Sender, check_endpoints, load_endpoints
+from simulator.delivery._transports import load_app
+
+__all__ = ["endpoints_check", "replay", "secret_new", "send"]
+
+secret_app = typer.Typer(help="Signing secrets.", no_args_is_help=True)
+app.add_typer(secret_app, name="secret")
+
+ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Endpoint URL (repeatable).",
+                                                 show_default=False)]
+EndpointsOpt = Annotated[Path | None, typer.Option("--endpoints", help="endpoints.toml file.",
+                                                   show_default=False)]
+SecretOpt = Annotated[list[str] | None, typer.Option(
+    "--secret", help="whsec_… signing secret (repeat for rotation); default $CHESTSIM_SECRET.",
+    show_default=False)]
+TokenOpt = Annotated[str | None, typer.Option(
+    "--token", help="Bearer token; default $CHESTSIM_TOKEN.", show_default=False)]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Summary as text or json.")]
+
+
+def _secrets(flags: Sequence[str] | None) -> tuple[SigningSecret, ...]:
+    values = list(flags or ())
+    if not values and os.environ.get("CHESTSIM_SECRET"):
+        try:
+            return parse_secrets([os.environ["CHESTSIM_SECRET"]])
+        except UsageError as exc:
+            raise UsageError(f"CHESTSIM_SECRET: {exc}") from None
+    try:
+        return parse_secrets(values)
+    except UsageError as exc:
+        raise UsageError(f"--secret: {exc}") from None
+
+
+def _token(flag: str | None) -> str | None:
+    return flag or os.environ.get("CHESTSIM_TOKEN") or None
+
+
+def _endpoints(to: Sequence[str] | None, endpoints_file: Path | None,
+               secrets: tuple[SigningSecret, ...], token: str | None) -> tuple[Endpoint, ...]:
+    found: list[Endpoint] = []
+    for url in to or ():
+        found.append(Endpoint.from_url(url, secrets=secrets, token=token))
+    if endpoints_file is not None:
+        found.extend(load_endpoints(endpoints_file, default_secrets=secrets, default_token=token))
+    return tuple(found)
+
+
+def _skew(text: str | None) -> float:
+    if not text:
+        return 0.0
+    raw = text.strip()
+    sign = -1.0 if raw.startswith("-") else 1.0
+    return sign * parse_duration(raw.lstrip("+-"), option="--clock-skew")
+
+
+def _progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), transient=True, console=None)
+    task = bar.add_task("delivering", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _emit(report: Report, fmt: OutputFormat) -> int:
+    if fmt is OutputFormat.json:
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(report.render())
+    return 0 if report.dead_lettered == 0 else 1
+
+
+def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ...], token: str | None,
+            fmt: OutputFormat, **options: Any) -> tuple[Sender, Callable[[], None]]:
+    update, stop = _progress() if fmt is OutputFormat.text else (None, lambda: None)
+    sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=update, **options)
+    return sender, stop
+
+
+@app.command()
+def send(
+    path: Annotated[str | None, typer.Argument(help="JSONL/NDJSON events, or - for stdin.",
+                                               show_default=False)] = None,
+    to: ToOpt = None,
+    endpoints: EndpointsOpt = None,
+    secret: SecretOpt = None,
+    token: TokenOpt = None,
+    events: Annotated[str | None, typer.Option("--events", help="Only these types (keys, labels or all).",
+                                               show_default=False)] = None,
+    concurrency: Annotated[str, typer.Option("--concurrency", help="Deliveries in flight.")] = "32",
+    rate: Annotated[str | None, typer.Option("--rate", help="At most N events per second (200/s).",
+                                             show_default=False)] = None,
+    pace: Annotated[str | None, typer.Option("--pace", help="asap | rate | recorded.",
+                                             show_default=False)] = None,
+    speed: Annotated[float, typer.Option("--speed", help="With --pace recorded: X times faster.")] = 1.0,
+    ordered: Annotated[bool, typer.Option("--ordered", help="FIFO per tenant (or --order-key).")] = False,
+    order_key: Annotated[str, typer.Option("--order-key", help="tenant | secret | a data field.")] = "tenant",
+    retry: Annotated[str, typer.Option("--retry", help="standard-webhooks | svix | hook0 | exponential "
+                                                       "| none | a list like 1s,5s,30s.")] = "standard-webhooks",
+    jitter: Annotated[float, typer.Option("--jitter", help="Spread retry waits by ± this fraction.")] = 0.1,
+    time_scale: Annotated[float, typer.Option("--time-scale", help="Multiply retry waits (tests).")] = 1.0,
+    timeout: Annotated[str, typer.Option("--timeout", help="Per-attempt timeout.")] = "15s",
+    journal: Annotated[Path | None, typer.Option("--journal", help="Write a SQLite journal here.",
+                                                 show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this journal.",
+                                                show_default=False)] = None,
+    clock_skew: Annotated[str | None, typer.Option("--clock-skew", help="Shift webhook-timestamp "
+                                                   "(10m, -10m) to test listeners.", show_default=False)] = None,
+    bad_signature: Annotated[bool, typer.Option("--bad-signature",
+                                                help="Sign with a wrong key (negative tests).")] = False,
+    app_spec: Annotated[str | None, typer.Option("--app", help="Deliver in process to an ASGI/WSGI "
+                                                 "app (module:attr).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for retry jitter.",
+                                             show_default=False)] = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> int:
+    """Deliver events, signed, to endpoints; retry, journal, and print a summary."""
+    if resume is not None and journal is not None:
+        raise UsageError("--journal and --resume cannot be used together; --resume writes to its own journal")
+    if path is None and resume is None:
+        raise UsageError("give the events to send: a JSONL file, or - for stdin")
+    secrets, tok = _secrets(secret), _token(token)
+    app_obj = load_app(app_spec) if app_spec else None
+    eps = _endpoints(to, endpoints, secrets, tok)
+    if app_obj is not None and not to and endpoints is None:
+        eps = (Endpoint.from_url("http://localhost/", secrets=secrets, token=tok),)
+    options: dict[str, Any] = {
+        "types": events, "concurrency": parse_positive_int(concurrency, option="--concurrency"),
+        "rate": parse_rate(rate, option="--rate") if rate is not None else None,
+        "pace": pace, "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
+        "jitter": jitter, "time_scale": time_scale, "timeout": parse_duration(timeout, option="--timeout"),
+        "clock_skew": _skew(clock_skew), "bad_signature": bad_signature, "app": app_obj, "seed": seed,
+    }
+    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
+    try:
+        if resume is not None:
+            report = sender.resume(resume, path)
+        else:
+            report = sender.send(path or "-", journal=journal)
+    finally:
+        stop()
+    return _emit(report, fmt)
+
+
+def _when(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}={text!r} must be an RFC 3339 time like 2026-11-28T09:00:00Z "
+                         "or unix seconds") from None
+    return moment.timestamp()
+
+
+@app.command()
+def replay(
+    journal_path: Annotated[Path, typer.Argument(metavar="JOURNAL", help="A journal written by --journal.")],
+    failed: Annotated[bool, typer.Option("--failed", help="Only dead-lettered deliveries.")] = False,
+    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="Only this event (repeatable).",
+                                                       show_default=False)] = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).",
+                                                    show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Events at or after this time.",
+                                              show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Events before this time.",
+                                              show_default=False)] = None,
+    to: ToOpt = None,
+    endpoints: EndpointsOpt = None,
+    secret: SecretOpt = None,
+    token: TokenOpt = None,
+    record: Annotated[Path | None, typer.Option("--journal", help="With --to: journal the replay here.",
+                                                show_default=False)] = None,
+    concurrency: Annotated[str, typer.Option("--concurrency", help="Deliveries in flight.")] = "32",
+    retry: Annotated[str, typer.Option("--retry", help="Retry schedule.")] = "standard-webhooks",
+    time_scale: Annotated[float, typer.Option("--time-scale", help="Multiply retry waits (tests).")] = 1.0,
+    timeout: Annotated[str, typer.Option("--timeout", help="Per-attempt timeout.")] = "15s",
+    fmt: FormatOpt = OutputFormat.text,
+) -> int:
+    """Re-send events from a journal, with the same webhook-id."""
+    secrets, tok = _secrets(secret), _token(token)
+    eps = _endpoints(to, endpoints, secrets, tok)
+    if record is not None and not eps:
+        raise UsageError("--journal with replay needs --to or --endpoints; without them the replay "
+                         "is recorded in the source journal")
+    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt,
+                           concurrency=parse_positive_int(concurrency, option="--concurrency"),
+                           retry=retry, time_scale=time_scale,
+                           timeout=parse_duration(timeout, option="--timeout"))
+    try:
+        report = sender.replay(journal_path, failed=failed, ids=event_id or (), types=type_ or (),
+                               since=_when(since, "--since"), until=_when(until, "--until"), record=record)
+    finally:
+        stop()
+    return _emit(report, fmt)
+
+
+@endpoints_app.command("check")
+def endpoints_check(
+    target: Annotated[str, typer.Argument(metavar="FILE|URL", help="endpoints.toml or one URL.")],
+    secret: SecretOpt = None,
+    token: TokenOpt = None,
+    fmt: FormatOpt = OutputFormat.text,
+) -> int:
+    """Validate endpoint configuration without sending anything."""
+    found = check_endpoints(target, default_secrets=_secrets(secret), default_token=_token(token))
+    rows = [e.describe() for e in found]
+    if fmt is OutputFormat.json:
+        sys.stdout.write(orjson.dumps({"ok": True, "endpoints": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    for row in rows:
+        events = row["events"] if row["events"] == "all" else f"{len(row['events'])} types"
+        print(f"ok  {row['name']}  {row['url']}  events={events}  signed={'yes' if row['signed'] else 'no'}"
+              f"  token={'yes' if row['token'] else 'no'}")
+    print(f"{len(rows)} endpoint{'s' if len(rows) != 1 else ''} ok")
+    return 0
+
+
+@secret_app.command("new")
+def secret_new() -> int:
+    """Print a fresh whsec_ signing secret (the only command that shows one)."""
+    print(SigningSecret.generate().reveal())
+    return 0

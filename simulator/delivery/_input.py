@@ -143,7 +143,13 @@ def _batches_of_lines(lines: Iterator[bytes], where: str, order_key: str, skip: 
             raw = raw.strip()
             if not raw:
                 continue
-            out.append(_parse(raw, number, where, order_key))
+            try:
+                out.append(_parse(raw, number, where, order_key))
+            except InputError:
+                # The good lines before the broken one still go out; resume starts at it.
+                if out:
+                    yield out
+                raise
             if len(out) >= size:
                 yield out
                 out = []
@@ -168,7 +174,12 @@ def _batches_of_objects(items: Iterable[Mapping[str, Any] | bytes | str], order_
         else:
             raise InputError(f"event #{number}: expected a dict, JSON bytes or str, not "
                              f"{type(item).__name__}", line=number)
-        out.append(_parse(raw or b"null", number, "<events>", order_key))
+        try:
+            out.append(_parse(raw or b"null", number, "<events>", order_key))
+        except InputError:
+            if out:
+                yield out
+            raise
         if len(out) >= size:
             yield out
             out = []

@@ -66,6 +66,7 @@ class Journal:
         self.path = path
         self._attempts: list[tuple[Any, ...]] = []
         self._outcomes: list[tuple[Any, ...]] = []
+        self._readers: list[sqlite3.Connection] = []
         row = conn.execute("SELECT max(seq) FROM events").fetchone()
         self._next_seq = (row[0] or 0) + 1
 
@@ -127,6 +128,8 @@ class Journal:
         try:
             self.flush()
         finally:
+            for reader in self._readers:
+                reader.close()
             self._conn.close()
 
     # -- writing ---------------------------------------------------------------------
@@ -210,6 +213,7 @@ class Journal:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=5000")
+        self._readers.append(conn)
         return conn
 
     def meta(self) -> dict[str, str]:
@@ -285,11 +289,14 @@ class Journal:
 
 
 def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
-    while True:
-        rows = cursor.fetchmany(512)
-        if not rows:
-            return
-        yield from rows
+    try:
+        while True:
+            rows = cursor.fetchmany(512)
+            if not rows:
+                return
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def _pragmas(conn: sqlite3.Connection) -> None:

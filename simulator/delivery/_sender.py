@@ -94,7 +94,7 @@ class Sender:
         endpoints: Sequence[Endpoint] = (),
         secrets: Iterable[str | SigningSecret] = (),
         token: str | None = None,
-        events: Iterable[str] | str | None = None,
+        types: Iterable[str] | str | None = None,
         concurrency: int = 32,
         rate: float | None = None,
         pace: Pace | None = None,
@@ -134,7 +134,7 @@ class Sender:
             raise UsageError("--pace=rate needs --rate, like --rate 200/s")
         if order_key not in ("tenant", "secret") and not order_key.isidentifier():
             raise UsageError(f"--order-key={order_key!r} must be tenant, secret or a data field name")
-        self.types = frozenset(t.key for t in expand_event_types(events)) if events is not None else None
+        self.types = frozenset(t.key for t in expand_event_types(types)) if types is not None else None
         self.concurrency = concurrency
         self.rate = rate
         self.pace: Pace = pace
@@ -206,8 +206,8 @@ class Sender:
                record: str | os.PathLike[str] | None = None) -> Report:
         """Re-send journalled events (all, or only ``failed`` ones, filtered by id, type, time).
 
-        With the journal's own endpoints the new attempts are added to that journal;
-        with endpoints given here (``to=``), to ``record`` when given.
+        With the journal's own endpoints (none given, or the same names) the new attempts
+        are added to that journal; with other endpoints (``to=``), to ``record`` when given.
         """
         return _run_sync(self.replay_async(journal, failed=failed, ids=ids, types=types, since=since,
                                            until=until, record=record))
@@ -218,7 +218,8 @@ class Sender:
         source = Journal.open(journal, option="replay")
         keys = [t.key for t in expand_event_types(list(types))] if types else []
         selection = source.select(failed=failed, ids=ids, types=keys, since=since, until=until)
-        if not self.endpoints:
+        same = {e.name for e in self.endpoints} == {r["name"] for r in source.endpoint_rows()}
+        if not self.endpoints or same:
             try:
                 self._adopt_endpoints(source)
             except BaseException:
