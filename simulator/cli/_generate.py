@@ -1,1 +1,122 @@
-"""Placeholder: commands land here."""
+"""``chestsim generate`` and ``chestsim scenarios list``."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+import orjson
+import typer
+
+from simulator._exceptions import UsageError
+from simulator._units import parse_duration, parse_positive_int, parse_rate
+from simulator.cli._app import OutputFormat, app, scenarios_app
+
+_EPILOG = (
+    "--rate sets the spacing of the events' timestamps on the virtual clock (Poisson arrivals, "
+    "mean 1/rate); it does not slow the output, which is written as fast as it is made. "
+    "Without --rate, timestamps follow natural latencies and business hours. "
+    "The tenant's existing population (users, devices, groups, secrets) is replayed first, "
+    "dated in the week before --start. "
+    "--set TYPE:PATH=VALUE overrides a field in every event of a type, e.g. "
+    "--set 'secret.used:data.purpose=\"copy\"'; VALUE is JSON, or else a string."
+)
+
+
+@app.command("generate", epilog=_EPILOG)
+def generate(
+    scenario: str = typer.Argument(..., help="a shipped scenario name (see `chestsim scenarios list`) or a path "
+                                   "to your own script"),
+    seed: int = typer.Option(0, "--seed", help="same seed and options, same bytes"),
+    users: str | None = typer.Option(None, "--users", help="tenant size (default: the scenario's)"),
+    groups: str | None = typer.Option(None, "--groups", help="number of groups (default: users/6)"),
+    devices_per_user: str | None = typer.Option(None, "--devices-per-user", help="devices each user has (default 2)"),
+    events: str | None = typer.Option(None, "--events", help="stop after N events"),
+    duration: str | None = typer.Option(None, "--duration", help="stop at --start plus this virtual time, "
+                                        "e.g. 8h"),
+    rate: str | None = typer.Option(None, "--rate", help="events per virtual second, e.g. 200 or 200/s"),
+    locale: str | None = typer.Option(None, "--locale", help="Faker locale for names, e.g. de_DE"),
+    start: str | None = typer.Option(None, "--start", help="virtual start time, e.g. 2026-11-28T08:00Z "
+                                     "(default 2026-11-30T08:00Z)"),
+    set_: list[str] = typer.Option([], "--set", help="TYPE:PATH=VALUE, repeatable"),
+    out: str = typer.Option("-", "--out", "-o", help="output file, or - for stdout"),
+) -> None:
+    """Generate a scenario's webhook events as JSONL (one event per line)."""
+    from simulator.model._generate import iter_events, write_events
+    from simulator.model._overrides import parse_override
+    from simulator.model._scenario import load_scenario
+
+    n_users = parse_positive_int(users, option="--users") if users is not None else None
+    n_groups = parse_positive_int(groups, option="--groups", minimum=0) if groups is not None else None
+    n_devices = parse_positive_int(devices_per_user, option="--devices-per-user") if devices_per_user is not None \
+        else None
+    n_events = parse_positive_int(events, option="--events") if events is not None else None
+    seconds = parse_duration(duration, option="--duration") if duration is not None else None
+    if seconds is not None and seconds <= 0:
+        raise UsageError(f"--duration={duration!r} must be longer than zero, like 8h")
+    per_second = parse_rate(rate, option="--rate") if rate is not None else None
+    overrides = [parse_override(text) for text in set_]
+    for override in overrides:
+        if override.schema_problem:
+            print(f"chestsim: note: --set={override.text!r} makes {override.type} events fail their schema "
+                  f"({override.schema_problem})", file=sys.stderr)
+    loaded = load_scenario(scenario)
+    stream = iter_events(loaded, seed=seed, users=n_users, groups=n_groups, devices_per_user=n_devices,
+                         events=n_events, duration=seconds, rate=per_second, locale=locale, start=start,
+                         overrides=overrides)
+    with ExitStack() as stack:
+        sink: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open_out(out))
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            progress = stack.enter_context(Progress(
+                TextColumn(f"generate {loaded.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(file=sys.stderr), transient=True))
+            task = progress.add_task("events", total=n_events)
+            write_events(stream, sink, progress=lambda n: progress.update(task, completed=n))
+        else:
+            write_events(stream, sink)
+
+
+def _open_out(out: str) -> IO[bytes]:
+    path = Path(out)
+    try:
+        return path.open("wb")
+    except OSError as exc:
+        raise UsageError(f"--out={out!r} cannot be written: {exc.strerror}") from None
+
+
+@scenarios_app.command("list")
+def list_scenarios(
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
+) -> None:
+    """List the shipped scenarios: name, what they simulate, the event types they emit."""
+    from simulator.model._generate import emitted_types
+    from simulator.model._scenario import list_scenarios as shipped
+
+    rows = [{"name": s.name, "description": s.description, "events": emitted_types(s), "path": str(s.path)}
+            for s in shipped()]
+    if format is OutputFormat.json:
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Scenarios (chestsim generate NAME, or a path to your own script)")
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("simulates")
+    table.add_column("event types")
+    for row in rows:
+        events = row["events"]
+        assert isinstance(events, list)
+        table.add_row(str(row["name"]), str(row["description"]), ", ".join(events))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
