@@ -120,16 +120,34 @@ def read_batches(
     if isinstance(source, str | os.PathLike) or hasattr(source, "read"):
         # Opened now, not at the first batch, so a missing file fails before anything starts.
         lines, where, fh = _lines(source)  # type: ignore[arg-type]
-        return _closing(_batches_of_lines(lines, where, order_key, skip_lines, batch), fh)
+        return _Closing(_batches_of_lines(lines, where, order_key, skip_lines, batch), fh)
     return _batches_of_objects(source, order_key, skip_lines, batch)
 
 
-def _closing(batches: Iterator[list[Outbound]], fh: IO[bytes] | None) -> Iterator[list[Outbound]]:
-    try:
-        yield from batches
-    finally:
-        if fh is not None:
-            fh.close()
+class _Closing:
+    """Batches that close their file when exhausted, failed, or dropped before the first batch."""
+
+    def __init__(self, batches: Iterator[list[Outbound]], fh: IO[bytes] | None) -> None:
+        self._batches = batches
+        self._fh = fh
+
+    def __iter__(self) -> _Closing:
+        return self
+
+    def __next__(self) -> list[Outbound]:
+        try:
+            return next(self._batches)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _batches_of_lines(lines: Iterator[bytes], where: str, order_key: str, skip: int,

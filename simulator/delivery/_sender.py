@@ -169,8 +169,12 @@ class Sender:
         if source_name not in ("-", "<events>"):
             source_name = os.path.abspath(source_name)
         batches = read_batches(events, order_key=self.order_key)
-        jr = Journal.create(journal, endpoints=[e.describe() for e in self.endpoints],
-                            meta={"input": source_name, "order_key": self.order_key}) if journal else None
+        try:
+            jr = Journal.create(journal, endpoints=[e.describe() for e in self.endpoints],
+                                meta={"input": source_name, "order_key": self.order_key}) if journal else None
+        except BaseException:
+            _close(batches)
+            raise
         return await self._run(batches, jr, pending=None, disabled={})
 
     def resume(self, journal: str | os.PathLike[str], events: EventSource | None = None) -> Report:
@@ -282,6 +286,8 @@ class Sender:
                 input_error = exc
             await run.drain()
         finally:
+            if batches is not None:
+                _close(batches)
             await run.stop()
             if journal is not None:
                 journal.close()
@@ -562,6 +568,12 @@ class _Run:
                 self.journal.flush()
             if self.s._progress is not None:
                 self.s._progress(self.stats.done, self.stats.deliveries)
+
+
+def _close(batches: Iterator[list[Outbound]]) -> None:
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()
 
 
 def _reason(status: int, error: str | None) -> str:

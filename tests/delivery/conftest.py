@@ -11,7 +11,7 @@ import pytest
 # --import-mode=importlib does not put test folders on sys.path; the helpers module needs it.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from delivery_sink import Sink, make_events, write_jsonl  # noqa: E402
+from delivery_sink import Sink, make_events, write_jsonl
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -23,7 +23,8 @@ def test_presets_are_data() -> None:
 
 def test_custom_list() -> None:
     policy = RetryPolicy.parse("1s,250ms,2m")
-    assert policy.delays == (1.0, 0.25, 120.0) and policy.name == "custom"
+    assert policy.delays == (1.0, 0.25, 120.0)
+    assert policy.name == "custom"
 
 
 @pytest.mark.parametrize("spec", [pytest.param("sometimes", id="word"), pytest.param("1s,x", id="bad-item"),
@@ -37,7 +38,8 @@ def test_delay_jitter_and_scale() -> None:
     rng = random.Random(7)
     policy = RetryPolicy.parse("10s,20s", jitter=0.1, time_scale=0.5)
     first = policy.delay(1, rng)
-    assert first is not None and 4.5 <= first <= 5.5
+    assert first is not None
+    assert 4.5 <= first <= 5.5
     assert policy.delay(3, rng) is None
     assert RetryPolicy.parse("10s", jitter=0.0).delay(1, rng) == 10.0
 
@@ -53,4 +55,5 @@ def test_parse_retry_after() -> None:
     date = format_datetime(now + timedelta(seconds=30), usegmt=True)
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(date, now=now.timestamp) == pytest.approx(30.0)
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None

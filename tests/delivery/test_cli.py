@@ -1,0 +1,149 @@
+"""``chestsim send / replay / endpoints check / secret new``: exit codes, one-line errors, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from delivery_sink import SECRET, TOKEN, Sink, make_events, write_jsonl
+
+from simulator.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_send_text_and_json(sink: Sink, events_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["send", str(events_file), "--to", sink.url, "--secret", SECRET], capsys)
+    assert code == 0, err
+    assert "delivered 60" in out
+    code, out, _ = run(["send", str(events_file), "--to", sink.url, "--format", "json"], capsys)
+    summary = json.loads(out)
+    assert code == 0
+    assert summary["delivered"] == 60
+    assert set(summary["latency_ms"]) == {"p50", "p95", "p99"}
+
+
+def test_dead_letters_exit_1(sink: Sink, events_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sink.script = {"evt_000000": [500, 500]}
+    code, out, _ = run(["send", str(events_file), "--to", sink.url, "--retry", "1s", "--time-scale", "0.01"],
+                       capsys)
+    assert code == 1
+    assert "dead-lettered 1: retries exhausted after 2 attempts (last: HTTP 500)" in out
+
+
+def test_secrets_from_env_never_shown(sink: Sink, events_file: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHESTSIM_SECRET", SECRET)
+    monkeypatch.setenv("CHESTSIM_TOKEN", TOKEN)
+    journal = tmp_path / "run.db"
+    sink.script = {"evt_000001": [500]}
+    code, out, err = run(["send", str(events_file), "--to", sink.url, "--journal", str(journal),
+                          "--retry", "1s", "--time-scale", "0.01", "--format", "json"], capsys)
+    assert code == 0
+    assert sink.received[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert "webhook-signature" in sink.received[0].headers
+    code2, out2, err2 = run(["endpoints", "check", sink.url], capsys)
+    code3, out3, err3 = run(["replay", str(journal), "--event-id", "evt_000001"], capsys)
+    assert code2 == code3 == 0
+    shown = out + err + out2 + err2 + out3 + err3
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("run.db*"))
+    for needle in (SECRET, SECRET.removeprefix("whsec_"), TOKEN):
+        assert needle not in shown
+        assert needle.encode() not in raw
+
+
+def test_secret_new(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["secret", "new"], capsys)
+    assert code == 0
+    assert out.startswith("whsec_")
+    from simulator._signing import SigningSecret
+    SigningSecret(out.strip())
+
+
+def test_endpoints_check_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "endpoints.toml"
+    path.write_text(f'[[endpoint]]\nname = "a"\nurl = "https://a.example.com/h"\nsecret = "{SECRET}"\n'
+                    '[[endpoint]]\nname = "b"\nurl = "http://[::1]:9/h"\nevents = ["Secret Used"]\n')
+    code, out, _ = run(["endpoints", "check", str(path), "--format", "json"], capsys)
+    assert code == 0
+    rows = json.loads(out)["endpoints"]
+    assert [r["name"] for r in rows] == ["a", "b"]
+    assert rows[1]["events"] == ["secret.used"]
+    assert SECRET not in out
+
+
+def test_stdin_and_resume_refusals(sink: Sink, tmp_path: Path) -> None:
+    body = "".join(json.dumps(e) + "\n" for e in make_events(5))
+    proc = subprocess.run([sys.executable, "-m", "simulator", "send", "-", "--to", sink.url, "--format", "json"],
+                          input=body, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["delivered"] == 5
+
+
+def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
+    events = write_jsonl(tmp / "ok.jsonl", make_events(3))
+    broken = tmp / "broken.jsonl"
+    broken.write_text('{"id": "evt_1", "type": "secret.used", "tenant_id": "t", "data": {}}\n{"id": \n')
+    garbage = tmp / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite at all" * 40)
+    existing = tmp / "existing.db"
+    existing.write_bytes(b"x")
+    endpoints = tmp / "bad.toml"
+    endpoints.write_text('[[endpoint]]\nurl = "https://e.com/h"\nsecret = "whsec_!!!"\n')
+    e = str(events)
+    return [
+        ("bad-url", ["send", e, "--to", "http://example.com/h"], "scheme 'http' is allowed only for loopback"),
+        ("bad-url-char", ["send", e, "--to", "https://example.com/a b"], "whitespace"),
+        ("bad-secret", ["send", e, "--to", sink_url, "--secret", "whsec_###"], "--secret: signing secret"),
+        ("secret-no-prefix", ["send", e, "--to", sink_url, "--secret", "abc"], "must start with 'whsec_'"),
+        ("bad-endpoints-secret", ["send", e, "--endpoints", str(endpoints)], "not valid base64"),
+        ("missing-file", ["send", str(tmp / "absent.jsonl"), "--to", sink_url], "no such file"),
+        ("broken-line", ["send", str(broken), "--to", sink_url], "broken.jsonl:2: not valid JSON"),
+        ("garbage-journal", ["send", "--resume", str(garbage), "--to", sink_url], "is not a chestsim journal"),
+        ("missing-journal", ["send", "--resume", str(tmp / "none.db")], "no such journal file"),
+        ("existing-journal", ["send", e, "--to", sink_url, "--journal", str(existing)], "already exists"),
+        ("replay-garbage", ["replay", str(garbage)], "is not a chestsim journal"),
+        ("journal-and-resume", ["send", e, "--journal", "a.db", "--resume", "b.db", "--to", sink_url],
+         "cannot be used together"),
+        ("no-input", ["send", "--to", sink_url], "give the events to send"),
+        ("no-endpoint", ["send", e], "no endpoint"),
+        ("unknown-type", ["send", e, "--to", sink_url, "--events", "secret.usd"], "did you mean"),
+        ("bad-rate", ["send", e, "--to", sink_url, "--rate", "fast"], "--rate='fast'"),
+        ("pace-rate", ["send", e, "--to", sink_url, "--pace", "rate"], "needs --rate"),
+        ("bad-pace", ["send", e, "--to", sink_url, "--pace", "slowly"], "--pace='slowly'"),
+        ("bad-concurrency", ["send", e, "--to", sink_url, "--concurrency", "0"], "--concurrency='0'"),
+        ("bad-timeout", ["send", e, "--to", sink_url, "--timeout", "soon"], "--timeout='soon'"),
+        ("bad-skew", ["send", e, "--to", sink_url, "--clock-skew", "lots"], "--clock-skew"),
+        ("bad-retry", ["send", e, "--to", sink_url, "--retry", "sometimes"], "--retry='sometimes'"),
+        ("bad-app", ["send", e, "--app", "nomodule_xyz:app"], "cannot import"),
+        ("bad-app-spec", ["send", e, "--app", "justmodule"], "module:attr"),
+        ("bad-since", ["replay", str(garbage), "--since", "yesterday"], ""),
+        ("check-bad-url", ["endpoints", "check", "https://exa mple.com/"], "whitespace"),
+    ]
+
+
+def test_bad_input_one_line_exit_2(sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    for case, args, fragment in bad_cases(tmp_path, sink.url):
+        code, out, err = run(args, capsys)
+        assert code == 2, (case, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, (case, err)
+        assert lines[0].startswith("chestsim: error: "), (case, err)
+        assert fragment in lines[0], (case, lines[0])
+        assert "Traceback" not in err
+    assert os.listdir(tmp_path).count("a.db") == 0
+    # Of all those, only the broken file's good first line was ever sent, once.
+    assert sink.ids() == ["evt_1"]
