@@ -1,6 +1,8 @@
 """Rules on one event that JSON Schema cannot say (DESIGN.md, "Rules beyond JSON Schema").
 
-- a shard map has ``threshold ≤ total``, ``len(shards) = total``, unique indexes,
+- a shard map has ``threshold ≤ total``, ``len(shards) = total``, unique indexes
+  no greater than ``total`` (the schema says the first three too, as one
+  if/then per n, but the fast path skips those clauses and relies on this),
   and its ``secret_id`` is the event's secret where both appear;
 - in any time object, ``completed_at ≥ initiated_at`` (and ``expires_at`` too);
 - every time is UTC ending in ``Z`` (the schemas' timestamp pattern says so;
@@ -50,6 +52,9 @@ def _shard_map(shard_map: Any, where: str, secret_id: str | None) -> Iterator[Pr
         seen: set[Any] = set()
         for position, shard in enumerate(shards):
             index = shard.get("index") if isinstance(shard, dict) else None
+            if isinstance(index, int) and isinstance(total, int) and index > total:
+                yield _error(f"{where}/shards/{position}/index", f"shard index={index} exceeds total={total}; "
+                             "indexes run from 1 to n")
             if index in seen:
                 yield _error(f"{where}/shards/{position}/index", f"shard index={index} appears twice; "
                              "indexes must be unique")

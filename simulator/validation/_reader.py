@@ -1,0 +1,252 @@
+"""Streaming reader of event files: JSON Lines, JSON arrays, single JSON documents, stdin.
+
+Memory stays constant in the size of the input: JSON Lines are read in 1 MiB
+chunks, arrays are split into their elements as they stream past, and a
+line longer than ``max_line_bytes`` is reported and skipped without being
+held. Every item names its source and the line where it starts, so that a
+report can point at ``file:line``.
+
+>>> import io
+>>> [(r.line, r.raw) for r in read_stream(io.BytesIO(b'{"a": 1}\\n\\n{"b": 2}\\n'), "x.jsonl")]
+[(1, b'{"a": 1}'), (3, b'{"b": 2}')]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from simulator._exceptions import InputError
+
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "Record", "iter_events", "read_sources", "read_stream"]
+
+#: Longest line (or array element) read; longer ones are reported and skipped.
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_STDIN = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One item of input: the raw JSON text of an event, or why there is none.
+
+    ``fatal`` marks a problem with the source itself (missing, a directory,
+    binary, empty): nothing more comes from that source.
+    """
+
+    path: str
+    line: int
+    raw: bytes | None
+    error: str | None = None
+    fatal: bool = False
+
+    @property
+    def where(self) -> str:
+        """``file:line`` for messages."""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+def read_sources(sources: Iterable[str | os.PathLike[str]], *,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
+    """Records from each path in turn (``-`` is standard input)."""
+    for source in sources:
+        name = os.fspath(source)
+        if name == _STDIN:
+            yield from read_stream(sys.stdin.buffer, "<stdin>", max_line_bytes=max_line_bytes)
+            continue
+        path = Path(name)
+        if path.is_dir():
+            yield Record(name, 0, None, f"{name} is a directory; pass the .json or .jsonl files in it "
+                         "(e.g. dir/*.jsonl)", fatal=True)
+            continue
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            yield Record(name, 0, None, f"{name} does not exist; check the path", fatal=True)
+            continue
+        except OSError as exc:
+            yield Record(name, 0, None, f"{name} cannot be read: {exc.strerror or exc}", fatal=True)
+            continue
+        with handle:
+            yield from read_stream(handle, name, max_line_bytes=max_line_bytes)
+
+
+def read_stream(stream: IO[bytes], name: str, *,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
+    """Records from one binary stream, whatever its shape (lines, an array, one document)."""
+    try:
+        first = stream.read(_CHUNK)
+    except OSError as exc:
+        yield Record(name, 0, None, f"{name} cannot be read: {exc.strerror or exc}", fatal=True)
+        return
+    if b"\x00" in first[:8192]:
+        yield Record(name, 0, None, f"{name} is a binary file, not JSON or JSON Lines", fatal=True)
+        return
+    stripped = first.lstrip()
+    if not stripped:
+        yield Record(name, 0, None, f"{name} is empty: no events to check", fatal=True)
+        return
+    if stripped.startswith(b"\xef\xbb\xbf"):
+        first = first.replace(b"\xef\xbb\xbf", b"", 1)
+        stripped = first.lstrip()
+    if stripped[:1] == b"[":
+        yield from _documents(first, stream, name, max_line_bytes, array=True)
+        return
+    newline = first.find(b"\n")
+    head = first[:newline] if newline >= 0 else first
+    if stripped[:1] == b"{" and not _complete(head):
+        # A pretty-printed document (or several): split values, not lines.
+        yield from _documents(first, stream, name, max_line_bytes, array=False)
+        return
+    yield from _lines(first, stream, name, max_line_bytes)
+
+
+def _complete(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _lines(first: bytes, stream: IO[bytes], name: str, limit: int) -> Iterator[Record]:
+    number = 0
+    carry = b""
+    skipping = False  # inside an overlong line, dropping bytes until its newline
+    chunk = first
+    while chunk:
+        lines = chunk.split(b"\n")
+        lines[0] = carry + lines[0]
+        carry = lines.pop()
+        for line in lines:
+            number += 1
+            if skipping:
+                skipping = False
+                continue
+            if len(line) > limit:
+                yield _overlong(name, number, limit)
+                continue
+            line = line.strip()
+            if line:
+                yield Record(name, number, line)
+        if len(carry) > limit:
+            if not skipping:
+                yield _overlong(name, number + 1, limit)
+            skipping = True
+            carry = b""
+        chunk = stream.read(_CHUNK)
+    if skipping:
+        return
+    carry = carry.strip()
+    if carry:
+        yield Record(name, number + 1, carry)
+
+
+def _overlong(name: str, line: int, limit: int) -> Record:
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return Record(name, line, None, f"line longer than {size} skipped; an event is a few KiB "
+                  "(raise --max-line-bytes if this one is real)")
+
+
+_INTERESTING = re.compile(rb'["\\\[\]{},\n]')
+
+
+def _documents(first: bytes, stream: IO[bytes], name: str, limit: int, *, array: bool) -> Iterator[Record]:
+    """Split a stream into top-level values, or into the elements of one top-level array."""
+    line = 1
+    depth = 0
+    in_string = escaped = False
+    level = 1 if array else 0  # the depth at which values are delimited
+    opened = not array
+    buffer = b""
+    segment = 0  # offset in `buffer` where the current value's text begins
+    segment_line = 1
+    skipping = False  # the current value outgrew the limit: drop it up to its end
+    chunk = first
+    while chunk:
+        scan_from = len(buffer)
+        buffer += chunk
+        for match in _INTERESTING.finditer(buffer, scan_from):
+            char, position = match.group(0), match.start()
+            if char == b"\n":
+                line += 1
+                escaped = False
+                continue
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == b"\\":
+                    escaped = True
+                elif char == b'"':
+                    in_string = False
+                continue
+            if char == b'"':
+                in_string = True
+            elif char in b"[{":
+                depth += 1
+                if array and not opened:
+                    opened = True
+                    segment, segment_line = position + 1, line
+            elif char in b"]}":
+                depth -= 1
+                if array and depth == 0:  # the array's closing bracket
+                    if not skipping:
+                        yield from _segment(buffer[segment:position], name, segment_line, limit)
+                    return
+                if not array and depth == 0:
+                    if not skipping:
+                        yield from _segment(buffer[segment:position + 1], name, segment_line, limit)
+                    skipping = False
+                    segment, segment_line = position + 1, line
+                elif depth < 0:
+                    yield Record(name, line, None, f"unbalanced {char.decode()!r}: not JSON")
+                    depth = 0
+            elif char == b"," and array and depth == level:
+                if not skipping:
+                    yield from _segment(buffer[segment:position], name, segment_line, limit)
+                skipping = False
+                segment, segment_line = position + 1, line
+        # Keep only the unfinished value; once it outgrows the limit, report it and drop it.
+        buffer = buffer[segment:]
+        segment = 0
+        if len(buffer) > limit:
+            if not skipping:
+                yield _overlong(name, segment_line, limit)
+            skipping = True
+            buffer = b""
+        chunk = stream.read(_CHUNK)
+    if array and opened:
+        yield Record(name, line, None, "the JSON array is not closed: the file is truncated")
+    elif not skipping:
+        yield from _segment(buffer, name, segment_line, limit)  # a truncated value: the parser says so
+
+
+def _segment(raw: bytes, name: str, line: int, limit: int) -> Iterator[Record]:
+    text = raw.lstrip()
+    if not text.strip():
+        return
+    line += raw[: len(raw) - len(text)].count(b"\n")
+    yield _overlong(name, line, limit) if len(text) > limit else Record(name, line, text.rstrip())
+
+
+def iter_events(sources: Iterable[str | os.PathLike[str]], *,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[Record, Any]]:
+    """Parsed events with their records; raises ``InputError`` at the first unreadable item.
+
+    For callers that need events, not a report (the delivery engine).
+    """
+    for record in read_sources(sources, max_line_bytes=max_line_bytes):
+        if record.error is not None or record.raw is None:
+            raise InputError(f"{record.where}: {record.error}", path=record.path, line=record.line or None)
+        try:
+            event = orjson.loads(record.raw)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{record.where}: not JSON ({exc})", path=record.path, line=record.line) from None
+        yield record, event
