@@ -86,10 +86,13 @@ class Journal:
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             _pragmas(conn)
-            conn.executescript(_SCHEMA)
+            # Schema and meta in one transaction: a kill -9 here leaves no half-made journal.
+            conn.execute("BEGIN")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
         except sqlite3.Error as exc:
             raise JournalError(f"--journal={where!r}: cannot create it ({exc})", path=where) from None
-        conn.execute("BEGIN")
         rows = {"schema": SCHEMA_VERSION, "created_at": repr(time.time()), "lines_read": "0",
                 "input_done": "0", **(meta or {})}
         conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ class Sink:
         self.script: dict[str, list[Any]] = {}
         self.default: Any = 204
         self.delay = 0.0
+        #: Seeded random faults for unscripted requests: (fail 500, reset, hang) probabilities.
+        self.faults: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.rng = random.Random(20261128)
         self.hang_for = 5.0
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -89,7 +93,7 @@ class Sink:
         msg_id = request.headers.get("webhook-id", "")
         with self._lock:
             steps = self.script.get(msg_id)
-            action = steps.pop(0) if steps else self.default
+            action = steps.pop(0) if steps else self._fault() or self.default
             self.received.append(Received(msg_id, {k.lower(): v for k, v in request.headers.items()},
                                           body, request.path, time.monotonic(), action if isinstance(action, int | str) else action[0]))
         if self.delay:
@@ -107,6 +111,17 @@ class Sink:
         if 300 <= action < 400:
             return web.Response(status=action, headers={"Location": "/elsewhere"})
         return web.Response(status=action)
+
+    def _fault(self) -> Any:
+        fail, reset, hang = self.faults
+        roll = self.rng.random()
+        if roll < fail:
+            return 500
+        if roll < fail + reset:
+            return "reset"
+        if roll < fail + reset + hang:
+            return "hang"
+        return None
 
     def ids(self, *, ok_only: bool = False) -> list[str]:
         with self._lock:

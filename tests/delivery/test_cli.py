@@ -137,7 +137,7 @@ def test_bad_input_one_line_exit_2(sink: Sink, tmp_path: Path, capsys: pytest.Ca
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
     for case, args, fragment in bad_cases(tmp_path, sink.url):
-        code, out, err = run(args, capsys)
+        code, _, err = run(args, capsys)
         assert code == 2, (case, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1, (case, err)
