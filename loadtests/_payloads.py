@@ -30,6 +30,7 @@ import string
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,15 +237,32 @@ def available_scenarios() -> list[str]:
 def scenario_events(scenario: str, *, seed: int, users: int, events: int) -> Iterator[dict[str, Any]]:
     """The event stream of ``scenario``: the one place that chooses where events come from.
 
-    With the tenant model installed (``simulator.model``) the stream is the
-    scenario's own; without it, the shipped examples cycle in the scenario's
-    mix of event types, seeded.
+    With the tenant model (``simulator.model.generate``) the stream is the
+    scenario's own activity from its start time on: the tenant's replayed history
+    (a week of hires and devices before the start) is skipped, since a live
+    firehose never replays it. Without the model, the shipped examples cycle in
+    the scenario's mix of event types, seeded.
     """
-    generate = _first(_model(), "generate", "iter_events")
-    if generate is not None:
-        produced: Iterator[dict[str, Any]] = generate(scenario, seed=seed, users=users, events=events)
-        return itertools.islice(produced, events)
-    return _example_events(scenario, seed=seed, events=events)
+    model = _model()
+    generate = _first(model, "generate")
+    if generate is None:
+        return _example_events(scenario, seed=seed, events=events)
+    # A huge limit keeps one-episode scenarios (tenant-day, scim-sync) running episode after episode.
+    produced: Iterator[dict[str, Any]] = generate(scenario, seed=seed, users=users, events=10**12)
+    cutoff = _start_of(model, scenario)
+    if cutoff is not None:
+        produced = itertools.dropwhile(lambda event: str(event.get("timestamp", "")) < cutoff, produced)
+    return itertools.islice(produced, events)
+
+
+def _start_of(model: Any, scenario: str) -> str | None:
+    """The scenario's start on its virtual clock, formatted like event timestamps (ms, ``Z``)."""
+    try:
+        start = model.load_scenario(scenario).defaults.get("start") or model.DEFAULT_START
+        when = datetime.fromisoformat(str(start).replace("Z", "+00:00")).astimezone(UTC)
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def check_events_file(path: Path) -> None:

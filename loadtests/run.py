@@ -39,6 +39,8 @@ ROOT = HERE.parent
 FIREHOSE = HERE / "firehose.py"
 DEFAULT_OUT = HERE / "out"
 WEBHOOK_PATH = "/webhooks"
+#: How the listener is started (``chestsim listen`` of this checkout).
+LISTEN = (sys.executable, "-m", "simulator", "listen")
 
 __all__ = ["Comparison", "compare", "main", "run"]
 
@@ -199,7 +201,7 @@ def run(out: Path, locust_args: Sequence[str], *, secret: str | None = None,
 @contextlib.contextmanager
 def _listener(db: Path, *, env: dict[str, str], log: Path) -> Any:
     port = _free_port()
-    command = [sys.executable, "-m", "simulator", "listen", "--host", "127.0.0.1", "--port", str(port),
+    command = [*LISTEN, "--host", "127.0.0.1", "--port", str(port),
                "--path", WEBHOOK_PATH, "--db", str(db)]
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=sink,
