@@ -1,0 +1,351 @@
+"""The listener's record file: one SQLite row per request, written in batches.
+
+``BatchWriter`` judges and commits a batch of requests in one transaction (it
+runs in the writer process, or inline on the event loop); ``RecordStore`` reads
+a record file, live or after the fact (WAL lets readers and the writer work
+side by side).
+
+>>> store = RecordStore("received.db")            # doctest: +SKIP
+>>> [r.event_type for r in store.records(verdict="valid", limit=3)]  # doctest: +SKIP
+['secret.used', 'user.created', 'secret.used']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from simulator._exceptions import InputError
+from simulator._types import PathLike
+from simulator.listener._judge import Validates, judge
+
+__all__ = ["COLUMNS", "FORMAT", "BatchWriter", "Item", "Outcome", "Record", "RecordStore", "Summary"]
+
+#: Written in the ``meta`` table; ``chestsim inspect`` refuses other files.
+FORMAT = "chestsim-listener-records/1"
+
+#: Column order of a row handed to ``Recorder.submit``.
+COLUMNS = (
+    "received_at", "method", "path", "remote", "webhook_id", "event_id", "event_type", "tenant_id",
+    "event_time", "status", "verdict", "signature", "reason", "problems", "fault", "latency_ms",
+    "attempt", "duplicate", "out_of_order", "headers", "body", "body_size", "handling_ms",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq          INTEGER PRIMARY KEY,
+    received_at  REAL NOT NULL,     -- unix seconds
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    remote       TEXT,
+    webhook_id   TEXT,              -- the webhook-id header
+    event_id     TEXT,              -- the envelope's id
+    event_type   TEXT,
+    tenant_id    TEXT,
+    event_time   TEXT,              -- the envelope's timestamp
+    status       INTEGER NOT NULL,  -- the answer given; 0 = dropped or hung, no answer
+    verdict      TEXT NOT NULL,     -- valid invalid leak unverified malformed rejected error
+    signature    TEXT NOT NULL,     -- ok, unchecked, or why it failed (never the signature)
+    reason       TEXT,
+    problems     TEXT,              -- JSON list of {code, severity, pointer, message}
+    fault        TEXT,              -- fail drop hang rate-limit gone, or NULL
+    latency_ms   REAL,              -- injected latency
+    attempt      INTEGER NOT NULL,  -- how many times this webhook-id arrived, this one included
+    duplicate    INTEGER NOT NULL,  -- 1: this webhook-id was already acknowledged
+    out_of_order INTEGER NOT NULL,  -- 1: older than an event of the same tenant seen before
+    headers      TEXT NOT NULL,     -- JSON object, lower-case names, credentials redacted
+    body         BLOB,              -- as received (leaked values masked); NULL when refused unread
+    body_size    INTEGER NOT NULL,
+    handling_ms  REAL NOT NULL      -- the listener's own work before recording
+);
+"""
+
+_INSERT = f"INSERT INTO records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One request as the listener saw and answered it.
+
+    ``status`` 0 means no answer (a dropped or hung connection); ``headers``
+    never hold a signature or a token; ``body`` is ``None`` when the request
+    was refused before its body was read (413).
+    """
+
+    seq: int
+    received_at: float
+    method: str
+    path: str
+    remote: str | None
+    webhook_id: str | None
+    event_id: str | None
+    event_type: str | None
+    tenant_id: str | None
+    event_time: str | None
+    status: int
+    verdict: str
+    signature: str
+    reason: str | None
+    problems: tuple[dict[str, str], ...]
+    fault: str | None
+    latency_ms: float | None
+    attempt: int
+    duplicate: bool
+    out_of_order: bool
+    headers: dict[str, str] = field(repr=False)
+    body: bytes | None = field(repr=False)
+    body_size: int
+    handling_ms: float
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the sender got a 2xx."""
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``orjson.JSONDecodeError`` if it is not)."""
+        return orjson.loads(self.body or b"")
+
+    def to_dict(self, *, body: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; the body is parsed when it is JSON, else shown as text."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in ("seq", *COLUMNS) if name != "body"}
+        out["problems"] = list(self.problems)
+        if body:
+            try:
+                out["body"] = self.json()
+            except orjson.JSONDecodeError:
+                out["body"] = None if self.body is None else self.body[:4096].decode("utf-8", "replace")
+        return out
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Record:
+        values = dict(row)
+        values["problems"] = tuple(orjson.loads(values["problems"])) if values["problems"] else ()
+        values["headers"] = orjson.loads(values["headers"])
+        values["duplicate"] = bool(values["duplicate"])
+        values["out_of_order"] = bool(values["out_of_order"])
+        return cls(**values)
+
+
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    if not create and not path.is_file():
+        raise InputError(f"{path}: no such record file; `chestsim listen --db {path}` writes one",
+                         path=str(path))
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA busy_timeout=10000")
+        if create:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
+        found = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path}: not a chestsim listener record file ({exc})", path=str(path)) from None
+    if not found or found[0] != FORMAT:
+        conn.close()
+        raise InputError(f"{path}: not a chestsim listener record file (format {found and found[0]!r}); "
+                         "give the --db file that `chestsim listen` wrote", path=str(path))
+    return conn
+
+
+#: Positions in a row of the fields the batch writer fills in.
+STATUS, VERDICT, REASON, PROBLEMS, BODY = (COLUMNS.index(name) for name in
+                                           ("status", "verdict", "reason", "problems", "body"))
+
+#: One queued request: (validate the body?, the row in ``COLUMNS`` order).
+Item = tuple[bool, list[Any]]
+#: What the writer says back per item: (status, verdict, reason).
+Outcome = tuple[int, str, str | None]
+
+
+@cache
+def _shared_validator(strict: bool) -> Validates:
+    from simulator.validation import Validator
+
+    return Validator(strict=strict)
+
+
+class BatchWriter:
+    """Judges and inserts a batch of requests in one transaction (synchronous; one thread).
+
+    Rows whose flag says so get their verdict here: valid, invalid, leak (the
+    stored body is masked) or malformed; with ``reject_invalid`` an invalid or
+    leaking payload that would have had 204 gets 422 instead.
+    """
+
+    def __init__(self, path: PathLike, *, fsync: bool = False, strict: bool = False,
+                 reject_invalid: bool = False) -> None:
+        self.path = Path(path)
+        self.reject_invalid = reject_invalid
+        self.validator = _shared_validator(strict)
+        self.conn = _connect(self.path, create=True)
+        self.conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+
+    def write(self, items: Sequence[Item]) -> list[Outcome]:
+        """Judge, insert and commit; return each item's (status, verdict, reason)."""
+        outcomes: list[Outcome] = []
+        rows = []
+        for validate, row in items:
+            if validate:
+                found = judge(self.validator, row[BODY])
+                row[VERDICT] = found.verdict
+                row[REASON] = found.reason or row[REASON]
+                row[PROBLEMS] = found.problems
+                row[BODY] = found.body
+                if row[STATUS] == 204:
+                    if found.verdict == "malformed":
+                        row[STATUS] = 400
+                    elif self.reject_invalid and found.verdict in ("invalid", "leak"):
+                        row[STATUS] = 422
+            rows.append(row)
+            outcomes.append((row[STATUS], row[VERDICT], row[REASON]))
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(_INSERT, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return outcomes
+
+    def acknowledged_ids(self, limit: int) -> list[str]:
+        """The newest ``limit`` acknowledged webhook-ids, oldest first (to spot redeliveries)."""
+        rows = self.conn.execute(
+            "SELECT webhook_id FROM records WHERE status BETWEEN 200 AND 299 AND webhook_id IS NOT NULL "
+            "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [row[0] for row in reversed(rows)]
+
+    def close(self) -> None:
+        """Fold the WAL back into the file (self-contained for copies and `inspect`) and close."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a record file holds, counted (``chestsim inspect``)."""
+
+    path: str
+    total: int
+    first_at: float | None
+    last_at: float | None
+    by_verdict: dict[str, int]
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    by_fault: dict[str, int]
+    distinct_ids: int
+    acknowledged_ids: int
+    duplicates: int
+    out_of_order: int
+    problems: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class RecordStore:
+    """Read access to a record file (``chestsim listen --db``), while it is written or after.
+
+    >>> with RecordStore("received.db") as store:    # doctest: +SKIP
+    ...     store.count(verdict="valid")
+    1200
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self._conn = _connect(self.path, create=False)
+        self._conn.row_factory = sqlite3.Row
+
+    def __repr__(self) -> str:
+        return f"RecordStore({os.fspath(self.path)!r})"
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def records(self, *, type: str | None = None, verdict: str | None = None,
+                limit: int | None = None, newest_first: bool = False) -> list[Record]:
+        """Records, oldest first (or newest first), filtered by event type and verdict."""
+        sql, params = _select(type=type, verdict=verdict, limit=limit, newest_first=newest_first)
+        return [Record._from_row(row) for row in self._conn.execute(sql, params)]
+
+    def __iter__(self) -> Iterator[Record]:
+        for row in self._conn.execute("SELECT * FROM records ORDER BY seq"):
+            yield Record._from_row(row)
+
+    def count(self, *, type: str | None = None, verdict: str | None = None) -> int:
+        where, params = _where(type=type, verdict=verdict)
+        return int(self._conn.execute(f"SELECT count(*) FROM records{where}", params).fetchone()[0])
+
+    def acknowledged_ids(self) -> set[str]:
+        """Every ``webhook-id`` answered 2xx at least once."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT webhook_id FROM records WHERE status BETWEEN 200 AND 299 AND webhook_id IS NOT NULL")
+        return {row[0] for row in rows}
+
+    def summary(self) -> Summary:
+        """Counts by verdict, status, type and fault; duplicates; ordering; problem codes."""
+        conn = self._conn
+
+        def grouped(column: str) -> dict[str, int]:
+            rows = conn.execute(f"SELECT coalesce({column}, '-'), count(*) FROM records GROUP BY 1 "
+                                "ORDER BY 2 DESC, 1")
+            return {str(key): int(n) for key, n in rows}
+
+        total, first, last, dups, ooo, distinct = conn.execute(
+            "SELECT count(*), min(received_at), max(received_at), coalesce(sum(duplicate), 0), "
+            "coalesce(sum(out_of_order), 0), count(DISTINCT webhook_id) FROM records").fetchone()
+        acked = conn.execute("SELECT count(DISTINCT webhook_id) FROM records "
+                             "WHERE status BETWEEN 200 AND 299").fetchone()[0]
+        problems: dict[str, int] = {}
+        for (text,) in conn.execute("SELECT problems FROM records WHERE problems IS NOT NULL"):
+            for problem in orjson.loads(text):
+                key = f"{problem.get('code')}: {problem.get('pointer') or '/'}"
+                problems[key] = problems.get(key, 0) + 1
+        by_fault = grouped("fault")
+        by_fault.pop("-", None)
+        return Summary(path=str(self.path), total=int(total), first_at=first, last_at=last,
+                       by_verdict=grouped("verdict"), by_status=grouped("status"),
+                       by_type=grouped("event_type"), by_fault=by_fault, distinct_ids=int(distinct),
+                       acknowledged_ids=int(acked), duplicates=int(dups), out_of_order=int(ooo),
+                       problems=dict(sorted(problems.items(), key=lambda kv: (-kv[1], kv[0]))[:20]))
+
+
+def _where(*, type: str | None, verdict: str | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if type is not None:
+        clauses.append("event_type = ?")
+        params.append(type)
+    if verdict is not None:
+        clauses.append("verdict = ?")
+        params.append(verdict)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _select(*, type: str | None, verdict: str | None, limit: int | None,
+            newest_first: bool) -> tuple[str, list[Any]]:
+    where, params = _where(type=type, verdict=verdict)
+    sql = f"SELECT * FROM records{where} ORDER BY seq {'DESC' if newest_first else 'ASC'}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+

@@ -1,0 +1,517 @@
+"""The mock listener: an aiohttp server that verifies, validates and records every webhook.
+
+For each ``POST`` to its path it checks, in order: header sanity (400), body size
+(413), bearer token and Standard Webhooks signature (401), content type (415),
+JSON (400); then faults may replace the answer, and the payload contract
+(schema, semantic rules, leak guard) gives the verdict where the record is
+written. Invalid-but-parsable payloads are recorded and acknowledged unless
+``reject_invalid`` (then 422). Every request is recorded, and a 2xx goes out
+only after the batch holding its record has committed.
+
+>>> async def demo():                                   # doctest: +SKIP
+...     async with run_listener(Listener(secrets=parse_secrets([secret]))) as running:
+...         print(running.url)           # http://127.0.0.1:43127/webhooks
+...         ...                          # send webhooks to running.url
+...         return running.records()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from simulator._catalog import lookup
+from simulator._exceptions import SignatureError, UnknownEventType, UsageError
+from simulator._signing import verify
+from simulator.listener._config import Listener
+from simulator.listener._faults import DROP, HANG, FaultInjector
+from simulator.listener._recorder import RecorderFailed, make_recorder
+from simulator.listener._records import Record, RecordStore
+from simulator.listener._stats import Stats, Tracker
+
+__all__ = ["VERDICTS", "ListenerThread", "RunningListener", "free_port", "run_listener"]
+
+#: What the listener concludes about a request.
+VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "error")
+
+_MAX_ID = 256
+_REDACTED = "[redacted]"
+_SENSITIVE = ("authorization", "signature", "token", "secret", "cookie", "api-key", "apikey", "password")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class RunningListener:
+    """A listener that is serving: its ``url``, its live ``stats`` and its records."""
+
+    def __init__(self, config: Listener, *, db: Path, stats: Stats, server: _Server) -> None:
+        self.config = config
+        self.db = db
+        self.stats = stats
+        self.port = 0
+        self._server = server
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (the control endpoints live under ``/_chestsim/``)."""
+        return f"http://{_url_host(self.config.host)}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The webhook URL to give to a sender."""
+        return self.base_url + self.config.path
+
+    def __repr__(self) -> str:
+        return f"RunningListener(url={self.url!r}, db={str(self.db)!r})"
+
+    def records(self, *, type: str | None = None, verdict: str | None = None,
+                limit: int | None = None) -> list[Record]:
+        """Every committed record, oldest first (all acknowledged requests are committed)."""
+        with RecordStore(self.db) as store:
+            return store.records(type=type, verdict=verdict, limit=limit)
+
+    def acknowledged_ids(self) -> set[str]:
+        """Every ``webhook-id`` this record file answered 2xx."""
+        with RecordStore(self.db) as store:
+            return store.acknowledged_ids()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters of ``GET /_chestsim/stats``; safe to call from another thread."""
+        loop = self._server.loop
+        if loop is None or _running_loop() is loop:
+            return self.stats.snapshot()
+
+        async def take() -> dict[str, Any]:
+            return self.stats.snapshot()
+
+        return asyncio.run_coroutine_threadsafe(take(), loop).result(timeout=10)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _ProtocolErrors(logging.Handler):
+    """Records the requests aiohttp refuses before a handler runs (absurd headers, bad framing)."""
+
+    def __init__(self, server: _Server) -> None:
+        super().__init__(logging.DEBUG)
+        self._server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        self._server.record_refusal(exc, remote=str(remote) if remote else None)
+        if not isinstance(exc, HttpProcessingError):  # a bug in chestsim: show it
+            sys.stderr.write(logging.Formatter().format(record) + "\n")
+
+
+class _Server:
+    """The aiohttp application and its per-request pipeline."""
+
+    def __init__(self, config: Listener) -> None:
+        self.config = config
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tmpdir: str | None = None
+        if config.db is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="chestsim-listener-")
+            self.db = Path(self._tmpdir) / "received.db"
+        else:
+            self.db = Path(config.db)
+        self.stats = Stats(clock=config.clock)
+        self.tracker = Tracker()
+        self.faults = FaultInjector(config.faults, seed=config.seed)
+        self.recorder = make_recorder(self.db, offload=config.offload, fsync=config.fsync,
+                                      strict=config.strict, reject_invalid=config.reject_invalid)
+        self.running = RunningListener(config, db=self.db, stats=self.stats, server=self)
+        self.shutting_down = asyncio.Event()
+        self._secrets = config.secrets
+        self._expected_auth = f"Bearer {config.token}".encode() if config.token else None
+        self._runner: web.AppRunner | None = None
+        self._seq = 0
+        self._header_names: dict[str, tuple[str, bool]] = {}
+        self._http_log = logging.Logger("chestsim.listener.http", logging.DEBUG)
+        self._http_log.propagate = False
+        self._http_log.addHandler(_ProtocolErrors(self))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        if not self.db.parent.is_dir():
+            raise UsageError(f"--db={str(self.db)!r}: folder {str(self.db.parent)!r} does not exist; "
+                             "create it or give another path")
+        await self.recorder.open(preload=self.tracker.capacity)
+        self.tracker.preload(self.recorder.preloaded)
+        app = web.Application(client_max_size=self.config.max_body)
+        app.router.add_post(self.config.path, self.receive)
+        app.router.add_get("/_chestsim/stats", self.stats_endpoint)
+        app.router.add_get("/_chestsim/events", self.events_endpoint)
+        app.router.add_get("/_chestsim/health", self.health_endpoint)
+        # handler_cancellation stays off (the default): a sender hanging up must not cancel
+        # a request whose record is being committed.
+        self._runner = web.AppRunner(app, access_log=None, logger=self._http_log,
+                                     shutdown_timeout=self.config.shutdown_timeout)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UsageError(f"--host={self.config.host!r} --port={self.config.port!r}: cannot listen "
+                             f"({exc.strerror or exc}); pick another port, or --port 0 for a free one") from None
+        self.running.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (their records commit), then close the file."""
+        self.shutting_down.set()
+        try:
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+        finally:
+            await self.recorder.close()
+            if self._tmpdir is not None:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    # -- the webhook pipeline -------------------------------------------------------------------
+
+    async def receive(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        config = self.config
+        received_at = config.clock()
+        self._seq += 1
+        headers = request.headers
+        body: bytes | None = None
+        body_size = request.content_length or 0
+        webhook_id = headers.get("webhook-id")
+        signature = "unchecked"
+        reason: str | None = None
+        problems: bytes | None = None
+        validate = False
+        event_id = event_type = tenant_id = event_time = None
+        attempt, duplicate, out_of_order = 1, False, False
+        key = webhook_id
+
+        if webhook_id is not None and (len(webhook_id) > _MAX_ID or not webhook_id.isprintable()):
+            status, verdict = 400, "rejected"
+            reason = f"webhook-id is not a short printable id (at most {_MAX_ID} characters)"
+            webhook_id = key = None
+        elif body_size > config.max_body:
+            status, verdict = 413, "rejected"
+            reason = f"body of {body_size} bytes exceeds the {config.max_body}-byte limit"
+        else:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                status, verdict = 413, "rejected"
+                reason = f"body exceeds the {config.max_body}-byte limit"
+            else:
+                body_size = len(body)
+                status, verdict, signature, reason = self._authenticate(headers, body)
+                if not status:
+                    content_type = request.content_type
+                    if content_type != "application/json" and not content_type.endswith("+json"):
+                        status, verdict = 415, "rejected"
+                        reason = f"content-type {content_type!r} is not application/json"
+                    else:
+                        try:
+                            event = orjson.loads(body)
+                        except orjson.JSONDecodeError as exc:
+                            status, verdict, reason = 400, "malformed", f"not JSON: {exc}"
+                            problems = orjson.dumps([{"code": "json", "severity": "error",
+                                                      "pointer": "", "message": reason}])
+                        else:
+                            # Provisional: the writer judges the payload and may change both.
+                            status, verdict, validate = 204, "valid", True
+                            if type(event) is dict:
+                                event_id = _text(event.get("id"))
+                                event_type = _text(event.get("type"))
+                                tenant_id = _text(event.get("tenant_id"))
+                                event_time = _text(event.get("timestamp"))
+                            key = webhook_id or event_id or f"#{self._seq}"
+                            attempt, duplicate = self.tracker.arrive(key)
+                            if tenant_id is not None and event_time is not None:
+                                out_of_order = self.tracker.out_of_order(tenant_id, event_time)
+
+        fault = None
+        latency = 0.0
+        retry_after = None
+        if self.faults:
+            decision = self.faults.decide(event_type=event_type, key=key or f"#{self._seq}",
+                                          attempt=attempt, would_succeed=validate)
+            latency = decision.latency
+            if decision.fault is not None:
+                fault, retry_after = decision.fault, decision.retry_after
+                status = decision.status or 0
+                reason = f"injected fault: {fault}"
+
+        row = [received_at, request.method, request.path_qs, request.remote, webhook_id, event_id,
+               event_type, tenant_id, event_time, status, verdict, signature, reason, problems,
+               fault, latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order),
+               self._headers_json(headers), body, body_size, (time.perf_counter() - started) * 1000]
+        try:
+            done, index = self.recorder.submit((validate, row))
+            status, verdict, reason = (await done)[index]
+        except RecorderFailed:
+            # Not committed: never acknowledge.
+            self._observe(500, "error", event_type, webhook_id, False, False, None, started,
+                          received_at, signature)
+            return _error(500, "error", "could not record the request; see the listener's output")
+
+        if latency:
+            await asyncio.sleep(latency)
+        if 200 <= status < 300 and key is not None:
+            self.tracker.acknowledge(key)
+        self._observe(status, verdict, event_type, webhook_id, duplicate, out_of_order, fault, started,
+                      received_at, signature)
+        if fault == DROP:
+            _drop(request)
+        if fault == HANG:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.shutting_down.wait(), config.hang_max)
+            _drop(request)
+        if status < 300:
+            response = web.Response(status=status, headers={"x-chestsim-verdict": verdict})
+            if duplicate:
+                response.headers["x-chestsim-duplicate"] = "1"
+            return response
+        response = _error(status, verdict, reason or "")
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def _authenticate(self, headers: Any, body: bytes) -> tuple[int, str, str, str | None]:
+        """(0 to go on, or 401), verdict, signature outcome, reason."""
+        if self._expected_auth is not None:
+            offered = headers.get("authorization", "").encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(offered, self._expected_auth):
+                return 401, "unverified", "token", "missing or wrong bearer token"
+        if not self._secrets:
+            return 0, "", "unchecked", None
+        try:
+            verify(headers, body, self._secrets, tolerance=self.config.tolerance, now=self.config.clock)
+        except SignatureError as exc:
+            return 401, "unverified", exc.reason, str(exc)
+        return 0, "", "ok", None
+
+    def _headers_json(self, headers: Any) -> str:
+        """Lower-case names; credentials (authorization, signatures, tokens…) redacted."""
+        names = self._header_names
+        out: dict[str, str] = {}
+        for name, value in headers.items():
+            known = names.get(name)
+            if known is None:
+                lower = name.lower()
+                known = (lower, any(word in lower for word in _SENSITIVE))
+                if len(names) < 1000:
+                    names[name] = known
+            out[known[0]] = _REDACTED if known[1] else value
+        try:
+            return orjson.dumps(out).decode()
+        except TypeError:  # undecodable bytes arrive as surrogates; store them replaced
+            return orjson.dumps({_printable(k): _printable(v) for k, v in out.items()}).decode()
+
+    def _observe(self, status: int, verdict: str, event_type: str | None, webhook_id: str | None,
+                 duplicate: bool, out_of_order: bool, fault: str | None, started: float,
+                 received_at: float, signature: str | None) -> None:
+        self.stats.observe(status=status, verdict=verdict, event_type=event_type, webhook_id=webhook_id,
+                           duplicate=duplicate, out_of_order=out_of_order, fault=fault,
+                           seconds=time.perf_counter() - started, received_at=received_at,
+                           signature=signature)
+
+    def record_refusal(self, exc: BaseException, *, remote: str | None) -> None:
+        """Record a request that aiohttp answered itself (400 for bad framing, 500 for a bug here)."""
+        if isinstance(exc, HttpProcessingError):
+            status, verdict = 400, "rejected"
+            reason = f"bad HTTP request: {' '.join(str(exc.message).split())[:200]}"
+        else:
+            status, verdict = 500, "error"
+            reason = f"internal error: {type(exc).__name__}"
+        now = self.config.clock()
+        row = [now, "", "", remote, None, None, None, None, None, status, verdict,
+               "unchecked", reason, None, None, None, 1, 0, 0, "{}", None, 0, 0.0]
+        with contextlib.suppress(RecorderFailed):
+            self.recorder.submit((False, row))
+        self.stats.observe(status=status, verdict=verdict, event_type=None, webhook_id=None,
+                           duplicate=False, out_of_order=False, fault=None, seconds=0.0,
+                           received_at=now)
+
+    # -- control endpoints ----------------------------------------------------------------------
+
+    async def health_endpoint(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"ok": True, "url": self.running.url}, dumps=_dumps)
+
+    async def stats_endpoint(self, request: web.Request) -> web.StreamResponse:
+        snapshot = self.stats.snapshot()
+        snapshot["url"] = self.running.url
+        snapshot["db"] = str(self.db) if self._tmpdir is None else None
+        snapshot["committed"] = self.recorder.committed
+        return web.json_response(snapshot, dumps=_dumps)
+
+    async def events_endpoint(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        try:
+            event_type = lookup(query["type"]).key if query.get("type") else None
+        except UnknownEventType as exc:
+            return _error(400, "rejected", str(exc))
+        verdict = query.get("verdict") or None
+        if verdict is not None and verdict not in VERDICTS:
+            return _error(400, "rejected", f"verdict={verdict!r} must be one of {', '.join(VERDICTS)}")
+        raw_limit = query.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+            return _error(400, "rejected", f"limit={raw_limit!r} must be a whole number from 1 to 1000")
+        events = await asyncio.to_thread(_read_events, self.db, event_type, verdict, int(raw_limit))
+        return web.json_response({"count": len(events), "events": events}, dumps=_dumps)
+
+
+def _read_events(db: Path, event_type: str | None, verdict: str | None, limit: int) -> list[dict[str, Any]]:
+    with RecordStore(db) as store:
+        return [r.to_dict() for r in store.records(type=event_type, verdict=verdict, limit=limit,
+                                                   newest_first=True)]
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection without an answer (aiohttp treats CancelledError from a handler so)."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    raise asyncio.CancelledError
+
+
+def _error(status: int, verdict: str, reason: str) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"error": reason, "verdict": verdict}),
+                        content_type="application/json", headers={"x-chestsim-verdict": verdict})
+
+@asynccontextmanager
+async def run_listener(config: Listener | None = None, **options: Any) -> AsyncIterator[RunningListener]:
+    """Serve a mock listener for the ``async with`` block; on exit, flush records and stop.
+
+    ``options`` override fields of ``config`` (``run_listener(port=0, reject_invalid=True)``).
+
+    >>> async with run_listener(Listener(secrets=(secret,))) as running:  # doctest: +SKIP
+    ...     await deliver(running.url)
+    ...     assert running.records()[0].verdict == "valid"
+    """
+    config = replace(config or Listener(), **options) if options else (config or Listener())
+    server = _Server(config)
+    try:
+        await server.start()
+    except BaseException:
+        await server.recorder.close()
+        if server._tmpdir is not None:
+            shutil.rmtree(server._tmpdir, ignore_errors=True)
+        raise
+    try:
+        yield server.running
+    finally:
+        await server.stop()
+
+
+class ListenerThread:
+    """A mock listener on its own event loop in a background thread, for synchronous code.
+
+    >>> with ListenerThread(Listener(secrets=(secret,))) as listener:   # doctest: +SKIP
+    ...     requests.post(listener.url, data=body, headers=sign_headers(...))
+    ...     listener.records()
+    """
+
+    def __init__(self, config: Listener | None = None, *, start_timeout: float = 30.0,
+                 **options: Any) -> None:
+        self.config = replace(config or Listener(), **options) if options else (config or Listener())
+        self.start_timeout = start_timeout
+        self.running: RunningListener | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"ListenerThread({self.config!r})"
+
+    def start(self) -> RunningListener:
+        """Start serving; return once the port is bound."""
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),),
+                                        name="chestsim-listener", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self.start_timeout):
+            raise TimeoutError(f"the listener did not start within {self.start_timeout:g}s")
+        if self._error is not None:
+            raise self._error
+        assert self.running is not None
+        return self.running
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving, flush the records, and join the thread."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError(f"the listener thread did not stop within {timeout:g}s")
+            self._thread = None
+
+    def __enter__(self) -> RunningListener:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with run_listener(self.config) as running:
+                self.running = running
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            if not isinstance(exc, Exception):
+                raise
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (for subprocess listeners in tests)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
