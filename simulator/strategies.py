@@ -38,6 +38,7 @@ from simulator.testing._delivery import Delivery
 from simulator.testing._settings import TEST_SECRET
 
 __all__ = [
+    "HOSTILE_KINDS",
     "Delivery",
     "deliveries",
     "delivery_sequences",
@@ -174,25 +175,37 @@ def valid_deliveries(*, secret: _Secret = TEST_SECRET, types: _Types = None,
     return _valid(events(types), _secret(secret), _clock(now))
 
 
+#: Every hostile kind ``hostile_deliveries`` draws (its ``kinds=`` picks among them).
+HOSTILE_KINDS = _hostile.HOSTILE_KINDS
+
+
 @st.composite
-def _hostile_one(draw: st.DrawFn, source: st.SearchStrategy[Event], secret: SigningSecret,
-                 now: Callable[[], float], tolerance: float, strict: bool, oversized: int) -> Delivery:
+def _hostile_one(draw: st.DrawFn, source: st.SearchStrategy[Event], kinds: tuple[str, ...],
+                 secret: SigningSecret, now: Callable[[], float], tolerance: float, strict: bool,
+                 oversized: int) -> Delivery:
+    kind = draw(st.sampled_from(kinds))
     event = draw(source)
-    family = draw(st.sampled_from(("header", "field", "body")))
-    if family == "header":
-        kind = draw(st.sampled_from(_hostile.HEADER_ATTACKS))
+    if kind in _hostile.HEADER_ATTACKS:
         offset = draw(st.integers(min_value=60, max_value=30 * 86_400))
         return _hostile.header_attack(kind, event, secret, now=now(), tolerance=tolerance, offset=offset)
-    if family == "field":
-        kind = draw(st.sampled_from(("missing-field", "wrong-type")))
+    if kind in _hostile.FIELD_ATTACKS:
         target = draw(st.sampled_from(_hostile.field_targets(event)))
         return _hostile.field_attack(kind, event, target, secret, now=now(), strict=strict)
-    kind = draw(st.sampled_from(_hostile.BODY_ATTACKS))
     variant = draw(st.integers(min_value=0, max_value=4))
     return _hostile.body_attack(kind, event, secret, now=now(), variant=variant, size=oversized)
 
 
+def _kinds(kinds: Sequence[str] | None) -> tuple[str, ...]:
+    if kinds is None:
+        return HOSTILE_KINDS
+    unknown = [k for k in kinds if k not in HOSTILE_KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds={list(kinds)!r}: use some of {', '.join(HOSTILE_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
+
+
 def hostile_deliveries(*, secret: _Secret = TEST_SECRET, types: _Types = None,
+                       kinds: Sequence[str] | None = None,
                        tolerance: float = _DEFAULT_TOLERANCE, strict: bool = False,
                        oversized: int = _OVERSIZED,
                        now: Callable[[], float] | None = None) -> st.SearchStrategy[Delivery]:
@@ -202,19 +215,22 @@ def hostile_deliveries(*, secret: _Secret = TEST_SECRET, types: _Types = None,
     listener's, in seconds) → ``reject-401``; bodies that are not a JSON object with a string
     ``type`` and an object ``data`` → ``reject-400``; unknown types, ``oversized``-byte bodies,
     deep nesting, and fields missing or of the wrong type inside ``data`` → ``accept-or-reject``
-    (``reject-400`` when ``strict``: for listeners that validate payloads).
+    (``reject-400`` when ``strict``: for listeners that validate payloads). ``kinds`` narrows
+    the draw to some of ``HOSTILE_KINDS``.
     """
-    return _hostile_one(events(types), _secret(secret), _clock(now), tolerance, strict, oversized)
+    return _hostile_one(events(types), _kinds(kinds), _secret(secret), _clock(now), tolerance,
+                        strict, oversized)
 
 
 def deliveries(*, secret: _Secret = TEST_SECRET, types: _Types = None,
+               kinds: Sequence[str] | None = None,
                tolerance: float = _DEFAULT_TOLERANCE, strict: bool = False,
                oversized: int = _OVERSIZED,
                now: Callable[[], float] | None = None) -> st.SearchStrategy[Delivery]:
     """Hostile and valid deliveries mixed (hostile first when shrinking)."""
     return st.one_of(
-        hostile_deliveries(secret=secret, types=types, tolerance=tolerance, strict=strict,
-                           oversized=oversized, now=now),
+        hostile_deliveries(secret=secret, types=types, kinds=kinds, tolerance=tolerance,
+                           strict=strict, oversized=oversized, now=now),
         valid_deliveries(secret=secret, types=types, now=now),
     )
 

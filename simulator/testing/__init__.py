@@ -5,6 +5,7 @@ ChestSettings   seed, secret and tenant size of one test (marker > options > def
 EventFactory    chest_events: n consistent events of a type, or a scenario's events
 Deliverer       chest_deliver: signed POSTs to a URL, or into an ASGI/WSGI app in process
 Delivery        one POST (headers, body) labelled with the answer a listener owes
+hostile_suite   every hostile kind against given events: a deterministic table of Deliveries
 TEST_SECRET     the signing secret tests use unless told otherwise (public: never in production)
 ```
 
@@ -18,11 +19,13 @@ from __future__ import annotations
 from simulator.testing._deliver import Deliverer
 from simulator.testing._delivery import EXPECTATIONS, Delivery, Expect
 from simulator.testing._events import EventFactory, events_of
+from simulator.testing._hostile import HOSTILE_KINDS, hostile_suite
 from simulator.testing._settings import DEFAULT_USERS, TEST_SECRET, ChestSettings
 
 __all__ = [
     "DEFAULT_USERS",
     "EXPECTATIONS",
+    "HOSTILE_KINDS",
     "TEST_SECRET",
     "ChestSettings",
     "Deliverer",
@@ -30,4 +33,5 @@ __all__ = [
     "EventFactory",
     "Expect",
     "events_of",
+    "hostile_suite",
 ]

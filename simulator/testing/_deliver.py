@@ -62,8 +62,10 @@ def _kind(target: Any, kind: Kind | None) -> Kind:
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code, even inside a running event loop."""
     try:
-        asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
+        running = None
+    if running is None:
         return asyncio.run(coro)
     # A sync call from an async test: the app gets its own loop in a helper thread.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="chestsim-asgi") as pool:

@@ -23,6 +23,8 @@ Delivery(label='stale-timestamp', expect='reject-401', detail='4200s old', event
 from __future__ import annotations
 
 import copy
+import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,12 +38,15 @@ from simulator.testing._slots import Slot, slots
 
 __all__ = [
     "BODY_ATTACKS",
+    "FIELD_ATTACKS",
     "HEADER_ATTACKS",
+    "HOSTILE_KINDS",
     "body_attack",
     "extra_fields",
     "field_attack",
     "field_targets",
     "header_attack",
+    "hostile_suite",
     "rotation",
     "sequence",
     "signed",
@@ -67,9 +72,16 @@ HEADER_ATTACKS = (
 
 #: Kinds that keep a good signature over an odd body.
 BODY_ATTACKS = ("unknown-type", "not-json", "not-object", "oversized", "deep-nesting")
+#: Kinds that remove or retype one required value, genuinely signed.
+FIELD_ATTACKS = ("missing-field", "wrong-type")
+#: Every hostile kind of a single delivery, in the order strategies shrink towards.
+HOSTILE_KINDS = HEADER_ATTACKS + FIELD_ATTACKS + BODY_ATTACKS
+# How many forms ``body_attack`` knows per kind (``variant`` wraps around).
+_VARIANTS = {"not-json": 4, "not-object": 5}
 
 # A key no endpoint has: signatures made with it must never verify.
 _OTHER_SECRET = SigningSecret(b"chestsim: a key that is not the endpoint's")
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Envelope fields without which a listener cannot route a delivery at all.
 _ROUTING = {("type",): "string", ("data",): "object"}
 _WRONG_VALUES: dict[str | None, Any] = {
@@ -100,6 +112,16 @@ def _headers(msg_id: str, timestamp: int, body: bytes, secrets: Sequence[Signing
     return tuple(out)
 
 
+def _renamed(event: Event, tag: str) -> Event:
+    """A copy of ``event`` with its own id (``tag`` hashed in), so that a listener that skips
+    ids it has processed still looks at this variation: it is a different delivery."""
+    changed = copy.deepcopy(event)
+    digest = hashlib.sha256(f"{_msg_id(event)}|{tag}".encode()).digest()
+    suffix = "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:8])
+    changed["id"] = (_msg_id(event)[:36] + suffix)[:44]
+    return changed
+
+
 def _msg_id(event: Any) -> str:
     if isinstance(event, dict) and isinstance(event.get("id"), str):
         return str(event["id"])
@@ -127,6 +149,7 @@ def valid(event: Event, secret: SigningSecret, *, now: float, label: str = "vali
 
 def rotation(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
     """Two signatures during a key rotation, the endpoint's own second: still accept."""
+    event = _renamed(event, "rotation")
     body = _body(event)
     return Delivery(label="rotation", expect="accept", body=body,
                     headers=_headers(_msg_id(event), int(now), body, [_OTHER_SECRET, secret]),
@@ -135,11 +158,11 @@ def rotation(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
 
 def extra_fields(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
     """Unknown fields in the envelope and in ``data``: a newer producer; still accept."""
-    changed = copy.deepcopy(event)
+    changed = _renamed(event, "extra-fields")
     changed["x_chestsim_extra"] = {"note": "a field this listener does not know", "n": 1}
     if isinstance(changed.get("data"), dict):
         changed["data"]["x_chestsim_extra"] = ["unknown", 2, None]
-    return signed(_body(changed), secret, msg_id=_msg_id(event), now=now, label="extra-fields",
+    return signed(_body(changed), secret, msg_id=_msg_id(changed), now=now, label="extra-fields",
                   expect="accept", event_type=_type(event), detail="/x_chestsim_extra, /data/x_chestsim_extra")
 
 
@@ -200,6 +223,7 @@ def body_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
     ``variant`` picks among a kind's forms (which non-object, which broken JSON);
     ``size`` is the body size of ``oversized``.
     """
+    event = _renamed(event, f"{kind}/{variant}")
     msg_id = _msg_id(event)
     kind_of = _type(event)
     expect: Expect = "accept-or-reject"
@@ -246,7 +270,10 @@ def field_attack(kind: str, event: Event, target: Slot, secret: SigningSecret, *
     Without ``/type`` or ``/data`` a listener cannot route: ``reject-400``. Deeper, a
     listener may validate (4xx) or not (2xx) unless ``strict``, but it must not crash.
     """
+    msg_id = _msg_id(_renamed(event, f"{kind}{target.pointer}"))
     changed = copy.deepcopy(event)
+    if target.path != ("id",):
+        changed["id"] = msg_id
     parent: Any = changed
     for part in target.path[:-1]:
         parent = parent[part]
@@ -259,7 +286,7 @@ def field_attack(kind: str, event: Event, target: Slot, secret: SigningSecret, *
         raise ValueError(f"kind={kind!r} is not a field attack; use missing-field or wrong-type")
     routing = target.path in _ROUTING
     expect: Expect = "reject-400" if routing or strict else "accept-or-reject"
-    return signed(_body(changed), secret, msg_id=_msg_id(event), now=now, label=kind,
+    return signed(_body(changed), secret, msg_id=msg_id, now=now, label=kind,
                   expect=expect, event_type=_type(event), detail=target.pointer)
 
 
@@ -279,3 +306,32 @@ def sequence(kind: str, events: Sequence[Event], secret: SigningSecret, *, now: 
                        detail=f"position {pos} of {len(picks)}, was {i}")
                 for pos, i in enumerate(picks)]
     raise ValueError(f"kind={kind!r} is not a sequence kind; use duplicate or reordered")
+
+
+def hostile_suite(events: Sequence[Event], *, secret: str | SigningSecret, now: float | None = None,
+                  tolerance: float = 300, strict: bool = False, oversized: int = 1 << 20) -> list[Delivery]:
+    """Every hostile kind, every form, and every field attack on each of ``events``, plus the
+    accepted variations (rotation, extra fields): a deterministic table, for one plain test.
+
+    >>> from simulator import SigningSecret, lookup
+    >>> suite = hostile_suite([lookup("user.created").examples[0]],
+    ...                       secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    >>> sorted({d.expect for d in suite})
+    ['accept', 'accept-or-reject', 'reject-400', 'reject-401']
+    """
+    if isinstance(secret, str):
+        secret = SigningSecret(secret)
+    now = time.time() if now is None else now
+    out: list[Delivery] = []
+    for event in events:
+        out.append(rotation(event, secret, now=now))
+        out.append(extra_fields(event, secret, now=now))
+        out.extend(header_attack(kind, event, secret, now=now, tolerance=tolerance)
+                   for kind in HEADER_ATTACKS)
+        for kind in BODY_ATTACKS:
+            out.extend(body_attack(kind, event, secret, now=now, variant=v, size=oversized)
+                       for v in range(_VARIANTS.get(kind, 1)))
+        for target in field_targets(event):
+            out.extend(field_attack(kind, event, target, secret, now=now, strict=strict)
+                       for kind in FIELD_ATTACKS)
+    return out
