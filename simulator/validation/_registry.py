@@ -18,12 +18,15 @@ Two compiled jsonschema-rs validators exist per event type:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+import jsonschema  # type: ignore[import-untyped]
 import jsonschema_rs
 import orjson
 import referencing
@@ -38,6 +41,8 @@ __all__ = [
     "Compiled",
     "Shape",
     "compiled",
+    "format_checker",
+    "reference_validator",
     "referencing_registry",
     "resources",
     "rs_registry",
@@ -298,3 +303,50 @@ def compiled() -> tuple[Compiled, dict[str, Compiled]]:
     envelope = build("envelope", ENVELOPE_ID)
     per_type = {t.key: build(t.key, t.schema_id) for t in CATALOG}
     return envelope, per_type
+
+
+# --- python-jsonschema: the second, independent validator ----------------------------------------
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$")
+
+
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _uri(value: object) -> bool:
+    return not isinstance(value, str) or _URI.match(value) is not None
+
+
+@cache
+def format_checker() -> Any:
+    """python-jsonschema's format checker, plus ``date-time`` and ``uri``.
+
+    Without the optional rfc3339-validator and rfc3987 packages python-jsonschema
+    skips those two formats; these checkers make it do the work jsonschema-rs does.
+    """
+    checker = jsonschema.FormatChecker()
+    checker.checks("date-time")(_date_time)
+    checker.checks("uri")(_uri)
+    return checker
+
+
+@cache
+def reference_validator(key: str) -> Any:
+    """A python-jsonschema validator for an event type (or ``"envelope"``), formats checked.
+
+    The independent second opinion for differential tests and the bench baseline.
+    """
+    uri = ENVELOPE_ID if key == "envelope" else f"{SCHEMA_BASE}events/{key}.json"
+    schema = _by_id()[uri]
+    return jsonschema.Draft202012Validator(schema, registry=referencing_registry(),
+                                           format_checker=format_checker())

@@ -65,7 +65,8 @@ class Validator:
         if not isinstance(event, dict):
             kind = type(event).__name__ if not isinstance(event, list) else "array"
             return [Problem("envelope", "error", "", f"an event must be a JSON object, got {kind}")]
-        schema = self._types.get(event.get("type"))  # type: ignore[arg-type]
+        name = event.get("type")
+        schema = self._types.get(name) if isinstance(name, str) else None
         if schema is None:
             return self._untyped(event)
         if schema.closed.is_valid(event):
