@@ -56,24 +56,28 @@ def random_activity(t: Tenant, actions: int = 100, *, think: float = 90.0) -> No
     """Run ``actions`` random, state-consistent actions on ``t`` (events go to its queue)."""
     import bisect
 
-    rng = t.rng
+    rand = t._random
     clock = t.clock
-    table = _ACTIONS
+    paced = clock.rate is not None
+    table = [_ACTIONS[name] for name in _NAMES]
+    cum, total, pick = _CUM, _total, bisect.bisect
+    open_shares = t._open
     for _ in range(actions):
-        clock.think(think)
-        if len(t._open) > _MAX_OPEN:
+        if not paced:
+            clock.think(think)
+        if len(open_shares) > _MAX_OPEN:
             _respond(t)
             continue
-        name = _NAMES[bisect.bisect(_CUM, rng.random() * _total)]
-        if not table[name](t):
+        if not table[pick(cum, rand() * total)](t):
             _use(t)
 
 
 def _pick_secret(t: Tenant) -> Secret | None:
     roster = t._secrets
-    if not len(roster):
+    n = len(roster)
+    if not n:
         return None
-    return roster[t.rng.randrange(len(roster))]
+    return roster[int(t._random() * n)]
 
 
 def _pick_user(t: Tenant) -> User:
@@ -96,9 +100,10 @@ def secret_owner_fallback(t: Tenant) -> User:
 
 
 def _holder(t: Tenant, secret: Secret) -> User:
-    if t.rng.random() < 0.7 or len(secret.shard_map.shards) == 1:
+    shards = secret.shard_map.shards
+    if t._random() < 0.7 or len(shards) == 1:
         return secret.owner
-    return secret.shard_map.shards[t.rng.randrange(len(secret.shard_map.shards))][1].owner
+    return shards[int(t._random() * len(shards))][1].owner
 
 
 def _use(t: Tenant) -> bool:

@@ -337,6 +337,10 @@ class Roster(Generic[T]):
     def __getitem__(self, pos: int) -> T:
         return self._items[pos]
 
+    def live(self) -> list[T]:
+        """The roster's own list, not a copy: read it, never change it or keep it."""
+        return self._items
+
     def items(self) -> list[T]:
         """A copy of the items, in roster order (deterministic for a seed)."""
         return list(self._items)

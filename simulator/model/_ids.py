@@ -18,36 +18,54 @@ import random
 
 __all__ = ["Ids"]
 
-_VERSION_MASK = ~(0xF000 << 64) & ((1 << 128) - 1)
-_VERSION_4 = 0x4000 << 64
-_VARIANT_MASK = ~(0xC000 << 48) & ((1 << 128) - 1)
-_VARIANT_RFC = 0x8000 << 48
 # base64 without its two symbols: event ids must be alphanumeric.
 _ALNUM = bytes.maketrans(b"+/", b"Kq")
 
 
-class Ids:
-    """Seeded id factory; two instances with the same seed give the same ids."""
+_BATCH = 256
 
-    __slots__ = ("_event_bits", "_uuid_bits")
+
+class Ids:
+    """Seeded id factory; two instances with the same seed give the same ids.
+
+    Ids are made in batches of 256 from one big random number: one call into
+    the random generator and one hex or base64 conversion serve many ids.
+    """
+
+    __slots__ = ("_event_bits", "_events", "_token_bits", "_uuid_bits", "_uuids")
 
     def __init__(self, *, seed: int | str) -> None:
         self._uuid_bits = random.Random(f"uuid:{seed}").getrandbits
         self._event_bits = random.Random(f"evt:{seed}").getrandbits
+        self._token_bits = random.Random(f"token:{seed}").getrandbits
+        self._uuids: list[str] = []
+        self._events: list[str] = []
 
     def uuid(self) -> str:
         """A lower-case hyphenated uuid4-shaped id."""
-        n = (self._uuid_bits(128) & _VERSION_MASK & _VARIANT_MASK) | _VERSION_4 | _VARIANT_RFC
-        h = f"{n:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if not self._uuids:
+            self._uuids = self._uuid_batch()
+        return self._uuids.pop()
+
+    def _uuid_batch(self) -> list[str]:
+        h = f"{self._uuid_bits(128 * _BATCH):0{32 * _BATCH}x}"
+        out = []
+        for i in range(0, 32 * _BATCH, 32):
+            variant = "89ab"[int(h[i + 16], 16) & 3]
+            out.append(f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-{variant}{h[i + 17:i + 20]}-"
+                       f"{h[i + 20:i + 32]}")
+        return out
 
     def event_id(self) -> str:
         """``evt_`` and 24 alphanumeric characters."""
-        raw = self._event_bits(144).to_bytes(18, "big")
-        return "evt_" + base64.b64encode(raw).translate(_ALNUM).decode()
+        if not self._events:
+            raw = self._event_bits(144 * _BATCH).to_bytes(18 * _BATCH, "big")
+            text = base64.b64encode(raw).translate(_ALNUM).decode()
+            self._events = ["evt_" + text[i:i + 24] for i in range(0, 24 * _BATCH, 24)]
+        return self._events.pop()
 
     def token(self, alphabet: str, length: int) -> str:
         """A deterministic string over ``alphabet`` (external ids, app ids)."""
-        bits = self._uuid_bits
+        bits = self._token_bits
         size = len(alphabet)
         return "".join(alphabet[bits(32) % size] for _ in range(length))

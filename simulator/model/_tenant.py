@@ -119,12 +119,15 @@ class Tenant:
         self._secrets: Roster[Secret] = Roster()
         self._open: dict[str, PendingShare] = {}
         self._secret_index: dict[str, Secret] = {}
+        self._admin_cache: User | None = None
         self._idp: JSON | None = None
         self._queue: deque[Event] = deque()
         self._capture: list[list[Event]] = []
         self.last_events: list[Event] = []
         self.emitted = 0
-        self._iso = self.clock.iso
+        self._iso = self.clock.formatter
+        self._random = self.rng.random
+        self._event_id = self.ids.event_id
         self._boot: Iterator[None] | None = self._bootstrap()
 
     def __repr__(self) -> str:
@@ -162,12 +165,17 @@ class Tenant:
         return self._find_admin()
 
     def _find_admin(self) -> User:
-        for user in self._users.items():
+        cached = self._admin_cache
+        if cached is not None and cached.active and ("admin" in cached.roles or "owner" in cached.roles):
+            return cached
+        for user in self._users.live():
             if "admin" in user.roles or "owner" in user.roles:
+                self._admin_cache = user
                 return user
         # Everyone with admin rights left: promote the longest-standing member.
         user = self._users[0]
         user.roles = ("admin", *user.roles)
+        self._admin_cache = user
         return user
 
     @property
@@ -249,11 +257,12 @@ class Tenant:
             self._capture.pop()
 
     def _emit(self, type_: str, data: JSON, iso: str) -> Event:
-        event = {"id": self.ids.event_id(), "type": type_, "timestamp": iso, "tenant_id": self.id, "data": data}
+        event = {"id": self._event_id(), "type": type_, "timestamp": iso, "tenant_id": self.id, "data": data}
         self._queue.append(event)
         self.emitted += 1
-        for box in self._capture:
-            box.append(event)
+        if self._capture:
+            for box in self._capture:
+                box.append(event)
         return event
 
     def _tick(self, low_ms: float, high_ms: float) -> int:
@@ -422,10 +431,10 @@ class Tenant:
             "reason": reason, "deleted_by": actor, "deleted_at": iso}, iso)
 
     def _other_admin(self, leaver: User) -> User:
-        for u in self._users.items():
+        for u in self._users.live():
             if u is not leaver and ("admin" in u.roles or "owner" in u.roles):
                 return u
-        for u in self._users.items():
+        for u in self._users.live():
             if u is not leaver:
                 return u
         raise ModelError("no other user left to act")
@@ -492,7 +501,7 @@ class Tenant:
     def _create_group(self, name: str, description: str, *, source: str,
                       members: Sequence[User] | None, by: JSON | None) -> Group:
         if members is None:
-            pool = self._users.items()
+            pool = self._users.live()
             size = min(len(pool), max(2, min(40, int(self.rng.expovariate(1 / 8)) + 2)))
             members = self.rng.sample(pool, size)
         for m in members:
@@ -649,24 +658,28 @@ class Tenant:
         return box
 
     def _use(self, user: User, secret: Secret, purpose: str | None) -> list[str]:
-        self._check_secret(secret)
-        self._check_user(user)
+        if not secret.active:
+            self._check_secret(secret)
+        if not user.active:
+            self._check_user(user)
         shard_map = secret.shard_map
         if secret.id not in user.holdings:
             raise ModelError(f"{user.email} holds no shard of {secret.name!r}; share it with them first")
-        own = [d.id for _, d in shard_map.shards if d.owner is user]
         k = shard_map.threshold
-        chosen = own[:k]
+        chosen = [d.id for _, d in shard_map.shards if d.owner is user][:k]
         if len(chosen) < k:
             others = [d.id for _, d in shard_map.shards if d.owner is not user]
             chosen += self.rng.sample(others, k - len(chosen))
-        started = self.clock.now
+        iso = self._iso
+        started = iso(self.clock.now)
         now = self._tick(150, 1500)
-        iso = self._iso(now)
+        done = iso(now)
+        if purpose is None:
+            purposes = _PURPOSES[secret.kind]
+            purpose = purposes[int(self._random() * len(purposes))]
         self._emit("secret.used", {
             "secret": secret.ref, "used_by": user.ref, "device_ids": chosen, "shard_map": shard_map.json,
-            "time": {"initiated_at": self._iso(started), "completed_at": iso},
-            "purpose": purpose or self.rng.choice(_PURPOSES[secret.kind])}, iso)
+            "time": {"initiated_at": started, "completed_at": done}, "purpose": purpose}, done)
         return chosen
 
     def autofill(self, user: User, secret: Secret, *, origin: str | None = None) -> list[Event]:
@@ -967,8 +980,7 @@ class Tenant:
         for _ in range(hires):
             self._new_user(source="scim", roles=("member",), by={"kind": "scim"})
             created.append(self._queue[-1]["data"]["user"])
-        candidates = [u for u in self._users.items() if "owner" not in u.roles and u.source != "admin"]
-        for user in self.rng.sample(candidates, min(leavers, max(0, len(candidates) - 1))):
+        for user in self._scim_leavers(leavers):
             self._offboard(user, reason="scim_prune", by=None)
             pruned.append(self._queue[-1]["data"]["user"])
         if not created and not pruned:
@@ -981,18 +993,34 @@ class Tenant:
             "unchanged_count": len(self._users) - len(created),
             "time": {"initiated_at": self._iso(started), "completed_at": iso}}, iso)
 
+    def _scim_leavers(self, n: int) -> list[User]:
+        """Up to ``n`` random users the IdP provisioned (never the owner or admin-made users)."""
+        roster, rng = self._users, self.rng
+        chosen: list[User] = []
+        if n <= 0 or len(roster) < 2:
+            return chosen
+        for _ in range(20 * n):
+            user = roster[rng.randrange(len(roster))]
+            if "owner" not in user.roles and user.source != "admin" and user not in chosen:
+                chosen.append(user)
+                if len(chosen) == n:
+                    break
+        return chosen
+
     # -- bulk -----------------------------------------------------------------------------
 
-    def random_activity(self, actions: int = 100, *, think: float = 90.0) -> list[Event]:
+    def random_activity(self, actions: int = 100, *, think: float = 90.0) -> int:
         """``actions`` random actions that fit the current state (a business day's mix).
 
-        Returns the events emitted (use :meth:`drain` instead for long runs).
+        Returns how many events they emitted; the events are in :meth:`drain` (not kept
+        in :attr:`last_events`, so that long runs stay small).
         """
         from simulator.model._activity import random_activity
 
-        with self._action() as box:
-            random_activity(self, actions, think=think)
-        return box
+        self._finish_bootstrap()
+        before = self.emitted
+        random_activity(self, actions, think=think)
+        return self.emitted - before
 
     def events_of(self, type_: str, n: int = 1) -> list[Event]:
         """``n`` events of one type (key or label), made by consistent actions.
