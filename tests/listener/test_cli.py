@@ -1,0 +1,163 @@
+"""``chestsim listen`` as a process (SIGTERM under load) and ``chestsim inspect``; bad flags."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from listener_helpers import SECRET, TOKEN, Post, make_event, signed
+
+from simulator.cli import main
+from simulator.listener import Listener, RecordStore, free_port, run_listener
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["--port", "abc"], "--port", id="port-word"),
+        pytest.param(["--port", "99999"], "--port=99999", id="port-range"),
+        pytest.param(["--fail-rate", "2"], "--fail-rate='2'", id="fail-rate"),
+        pytest.param(["--fail-status", "200"], "--fail-status='200'", id="fail-status"),
+        pytest.param(["--latency", "soon"], "--latency='soon'", id="latency"),
+        pytest.param(["--latency", "2s..1s"], "--latency='2s..1s'", id="latency-range"),
+        pytest.param(["--drop-rate", "x"], "--drop-rate='x'", id="drop-rate"),
+        pytest.param(["--hang-rate", "150%"], "--hang-rate='150%'", id="hang-rate"),
+        pytest.param(["--rate-limit", "fast"], "--rate-limit='fast'", id="rate-limit"),
+        pytest.param(["--gone-after", "-3"], "--gone-after=-3", id="gone-after"),
+        pytest.param(["--fault-type", "secret.usd"], "--fault-type", id="fault-type"),
+        pytest.param(["--tolerance", "a while"], "--tolerance='a while'", id="tolerance"),
+        pytest.param(["--max-body", "huge"], "--max-body='huge'", id="max-body"),
+        pytest.param(["--path", "hooks"], "--path='hooks'", id="path"),
+        pytest.param(["--secret", "whsec_!!!notbase64"], "--secret", id="secret"),
+        pytest.param(["--view", "fancy"], "--view", id="view"),
+        pytest.param(["--db", "/nonexistent-folder/x.db", "--port", "0"], "--db=", id="db-folder"),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(args: list[str], fragment: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["listen", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chestsim: error: ")
+    assert err.count("\n") == 1
+    assert fragment in err
+    assert "notbase64" not in err
+
+
+def test_inspect_refuses_what_is_not_a_record_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tmp_path / "missing.db")]) == 2
+    (tmp_path / "x.db").write_bytes(b"SQLite format 3\x00 but not really")
+    assert main(["inspect", str(tmp_path / "x.db")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert all(line.startswith("chestsim: error: ") for line in err)
+
+
+@pytest.mark.integration
+async def test_inspect_summarizes_a_record_file(db: Path, post: Post, capsys: pytest.CaptureFixture[str]) -> None:
+    async with run_listener(Listener(secrets=(SECRET,), db=db)) as running:
+        event = make_event()
+        await post(running.url, *signed(event))
+        await post(running.url, *signed(event))
+        await post(running.url, *signed(make_event("user.created"), timestamp=5))
+    capsys.readouterr()
+    assert main(["inspect", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert "3 requests" in text
+    assert "valid 2, unverified 1" in text
+    assert "1 duplicate deliveries" in text
+    assert "secret.used" in text
+    assert main(["inspect", str(db), "--format", "json", "--last", "2", "--verdict", "valid"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert doc["total"] == 3
+    assert doc["by_verdict"] == {"valid": 2, "unverified": 1}
+    assert [r["verdict"] for r in doc["last"]] == ["valid", "valid"]
+    assert main(["inspect", str(db), "--check"]) == 1
+    assert main(["inspect", str(db), "--verdict", "nice"]) == 2
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"listener exited early: {proc.returncode}")
+        try:
+            if httpx.get(base + "/_chestsim/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("listener did not come up within 30 s")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "received.db"
+    env = {**os.environ, "CHESTSIM_SECRET": SECRET.reveal(), "CHESTSIM_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "listen", "--port", str(port), "--db", str(db), "--view", "plain"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}")
+        acked = asyncio.run(_load_then_terminate(proc, f"http://127.0.0.1:{port}/webhooks"))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert len(acked) >= 100
+    with RecordStore(db) as store:
+        recorded = store.acknowledged_ids()
+        assert store.count() >= len(acked)
+    assert acked <= recorded, f"{len(acked - recorded)} acknowledged deliveries are missing"
+    output = (out + err).decode()
+    assert f"http://127.0.0.1:{port}/webhooks" in output
+    assert "stopped after" in output
+    assert SECRET.reveal()[6:] not in output
+    assert TOKEN not in output
+    assert TOKEN.encode() not in db.read_bytes()
+
+
+async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str) -> set[str]:
+    """16 senders post until the listener goes away (at most 4000 posts or 20 s); SIGTERM
+    once 300 are acknowledged. Returns every webhook-id answered 2xx."""
+    acked: set[str] = set()
+    budget = iter(range(4000))
+    deadline = time.monotonic() + 20
+    stop = asyncio.Event()
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        for _ in budget:
+            if stop.is_set() or time.monotonic() > deadline:
+                return
+            event = make_event()
+            body, headers = signed(event, token=TOKEN)
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if 200 <= response.status < 300:
+                        acked.add(event["id"])
+            except (TimeoutError, aiohttp.ClientError):
+                stop.set()
+                return
+
+    async def terminator() -> None:
+        while len(acked) < 300 and time.monotonic() < deadline and not stop.is_set():
+            await asyncio.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(terminator(), *(sender(session) for _ in range(16)))
+    return acked
