@@ -101,6 +101,15 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except UsageError as exc:
         _fail(str(exc), quiet=quiet)
         return
+    if not isinstance(runner, MasterRunner):
+        # Prepare now, before Locust's run-time clock starts; test_start reuses it if nothing changed.
+        index, count = _slice(runner, options, at_init=True)
+        try:
+            _pool_for(config, index, count)
+        except UsageError as exc:
+            _fail(str(exc), quiet=quiet)
+        # The build blocked the hub; refresh its cached clock, or `-t` timers would fire early.
+        gevent.get_hub().loop.update_now()
     if is_worker:
         return
     if options.headless and not environment.host:
@@ -119,27 +128,49 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     if isinstance(runner, MasterRunner):  # the master runs no users
         return
     options = environment.parsed_options
-    index, count = 0, 1
-    if isinstance(runner, WorkerRunner):
-        index = max(runner.worker_index, 0)
-        count = max(int(getattr(options, "expect_workers", 1) or 1), 1)
-        if index >= count:
-            logger.warning("chestsim firehose: worker index %d ≥ --expect-workers %d; its events repeat "
-                           "another worker's slice (ids stay unique)", index, count)
+    index, count = _slice(runner, options)
+    if index >= count:
+        logger.warning("chestsim firehose: worker index %d ≥ --expect-workers %d; its events repeat "
+                       "another worker's slice (ids stay unique)", index, count)
     try:
         config = FirehoseConfig.from_options(options)
-        pool = build_pool(scenario=config.scenario, seed=config.seed, tenant_users=config.tenant_users,
-                          events_file=config.events_file, pool_size=config.pool_size,
-                          worker_index=index, worker_count=count, secrets=config.secrets,
-                          token=config.token)
+        pool = _pool_for(config, index, count)
     except UsageError as exc:
         logger.error("chestsim: error: %s", " ".join(str(exc).split()))
         environment.process_exit_code = 2
         gevent.spawn(runner.quit)
         return
     FirehoseUser.configure(pool, config)
-    logger.info("chestsim firehose: worker %d of %d prepared %d events (%d types), ids %s…",
+    logger.info("chestsim firehose: worker %d of %d sends %d prepared events (%d types), ids %s…",
                 index, count, len(pool), len(pool.types), pool.id_prefix)
+
+
+# The pool of this process, keyed by what it was built from: (config, worker index, worker count).
+_prepared: dict[tuple[FirehoseConfig, int, int], PayloadPool] = {}
+
+
+def _slice(runner: Any, options: Any, *, at_init: bool = False) -> tuple[int, int]:
+    """(this worker's index, how many slices the stream is cut into)."""
+    if not isinstance(runner, WorkerRunner):
+        return 0, 1
+    index = max(runner.worker_index, 0)
+    if at_init and getattr(options, "processes", None):
+        # A --processes child: its master will expect exactly that many workers.
+        return index, max(int(options.processes), 1)
+    return index, max(int(getattr(options, "expect_workers", 1) or 1), 1)
+
+
+def _pool_for(config: FirehoseConfig, index: int, count: int) -> PayloadPool:
+    key = (config, index, count)
+    pool = _prepared.get(key)
+    if pool is None:
+        _prepared.clear()
+        pool = build_pool(scenario=config.scenario, seed=config.seed, tenant_users=config.tenant_users,
+                          events_file=config.events_file, pool_size=config.pool_size,
+                          worker_index=index, worker_count=count, secrets=config.secrets,
+                          token=config.token)
+        _prepared[key] = pool
+    return pool
 
 
 class FirehoseUser(FastHttpUser):
