@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import random
 import time
-from math import log as _log
 from datetime import UTC, datetime
+from math import log as _log
 
 from simulator._exceptions import UsageError
 

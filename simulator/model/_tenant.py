@@ -293,13 +293,20 @@ class Tenant:
     # -- bootstrap: the tenant as it stands before start -------------------------------------
 
     def _bootstrap(self) -> Iterator[None]:
+        for _ in self._bootstrap_steps():
+            # Keep the history before start: if it runs late, squeeze what remains.
+            if self.clock.now > self.clock.start - 3_600_000:
+                self.clock._gap_mean_ms = 20.0
+            yield
+
+    def _bootstrap_steps(self) -> Iterator[None]:
         clock = self.clock
         start = clock.start
         spu = self.secrets_per_user
         expected = 2 + self.size * (1 + self.devices_per_user + 4 * spu) + self.group_count
-        saved_rate, saved_gap = clock.rate, clock._gap_mean_ms
+        saved_gap = clock._gap_mean_ms
         clock.now = start - _WEEK_MS
-        clock._gap_mean_ms = (6 * 86_400_000) / expected
+        clock._gap_mean_ms = (4 * 86_400_000) / expected
         try:
             owner = self._new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"})
             for dtype in self._device_plan():
@@ -327,7 +334,6 @@ class Tenant:
                 yield
         finally:
             clock._gap_mean_ms = saved_gap
-            clock.rate = saved_rate
             clock.now = max(clock.now, start)
 
     def _finish_bootstrap(self) -> None:
@@ -714,18 +720,19 @@ class Tenant:
             if pending.share.secret is secret:
                 self._resolve(pending, accept=False, reason="Secret was deleted")
         shard_map = secret.shard_map
+        # The backend removes the installation map first; the deletion completes after it.
         started = self.clock.now
-        now = self._tick(200, 3000)
+        removed = self._tick(50, 800)
+        riso = self._iso(removed)
+        self._emit("installation_map.deleted", {
+            "installation_map_id": secret.installation_map_id, "secret": secret.ref, "shard_map": shard_map.json,
+            "share_id": None, "time": {"initiated_at": self._iso(started), "completed_at": riso}}, riso)
+        now = self._tick(100, 2000)
         iso = self._iso(now)
         self._emit("secret.deleted", {
             "secret": secret.ref, "deleted_by": by.ref,
             "device_ids": list(dict.fromkeys(d.id for _, d in shard_map.shards)),
             "shard_map": shard_map.json, "time": {"initiated_at": self._iso(started), "completed_at": iso}}, iso)
-        done = self._tick(20, 500)
-        diso = self._iso(done)
-        self._emit("installation_map.deleted", {
-            "installation_map_id": secret.installation_map_id, "secret": secret.ref, "shard_map": shard_map.json,
-            "share_id": None, "time": {"initiated_at": iso, "completed_at": diso}}, diso)
         for _, d in shard_map.shards:
             d.owner.holdings.discard(secret.id)
         secret.active = False
@@ -898,7 +905,7 @@ class Tenant:
                 diso = self._iso(done)
                 self._emit("secret.multi_share.completed", {
                     "share_id": share.id, "secret": secret.ref, "original_sender": share.sender.ref,
-                    "recipients": [u.ref for u in share.recipients],
+                    "recipients": [u.ref for u in share.recipients if u.active],
                     "accepted_by": [p.recipient.ref for p in joined],
                     "time": {"initiated_at": self._iso(share.began_at), "completed_at": diso}}, diso)
         now = self._tick(20, 500)
@@ -937,6 +944,8 @@ class Tenant:
         """
         with self._action() as box:
             admin = by or self.admin
+            if self._idp is not None and changes.get("provider") == self._idp["provider"]:
+                del changes["provider"]
             if self._idp is None or ("provider" in changes and changes["provider"] != self._idp["provider"]):
                 self._configure_idp(admin, changes.pop("provider", None))
                 if not changes:
@@ -977,10 +986,11 @@ class Tenant:
         started = self.clock.now
         created: list[JSON] = []
         pruned: list[JSON] = []
+        hired: list[User] = []
         for _ in range(hires):
-            self._new_user(source="scim", roles=("member",), by={"kind": "scim"})
+            hired.append(self._new_user(source="scim", roles=("member",), by={"kind": "scim"}))
             created.append(self._queue[-1]["data"]["user"])
-        for user in self._scim_leavers(leavers):
+        for user in self._scim_leavers(leavers, keep=hired):
             self._offboard(user, reason="scim_prune", by=None)
             pruned.append(self._queue[-1]["data"]["user"])
         if not created and not pruned:
@@ -993,7 +1003,7 @@ class Tenant:
             "unchanged_count": len(self._users) - len(created),
             "time": {"initiated_at": self._iso(started), "completed_at": iso}}, iso)
 
-    def _scim_leavers(self, n: int) -> list[User]:
+    def _scim_leavers(self, n: int, *, keep: Sequence[User] = ()) -> list[User]:
         """Up to ``n`` random users the IdP provisioned (never the owner or admin-made users)."""
         roster, rng = self._users, self.rng
         chosen: list[User] = []
@@ -1001,7 +1011,7 @@ class Tenant:
             return chosen
         for _ in range(20 * n):
             user = roster[rng.randrange(len(roster))]
-            if "owner" not in user.roles and user.source != "admin" and user not in chosen:
+            if "owner" not in user.roles and user.source != "admin" and user not in chosen and user not in keep:
                 chosen.append(user)
                 if len(chosen) == n:
                     break
