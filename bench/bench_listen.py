@@ -1,0 +1,152 @@
+"""``chestsim listen`` (verify + validate + record) vs a bare aiohttp 204 sink, both under wrk.
+
+Same machine, same run, same wrk settings, alternated so that noise hits both.
+wrk cannot compute HMACs, so its Lua script posts one event signed once, with a
+timestamp that stays valid because the listener runs with ``--tolerance 1h``;
+after the first request every delivery is flagged as a duplicate (same
+``webhook-id``), which the listener records like any other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from bench._harness import OUT, Result
+
+_BARE_SINK = """
+import sys
+from aiohttp import web
+
+async def sink(request):
+    await request.read()
+    return web.Response(status=204)
+
+app = web.Application()
+app.router.add_post("/webhooks", sink)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's public test secret
+
+
+def _wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found or not shutil.which("apt-get") or os.geteuid() != 0:
+        return found
+    print("   installing wrk with apt-get …", file=sys.stderr, flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, check=False, timeout=300)
+    return shutil.which("wrk")
+
+
+def _lua(path: Path) -> None:
+    from simulator._catalog import lookup
+    from simulator._signing import SigningSecret, sign_headers
+
+    event = lookup("secret.used").examples[-1]
+    body = orjson.dumps(event)
+    headers = sign_headers(event["id"], int(time.time()), body, [SigningSecret(_SECRET)])
+    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body.decode())}",
+             'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f'wrk.headers["{name}"] = {_lua_string(value)}' for name, value in headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _wait(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early ({proc.returncode})")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def _run_wrk(wrk: str, url: str, script: Path, seconds: int, connections: int) -> tuple[float, int]:
+    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if rate is None:
+        raise RuntimeError(f"could not read wrk's output: {out[-500:]}")
+    return float(rate.group(1)), int(bad.group(1)) if bad else 0
+
+
+def _serve(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+    _wait(port, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run(quick: bool) -> list[Result]:
+    wrk = _wrk()
+    if wrk is None:
+        return [Result(name="listen vs bare aiohttp sink (wrk)", value=0, unit="",
+                       note="SKIPPED: wrk is not installed and could not be installed (apt-get install wrk)")]
+    from simulator.listener import free_port
+
+    seconds, rounds, connections = (3, 1, 64) if quick else (8, 2, 64)
+    OUT.mkdir(exist_ok=True)
+    script = OUT / "listen.lua"
+    _lua(script)
+    bare: list[float] = []
+    listen: dict[str, list[float]] = {"offload": [], "inline": []}
+    errors = 0
+    for _ in range(rounds):
+        port = free_port()
+        proc = _serve(["-c", _BARE_SINK, str(port)], port)
+        try:
+            _run_wrk(wrk, f"http://127.0.0.1:{port}/webhooks", script, 1, connections)  # warm-up
+            bare.append(_run_wrk(wrk, f"http://127.0.0.1:{port}/webhooks", script, seconds, connections)[0])
+        finally:
+            _stop(proc)
+        for mode in listen:
+            port = free_port()
+            db = OUT / f"listen-{mode}.db"
+            for leftover in OUT.glob(f"listen-{mode}.db*"):
+                leftover.unlink()
+            args = ["-m", "simulator", "listen", "--port", str(port), "--db", str(db), "--view", "quiet",
+                    "--tolerance", "1h"] + (["--inline"] if mode == "inline" else [])
+            proc = _serve(args, port, env={"CHESTSIM_SECRET": _SECRET})
+            try:
+                _run_wrk(wrk, f"http://127.0.0.1:{port}/webhooks", script, 1, connections)
+                rate, bad = _run_wrk(wrk, f"http://127.0.0.1:{port}/webhooks", script, seconds, connections)
+                listen[mode].append(rate)
+                errors += bad
+            finally:
+                _stop(proc)
+    note = (f"wrk -t1 -c{connections} -d{seconds}s, best of {rounds}; one pre-signed body, --tolerance 1h"
+            + (f"; {errors} non-2xx answers!" if errors else ""))
+    best_bare = max(bare)
+    return [
+        Result(name="listen (verify+validate+record, writer process)", value=max(listen["offload"]),
+               unit="req/s", reference_name="bare aiohttp 204", reference=best_bare, target=0.7, note=note),
+        Result(name="listen --inline (all on the event loop)", value=max(listen["inline"]), unit="req/s",
+               reference_name="bare aiohttp 204", reference=best_bare, note="for information"),
+    ]
