@@ -202,7 +202,7 @@ def run(out: Path, locust_args: Sequence[str], *, secret: str | None = None,
 def _listener(db: Path, *, env: dict[str, str], log: Path) -> Any:
     port = _free_port()
     command = [*LISTEN, "--host", "127.0.0.1", "--port", str(port),
-               "--path", WEBHOOK_PATH, "--db", str(db)]
+               "--path", WEBHOOK_PATH, "--db", str(db), "--view", "quiet"]
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                                 stderr=subprocess.STDOUT)

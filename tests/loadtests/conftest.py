@@ -28,7 +28,7 @@ def listener(tmp_path: Path) -> Iterator[RunningListener]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "simulator", "listen", "--host", "127.0.0.1", "--port", str(port),
-             "--path", "/webhooks", "--db", str(db)],
+             "--path", "/webhooks", "--db", str(db), "--view", "quiet"],
             cwd=ROOT, env=child_env(CHESTSIM_SECRET=SECRET), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT)
     running = RunningListener(f"http://127.0.0.1:{port}", db, proc)
