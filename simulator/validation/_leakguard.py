@@ -34,6 +34,7 @@ __all__ = [
     "is_secret_field",
     "leaks",
     "looks_like_secret",
+    "redact",
     "value_pattern",
 ]
 
@@ -73,6 +74,8 @@ _SHAPES = tuple((re.compile(pattern), what) for pattern, what in _SHAPE_PATTERNS
 #: A run of token characters long enough to be a key; the Rust prefilter for free text.
 TOKEN_PATTERN = r"[A-Za-z0-9+/=_\-]{20,}"
 _TOKEN = re.compile(TOKEN_PATTERN)
+_ID_PREFIXES = ("evt_", "msg_")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def is_secret_field(name: str) -> bool:
@@ -92,12 +95,14 @@ def _entropy(text: str) -> float:
 def _high_entropy_token(text: str) -> str | None:
     for match in _TOKEN.finditer(text):
         token = match.group(0)
-        classes = sum((any(c.islower() for c in token), any(c.isupper() for c in token),
-                       any(c.isdigit() for c in token)))
-        # Random base64/hex-ish tokens: mixed classes and ≥ ~3.5 bits per character.
-        if classes >= 2 and _entropy(token) >= min(4.0, 0.75 * math.log2(len(token))):
-            if "/" in token and not any(c.isdigit() for c in token):
-                continue  # a URL path such as /signin/identifier
+        if token.startswith(_ID_PREFIXES):
+            continue  # chestsim's own event/message ids
+        # Random base64/alphanumeric keys mix upper case, lower case and digits; words, UUIDs
+        # (lower-case hex) and URL paths do not.
+        if not (any(c.islower() for c in token) and any(c.isupper() for c in token)
+                and any(c.isdigit() for c in token)):
+            continue
+        if _entropy(token) >= min(4.0, 0.8 * math.log2(len(token))):
             return token
     return None
 
@@ -113,7 +118,7 @@ def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
     for pattern, what in _SHAPES:
         if pattern.search(value):
             return what
-    if free_text and len(value) >= 20 and _high_entropy_token(value) is not None:
+    if free_text and len(value) >= 20 and not _EMAIL.match(value) and _high_entropy_token(value) is not None:
         return "a long high-entropy token in a free-text field"
     return None
 
@@ -121,6 +126,34 @@ def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
 def leaks(event: Any) -> list[Problem]:
     """Every place in ``event`` that carries secret material, by field name or value shape."""
     return list(_walk(event, "", None))
+
+
+def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[Problem]:
+    """``problems`` with the leaked values cut out of their messages (schema errors quote values)."""
+    values = [v for v in (_at(event, p.pointer) for p in leaked) if isinstance(v, str) and len(v) >= 4]
+    if not values:
+        return problems
+    out = []
+    for problem in problems:
+        message = problem.message
+        for value in values:
+            for form in (value, repr(value), value.encode("unicode_escape").decode()):
+                message = message.replace(form, "«redacted»")
+        out.append(problem if message == problem.message else
+                   Problem(problem.code, problem.severity, problem.pointer, message))
+    return out
+
+
+def _at(node: Any, pointer: str) -> Any:
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(token)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
 
 
 def _walk(node: Any, pointer: str, field: str | None) -> Iterator[Problem]:

@@ -218,7 +218,8 @@ def _documents(first: bytes, stream: IO[bytes], name: str, limit: int, *, array:
         segment = 0
         if len(buffer) > limit:
             if not skipping:
-                yield _overlong(name, segment_line, limit)
+                text = buffer.lstrip()
+                yield _overlong(name, segment_line + buffer[: len(buffer) - len(text)].count(b"\n"), limit)
             skipping = True
             buffer = b""
         chunk = stream.read(_CHUNK)

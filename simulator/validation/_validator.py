@@ -15,7 +15,7 @@ import orjson
 
 from simulator._catalog import CATALOG, lookup
 from simulator._exceptions import UnknownEventType
-from simulator.validation._leakguard import leaks
+from simulator.validation._leakguard import leaks, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import Compiled, compiled
 from simulator.validation._semantic import check_semantic
@@ -87,8 +87,8 @@ class Validator:
             problems = []
         problems.extend(p for p in _schema_problems(self._envelope, event) if p.pointer != "/type"
                         or not isinstance(name, str))
-        problems.extend(leaks(event))
-        return problems
+        leaked = leaks(event)
+        return redact(problems, event, leaked) + leaked
 
     def _explain(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
         problems = _schema_problems(schema, event)
@@ -100,8 +100,9 @@ class Validator:
                                     + ("" if self.strict else " (allowed; --strict refuses it)")))
         if not any(p.is_error for p in problems):
             problems.extend(check_semantic(event))
-        problems.extend(leaks(event))
-        return problems
+        leaked = leaks(event)
+        # Schema messages quote the offending value: never echo secret material.
+        return redact(problems, event, leaked) + leaked
 
 
 def _schema_problems(schema: Compiled, event: dict[str, Any]) -> list[Problem]:

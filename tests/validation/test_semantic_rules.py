@@ -1,0 +1,136 @@
+"""Semantic rules on one event: what JSON Schema cannot say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from validation_examples import example
+
+from simulator import CATALOG
+from simulator.validation import Validator, check_semantic
+from simulator.validation._registry import compiled, reference_validator
+from simulator.validation._semantic import time_key
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def apply(event: dict[str, Any]) -> None:
+        node = event
+        parts = path.split("/")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[parts[-1] if isinstance(node, dict) else int(parts[-1])] = value
+    return apply
+
+
+def _both(*mutations: Mutation) -> Mutation:
+    def apply(event: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(event)
+    return apply
+
+
+def _pop_shard(event: dict[str, Any]) -> None:
+    event["data"]["shard_map"]["shards"].pop()
+
+
+def _big_map(event: dict[str, Any]) -> None:
+    # Beyond 32 shards the schema's if/then clauses stop: the semantic rule alone catches it.
+    shard_map = event["data"]["shard_map"]
+    template = shard_map["shards"][0]
+    shard_map["shards"] = [dict(template, index=i) for i in range(1, 41)]
+    shard_map["total"] = 40
+    shard_map["threshold"] = 41
+    event["data"]["device_ids"] = [template["device_id"]]
+
+
+BROKEN = [
+    pytest.param("secret.used", _big_map, "/data/shard_map/threshold", "exceeds total", id="k-greater-than-n-beyond-32"),
+    pytest.param("secret.used", _set("data/shard_map/shards/1/index", 1), "/data/shard_map/shards/1/index",
+                 "appears twice", id="duplicate-shard-index"),
+    pytest.param("secret.created", _set("data/shard_map/shards/0/index", 3), "/data/shard_map/shards/2/index",
+                 "appears twice", id="duplicate-index-secret-created"),
+    pytest.param("secret.used", _set("data/time/completed_at", "2026-11-28T12:00:01Z"),
+                 "/data/time/completed_at", "before initiated_at", id="completed-before-initiated-whole-seconds"),
+    pytest.param("secret.share.began", _set("data/time/expires_at", "2026-11-01T00:00:00.000Z"),
+                 "/data/time/expires_at", "before initiated_at", id="expires-before-initiated"),
+    pytest.param("pending_share.accepted", _set("data/time/completed_at", "2020-01-01T00:00:00.000Z"),
+                 "/data/time/completed_at", "before initiated_at", id="pending-share-time"),
+    pytest.param("scim.updated", _both(_set("data/users_created", []), _set("data/users_pruned", [])),
+                 "/data", "created or pruned", id="scim-run-changed-nobody"),
+    pytest.param("secret.used", _set("data/device_ids/0", "11111111-2222-4333-8444-555555555555"),
+                 "/data/device_ids/0", "holds no shard", id="used-device-not-in-map"),
+    pytest.param("secret.deleted", _set("data/device_ids/0", "11111111-2222-4333-8444-555555555555"),
+                 "/data/device_ids/0", "holds no shard", id="deleted-device-not-in-map"),
+    pytest.param("secret.used", _set("data/shard_map/secret_id", "11111111-2222-4333-8444-555555555555"),
+                 "/data/shard_map/secret_id", "not the event's secret", id="map-of-another-secret"),
+    pytest.param("installation_map.posted", _set("data/shard_map/secret_id", "11111111-2222-4333-8444-555555555555"),
+                 "/data/shard_map/secret_id", "not the event's secret", id="installation-map-of-another-secret"),
+    pytest.param("group.created", _set("data/group/member_count", 7), "/data/group/member_count",
+                 "member_count=7", id="member-count-mismatch"),
+]
+
+
+@pytest.mark.parametrize(("key", "mutate", "pointer", "fragment"), BROKEN)
+def test_broken_semantic_rule_is_reported_at_its_pointer(
+        validator: Validator, key: str, mutate: Mutation, pointer: str, fragment: str) -> None:
+    event = example(key)
+    mutate(event)
+    problems = validator.check(event)
+    assert [(p.code, p.pointer) for p in problems] == [("semantic", pointer)], problems
+    assert fragment in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("key", "mutate"),
+    [
+        pytest.param("secret.used", _set("data/shard_map/threshold", 4), id="k-greater-than-n"),
+        pytest.param("secret.used", _pop_shard, id="fewer-shards-than-n"),
+        pytest.param("secret.used", _set("data/shard_map/shards/0/index", 9), id="index-beyond-n"),
+    ],
+)
+def test_shard_map_rules_the_schema_also_states_are_caught_by_both(
+        validator: Validator, key: str, mutate: Mutation) -> None:
+    # The closed fast path skips the schema's per-n if/then clauses; the semantic rules restate
+    # them, so chestsim reports them as semantic, while both schema validators refuse the event.
+    event = example(key)
+    mutate(event)
+    problems = validator.check(event)
+    assert problems
+    assert all(p.code == "semantic" and p.pointer.startswith("/data/shard_map") for p in problems)
+    assert not compiled()[1][key].contract.is_valid(event)
+    assert not reference_validator(key).is_valid(event)
+
+
+def test_non_utc_times_are_refused() -> None:
+    event = example("secret.used")
+    event["data"]["time"]["completed_at"] = "2026-11-28T13:00:01.388+01:00"
+    event["timestamp"] = "2026-11-28T12:00:01.388+00:00"
+    assert {p.pointer for p in check_semantic(event)} == {"/data/time/completed_at", "/timestamp"}
+
+
+@pytest.mark.parametrize("event_type", CATALOG, ids=[t.key for t in CATALOG])
+def test_examples_break_no_semantic_rule(event_type: Any) -> None:
+    for ex in event_type.examples:
+        assert check_semantic(ex) == []
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("2026-11-28T12:00:01Z", "2026-11-28T12:00:01.001Z"),
+        ("2026-11-28T12:00:01.5Z", "2026-11-28T12:00:01.51Z"),
+        ("2026-11-28T12:00:01.388Z", "2026-11-28T12:00:02Z"),
+        ("2026-11-28T23:59:59.999999Z", "2026-11-29T00:00:00Z"),
+    ],
+)
+def test_time_order_is_numeric_not_lexical(earlier: str, later: str) -> None:
+    assert time_key(earlier) < time_key(later)
+
+
+def test_semantic_rules_tolerate_garbage() -> None:
+    for data in ({"time": 3}, {"shard_map": {"shards": [1, None]}}, {"device_ids": "x", "shard_map": []}, None):
+        check_semantic({"type": "secret.used", "data": data})

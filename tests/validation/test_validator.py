@@ -1,0 +1,146 @@
+"""``Validator``: the interface the listener and the CLI use, layer by layer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+import pytest
+
+from simulator import CATALOG
+from simulator.validation import Problem, Validator
+from validation_examples import example
+
+
+def codes(problems: list[Problem]) -> list[str]:
+    return [p.code for p in problems]
+
+
+def test_problem_is_a_frozen_slotted_record() -> None:
+    problem = Problem("schema", "error", "/data", "bad")
+    assert problem.is_error
+    assert not Problem("unknown-field", "warning", "/x", "new").is_error
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        problem.code = "json"  # type: ignore[misc]
+    assert not hasattr(problem, "__dict__")
+
+
+@pytest.mark.parametrize("event_type", CATALOG, ids=[t.key for t in CATALOG])
+def test_every_example_is_valid_through_check_bytes(validator: Validator, event_type: object) -> None:
+    for ex in event_type.examples:  # type: ignore[attr-defined]
+        event, problems = validator.check_bytes(orjson.dumps(ex))
+        assert problems == []
+        assert event == ex
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        pytest.param(b"not json", "json", "not JSON", id="not-json"),
+        pytest.param(b'{"id": "evt_', "json", "not JSON", id="truncated"),
+        pytest.param(b"", "json", "not JSON", id="empty-body"),
+        pytest.param(b"[1, 2]", "envelope", "got array", id="array"),
+        pytest.param(b'"text"', "envelope", "got str", id="string"),
+        pytest.param(b"42", "envelope", "got int", id="number"),
+        pytest.param(b"null", "envelope", "got NoneType", id="null"),
+        pytest.param(b"{}", "envelope", "required", id="empty-object"),
+        pytest.param(b'{"type": "secret.usd"}', "unknown-type", "did you mean 'secret.used'", id="typo"),
+        pytest.param(b'{"type": "Secret Used"}', "unknown-type", "write the key 'secret.used'", id="label"),
+        pytest.param(b'{"type": "zzzz"}', "unknown-type", "chestsim events list", id="nonsense-type"),
+        pytest.param(b'{"type": ["secret.used"]}', "envelope", "type", id="type-not-a-string"),
+    ],
+)
+def test_bad_bodies_get_one_clear_first_problem(validator: Validator, body: bytes, code: str, fragment: str) -> None:
+    _event, problems = validator.check_bytes(body)
+    assert problems, body
+    assert problems[0].code == code
+    assert any(fragment in p.message or fragment in p.pointer for p in problems), problems
+
+
+def test_check_bytes_accepts_str_bytearray_and_memoryview(validator: Validator) -> None:
+    body = orjson.dumps(example("user.created"))
+    for variant in (body.decode(), bytearray(body), memoryview(body)):
+        assert validator.check_bytes(variant)[1] == []
+
+
+def test_schema_errors_carry_a_json_pointer(validator: Validator) -> None:
+    event = example("secret.used")
+    event["data"]["shard_map"]["shards"][1]["device_id"] = "not-a-uuid"
+    event["data"]["time"] = 3
+    problems = validator.check(event)
+    pointers = {p.pointer for p in problems if p.code == "schema"}
+    assert "/data/shard_map/shards/1/device_id" in pointers
+    assert "/data/time" in pointers
+    uuid_messages = [p.message for p in problems if p.pointer.endswith("device_id")]
+    assert uuid_messages == ["/data/shard_map/shards/1/device_id='not-a-uuid' is not a lower-case hyphenated UUID"]
+
+
+def test_envelope_errors_are_marked_envelope(validator: Validator) -> None:
+    event = example("user.created")
+    event["timestamp"] = "2026-11-28T09:14:03+01:00"
+    event["id"] = "msg_1"
+    problems = validator.check(event)
+    assert {(p.code, p.pointer) for p in problems} == {("envelope", "/timestamp"), ("envelope", "/id")}
+    assert "ending in Z" in next(p.message for p in problems if p.pointer == "/timestamp")
+
+
+def test_unknown_fields_are_warnings_by_default_and_errors_when_strict(
+        validator: Validator, strict_validator: Validator) -> None:
+    event = example("device.registered")
+    event["data"]["device"]["firmware"] = "17.2"
+    event["trace"] = {"span": 1}
+    lenient = validator.check(event)
+    assert [(p.code, p.severity, p.pointer) for p in lenient] == [
+        ("unknown-field", "warning", "/data/device/firmware"), ("unknown-field", "warning", "/trace")]
+    strict = strict_validator.check(event)
+    assert [(p.code, p.severity) for p in strict] == [("unknown-field", "error")] * 2
+
+
+def test_unknown_fields_inside_arrays_and_composed_schemas(strict_validator: Validator) -> None:
+    event = example("pending_share.accepted")
+    event["data"]["shard"]["color"] = "blue"  # pending_share is allOf(def, {status, time})
+    event["data"]["time"]["paused_at"] = "2026-11-28T10:00:00.000Z"
+    problems = strict_validator.check(event)
+    assert {p.pointer for p in problems} == {"/data/shard/color", "/data/time/paused_at"}
+    event = example("group.created")
+    event["data"]["group"]["members"][0]["phone"] = "+1 555"
+    assert [p.pointer for p in strict_validator.check(event)] == ["/data/group/members/0/phone"]
+
+
+def test_known_fields_of_either_oneof_branch_are_not_unknown(strict_validator: Validator) -> None:
+    event = example("idp.settings_updated")
+    event["data"]["previous"] = None
+    assert strict_validator.check(event) == []
+
+
+def test_semantic_rules_run_on_schema_valid_events(validator: Validator) -> None:
+    event = example("secret.used")
+    event["data"]["time"]["completed_at"] = "2026-11-28T12:00:00.000Z"
+    assert [(p.code, p.pointer) for p in validator.check(event)] == [("semantic", "/data/time/completed_at")]
+
+
+def test_the_leak_guard_runs_on_valid_looking_events(validator: Validator) -> None:
+    event = example("secret.created")
+    event["data"]["secret"]["name"] = "ghp_" + "a1B2c3D4e5" * 4
+    problems = validator.check(event)
+    assert [(p.code, p.pointer) for p in problems] == [("leak", "/data/secret/name")]
+    assert "GitHub token" in problems[0].message
+    assert "ghp_" not in problems[0].message  # never echo the material
+
+
+def test_the_leak_guard_flags_secret_field_names_as_unknown_fields_too(validator: Validator) -> None:
+    event = example("secret.created")
+    event["data"]["secret"]["password"] = "hunter2"
+    problems = validator.check(event)
+    assert ("leak", "error", "/data/secret/password") in {(p.code, p.severity, p.pointer) for p in problems}
+    assert any(p.code == "unknown-field" for p in problems)
+
+
+def test_a_long_low_entropy_name_is_not_a_leak(validator: Validator) -> None:
+    event = example("group.created")
+    event["data"]["group"]["name"] = "platform_engineering_oncall_rotation_primary"
+    assert validator.check(event) == []
+
+
+def test_repr_shows_how_to_rebuild_it() -> None:
+    assert repr(Validator(strict=True)) == "Validator(strict=True)"
