@@ -10,7 +10,7 @@ import pytest
 # --import-mode=importlib does not put test folders on sys.path; the helpers module needs it.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from simulator.validation import Validator  # noqa: E402
+from simulator.validation import Validator
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ import dataclasses
 
 import orjson
 import pytest
+from validation_examples import example
 
 from simulator import CATALOG
 from simulator.validation import Problem, Validator
-from validation_examples import example
 
 
 def codes(problems: list[Problem]) -> list[str]:
