@@ -36,31 +36,33 @@ class Validates(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """A verdict, its first reason, every problem as JSON, and the body safe to store."""
+    """A verdict, its first reason, every problem as JSON, the body safe to store, the event."""
 
     verdict: str
     reason: str | None
     problems: bytes | None
     body: bytes | None
+    event: Any = None
 
 
 def judge(validator: Validates, body: bytes) -> Judgement:
     """Validate ``body``; mask leaked values in the body that will be stored."""
     event, problems = validator.check_bytes(body)
     if not problems:
-        return Judgement("valid", None, None, body)
+        return Judgement("valid", None, None, body, event)
     problem_json = orjson.dumps([_problem_dict(p) for p in problems])
     errors = [p for p in problems if p.severity == "error"]
     if event is None or any(p.code == "json" for p in errors):
         return Judgement("malformed", errors[0].message if errors else "not JSON", problem_json, body)
     if not errors:
-        return Judgement("valid", None, problem_json, body)
+        return Judgement("valid", None, problem_json, body, event)
     leaks = [p for p in errors if p.code == "leak"]
     if leaks:
         # The leak guard names the field and the kind of material, never the value.
         return Judgement("leak", f"{leaks[0].pointer or '/'}: {leaks[0].message}", problem_json,
-                         mask_leaks(event, leaks))
-    return Judgement("invalid", f"{errors[0].pointer or '/'}: {errors[0].message}", problem_json, body)
+                         mask_leaks(event, leaks), event)
+    return Judgement("invalid", f"{errors[0].pointer or '/'}: {errors[0].message}", problem_json, body,
+                     event)
 
 
 def _problem_dict(problem: ProblemLike) -> dict[str, str]:

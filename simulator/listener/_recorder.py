@@ -1,17 +1,20 @@
-"""Group commit for the event loop: requests queue rows, and await their batch's commit.
+"""Group commit for the event loop: requests queue what they received and await their batch.
 
-While one batch is being judged and committed, the next piles up; it goes
-out as one transaction as soon as the previous one is done. A 2xx is sent
-only once the batch holding its row has committed.
+While one batch goes through the pipeline (verify, judge, track, faults) and
+is committed, the next piles up; it goes out as one transaction as soon as the
+previous one is done. A 2xx is sent only once the batch holding its record
+has committed.
 
-Two writers share that protocol:
+Two recorders share that protocol:
 
-- ``InlineRecorder`` judges and commits on the event loop (no start-up cost:
-  tests, the pytest plugin, small runs);
+- ``InlineRecorder`` runs the pipeline and commits on the event loop (quick
+  to start: tests, the pytest plugin, small runs);
 - ``ProcessRecorder`` hands batches to a writer process over a pipe, so
-  validation and SQLite use another core and the loop only verifies and
-  answers (``chestsim listen``). The writer ignores SIGINT and SIGTERM and
-  exits when the pipe closes, after committing what it received.
+  verification, validation and SQLite use another core and the loop only
+  reads requests and writes answers (``chestsim listen``). The writer ignores
+  SIGINT and SIGTERM and exits when the pipe closes, after committing what it
+  received. The configuration (secrets, token) travels over the pipe, never
+  on a command line.
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import pickle
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from simulator._exceptions import InputError, UsageError
-from simulator.listener._records import BatchWriter, Item, Outcome
+from simulator.listener._config import Listener
+from simulator.listener._pipeline import Outcome, Pipeline, Raw
+from simulator.listener._records import BatchWriter
 
-__all__ = ["InlineRecorder", "ProcessRecorder", "Recorder", "RecorderFailed", "make_recorder"]
+__all__ = ["InlineRecorder", "ProcessRecorder", "Recorder", "RecorderFailed", "make_recorder", "process"]
 
 _HEADER = 4
 
@@ -37,14 +44,11 @@ class RecorderFailed(RuntimeError):
 class Recorder:
     """Batches rows and resolves one shared future per batch with the batch's outcomes."""
 
-    def __init__(self, path: Path, *, fsync: bool, strict: bool, reject_invalid: bool) -> None:
+    def __init__(self, config: Listener, path: Path) -> None:
+        self.config = config
         self.path = path
-        self.fsync = fsync
-        self.strict = strict
-        self.reject_invalid = reject_invalid
         self.committed = 0
-        self.preloaded: list[str] = []
-        self._pending: list[Item] = []
+        self._pending: list[Raw] = []
         self._pending_done: asyncio.Future[list[Outcome]] | None = None
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -53,15 +57,15 @@ class Recorder:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}, fsync={self.fsync!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
 
-    async def open(self, *, preload: int = 0) -> None:
+    async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._open(preload)
+        await self._open()
         self._task = asyncio.create_task(self._run(), name="chestsim-recorder")
 
-    def submit(self, item: Item) -> tuple[asyncio.Future[list[Outcome]], int]:
-        """Queue one item; return its batch's future and its index in the batch's outcomes.
+    def submit(self, item: Raw) -> tuple[asyncio.Future[list[Outcome]], int]:
+        """Queue one request; return its batch's future and its index in the batch's outcomes.
 
         The future is shared by the whole batch: await it directly (a request
         cancelled while waiting cancels it for its batch, which then goes
@@ -121,10 +125,10 @@ class Recorder:
             self._task = None
         await self._close()
 
-    async def _open(self, preload: int) -> None:
+    async def _open(self) -> None:
         raise NotImplementedError
 
-    async def _write(self, items: list[Item]) -> list[Outcome]:
+    async def _write(self, items: list[Raw]) -> list[Outcome]:
         raise NotImplementedError
 
     async def _close(self) -> None:
@@ -132,23 +136,32 @@ class Recorder:
 
 
 class InlineRecorder(Recorder):
-    """Judges and commits batches on the event loop itself."""
+    """Runs the pipeline and commits batches on the event loop itself."""
 
     _writer: BatchWriter | None = None
+    _pipeline: Pipeline | None = None
 
-    async def _open(self, preload: int) -> None:
-        self._writer = BatchWriter(self.path, fsync=self.fsync, strict=self.strict,
-                                   reject_invalid=self.reject_invalid)
-        self.preloaded = self._writer.acknowledged_ids(preload) if preload else []
+    async def _open(self) -> None:
+        self._writer = BatchWriter(self.path, fsync=self.config.fsync)
+        self._pipeline = Pipeline(self.config)
+        self._pipeline.preload(self._writer.acknowledged_ids(self._pipeline.tracker.capacity))
 
-    async def _write(self, items: list[Item]) -> list[Outcome]:
+    async def _write(self, items: list[Raw]) -> list[Outcome]:
         assert self._writer is not None
-        return self._writer.write(items)
+        assert self._pipeline is not None
+        return process(self._pipeline, self._writer, items)
 
     async def _close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def process(pipeline: Pipeline, writer: BatchWriter, items: list[Raw]) -> list[Outcome]:
+    """Handle a batch of requests and commit their rows; the outcomes, in order."""
+    handled = [pipeline.handle(raw) for raw in items]
+    writer.write([row for row, _ in handled])
+    return [outcome for _, outcome in handled]
 
 
 class ProcessRecorder(Recorder):
@@ -157,13 +170,13 @@ class ProcessRecorder(Recorder):
     start_timeout = 60.0
     _proc: asyncio.subprocess.Process | None = None
 
-    async def _open(self, preload: int) -> None:
+    async def _open(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "simulator.listener._worker", str(self.path),
-            "--fsync" if self.fsync else "--no-fsync", "--strict" if self.strict else "--no-strict",
-            "--reject-invalid" if self.reject_invalid else "--accept-invalid", str(preload),
+            sys.executable, "-m", "simulator.listener._worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         try:
+            # The injected clock stays in this process: the writer uses the system clock.
+            await self._send((replace(self.config, clock=time.time), str(self.path)))
             kind, value = await asyncio.wait_for(self._receive(), self.start_timeout)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             await self._close()
@@ -171,7 +184,6 @@ class ProcessRecorder(Recorder):
         if kind != "ready":
             await self._close()
             raise InputError(str(value), path=str(self.path)) if kind == "input-error" else UsageError(str(value))
-        self.preloaded = list(value)
 
     async def _send(self, value: Any) -> None:
         assert self._proc is not None
@@ -187,7 +199,7 @@ class ProcessRecorder(Recorder):
         kind, value = pickle.loads(await self._proc.stdout.readexactly(size))
         return str(kind), value
 
-    async def _write(self, items: list[Item]) -> list[Outcome]:
+    async def _write(self, items: list[Raw]) -> list[Outcome]:
         try:
             await self._send(items)
             kind, value = await self._receive()
@@ -211,8 +223,6 @@ class ProcessRecorder(Recorder):
             await proc.wait()
 
 
-def make_recorder(path: Path, *, offload: bool, fsync: bool, strict: bool,
-                  reject_invalid: bool) -> Recorder:
-    """The process writer when ``offload``, else the inline one."""
-    cls: type[Recorder] = ProcessRecorder if offload else InlineRecorder
-    return cls(path, fsync=fsync, strict=strict, reject_invalid=reject_invalid)
+def make_recorder(config: Listener, path: Path) -> Recorder:
+    """The process recorder when ``config.offload``, else the inline one."""
+    return (ProcessRecorder if config.offload else InlineRecorder)(config, path)

@@ -1,7 +1,7 @@
 """The listener's record file: one SQLite row per request, written in batches.
 
-``BatchWriter`` judges and commits a batch of requests in one transaction (it
-runs in the writer process, or inline on the event loop); ``RecordStore`` reads
+``BatchWriter`` commits a batch of rows in one transaction (in the writer
+process, or inline on the event loop); ``RecordStore`` reads
 a record file, live or after the fact (WAL lets readers and the writer work
 side by side).
 
@@ -26,14 +26,14 @@ import orjson
 
 from simulator._exceptions import InputError
 from simulator._types import PathLike
-from simulator.listener._judge import Validates, judge
+from simulator.listener._judge import Validates
 
-__all__ = ["COLUMNS", "FORMAT", "BatchWriter", "Item", "Outcome", "Record", "RecordStore", "Summary"]
+__all__ = ["COLUMNS", "FORMAT", "BatchWriter", "Record", "RecordStore", "Summary", "shared_validator"]
 
 #: Written in the ``meta`` table; ``chestsim inspect`` refuses other files.
 FORMAT = "chestsim-listener-records/1"
 
-#: Column order of a row handed to ``Recorder.submit``.
+#: Column order of a record row.
 COLUMNS = (
     "received_at", "method", "path", "remote", "webhook_id", "event_id", "event_type", "tenant_id",
     "event_time", "status", "verdict", "signature", "reason", "problems", "fault", "latency_ms",
@@ -159,57 +159,24 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
-#: Positions in a row of the fields the batch writer fills in.
-STATUS, VERDICT, REASON, PROBLEMS, BODY = (COLUMNS.index(name) for name in
-                                           ("status", "verdict", "reason", "problems", "body"))
-
-#: One queued request: (validate the body?, the row in ``COLUMNS`` order).
-Item = tuple[bool, list[Any]]
-#: What the writer says back per item: (status, verdict, reason).
-Outcome = tuple[int, str, str | None]
-
-
 @cache
-def _shared_validator(strict: bool) -> Validates:
+def shared_validator(strict: bool) -> Validates:
+    """One compiled ``Validator`` per strictness, per process (compiling takes a while)."""
     from simulator.validation import Validator
 
     return Validator(strict=strict)
 
 
 class BatchWriter:
-    """Judges and inserts a batch of requests in one transaction (synchronous; one thread).
+    """Inserts a batch of record rows in one transaction (synchronous; one thread)."""
 
-    Rows whose flag says so get their verdict here: valid, invalid, leak (the
-    stored body is masked) or malformed; with ``reject_invalid`` an invalid or
-    leaking payload that would have had 204 gets 422 instead.
-    """
-
-    def __init__(self, path: PathLike, *, fsync: bool = False, strict: bool = False,
-                 reject_invalid: bool = False) -> None:
+    def __init__(self, path: PathLike, *, fsync: bool = False) -> None:
         self.path = Path(path)
-        self.reject_invalid = reject_invalid
-        self.validator = _shared_validator(strict)
         self.conn = _connect(self.path, create=True)
         self.conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
 
-    def write(self, items: Sequence[Item]) -> list[Outcome]:
-        """Judge, insert and commit; return each item's (status, verdict, reason)."""
-        outcomes: list[Outcome] = []
-        rows = []
-        for validate, row in items:
-            if validate:
-                found = judge(self.validator, row[BODY])
-                row[VERDICT] = found.verdict
-                row[REASON] = found.reason or row[REASON]
-                row[PROBLEMS] = found.problems
-                row[BODY] = found.body
-                if row[STATUS] == 204:
-                    if found.verdict == "malformed":
-                        row[STATUS] = 400
-                    elif self.reject_invalid and found.verdict in ("invalid", "leak"):
-                        row[STATUS] = 422
-            rows.append(row)
-            outcomes.append((row[STATUS], row[VERDICT], row[REASON]))
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert and commit, or insert nothing."""
         conn = self.conn
         conn.execute("BEGIN")
         try:
@@ -218,7 +185,6 @@ class BatchWriter:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return outcomes
 
     def acknowledged_ids(self, limit: int) -> list[str]:
         """The newest ``limit`` acknowledged webhook-ids, oldest first (to spot redeliveries)."""

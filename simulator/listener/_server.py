@@ -1,12 +1,11 @@
 """The mock listener: an aiohttp server that verifies, validates and records every webhook.
 
-For each ``POST`` to its path it checks, in order: header sanity (400), body size
-(413), bearer token and Standard Webhooks signature (401), content type (415),
-JSON (400); then faults may replace the answer, and the payload contract
-(schema, semantic rules, leak guard) gives the verdict where the record is
-written. Invalid-but-parsable payloads are recorded and acknowledged unless
-``reject_invalid`` (then 422). Every request is recorded, and a 2xx goes out
-only after the batch holding its record has committed.
+The server does the I/O: it refuses bodies over ``max_body`` (413) unread,
+hands everything else to the pipeline (``_pipeline.py``: signature, token,
+content type, JSON, contract, duplicates, faults) through a recorder that
+commits in batches, and answers with the outcome once the record is
+committed. Invalid-but-parsable payloads are acknowledged unless
+``reject_invalid`` (then 422); every request is recorded.
 
 >>> async def demo():                                   # doctest: +SKIP
 ...     async with run_listener(Listener(secrets=parse_secrets([secret]))) as running:
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import shutil
 import socket
@@ -38,22 +36,19 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from simulator._catalog import lookup
-from simulator._exceptions import SignatureError, UnknownEventType, UsageError
-from simulator._signing import verify
+from simulator._exceptions import UnknownEventType, UsageError
 from simulator.listener._config import Listener
-from simulator.listener._faults import DROP, HANG, FaultInjector
+from simulator.listener._faults import DROP, HANG
+from simulator.listener._pipeline import Preset, Raw
 from simulator.listener._recorder import RecorderFailed, make_recorder
 from simulator.listener._records import Record, RecordStore
-from simulator.listener._stats import Stats, Tracker
+from simulator.listener._stats import Stats
 
 __all__ = ["VERDICTS", "ListenerThread", "RunningListener", "free_port", "run_listener"]
 
 #: What the listener concludes about a request.
 VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "error")
 
-_MAX_ID = 256
-_REDACTED = "[redacted]"
-_SENSITIVE = ("authorization", "signature", "token", "secret", "cookie", "api-key", "apikey", "password")
 
 
 def _url_host(host: str) -> str:
@@ -143,17 +138,10 @@ class _Server:
         else:
             self.db = Path(config.db)
         self.stats = Stats(clock=config.clock)
-        self.tracker = Tracker()
-        self.faults = FaultInjector(config.faults, seed=config.seed)
-        self.recorder = make_recorder(self.db, offload=config.offload, fsync=config.fsync,
-                                      strict=config.strict, reject_invalid=config.reject_invalid)
+        self.recorder = make_recorder(config, self.db)
         self.running = RunningListener(config, db=self.db, stats=self.stats, server=self)
         self.shutting_down = asyncio.Event()
-        self._secrets = config.secrets
-        self._expected_auth = f"Bearer {config.token}".encode() if config.token else None
         self._runner: web.AppRunner | None = None
-        self._seq = 0
-        self._header_names: dict[str, tuple[str, bool]] = {}
         self._http_log = logging.Logger("chestsim.listener.http", logging.DEBUG)
         self._http_log.propagate = False
         self._http_log.addHandler(_ProtocolErrors(self))
@@ -165,8 +153,7 @@ class _Server:
         if not self.db.parent.is_dir():
             raise UsageError(f"--db={str(self.db)!r}: folder {str(self.db.parent)!r} does not exist; "
                              "create it or give another path")
-        await self.recorder.open(preload=self.tracker.capacity)
-        self.tracker.preload(self.recorder.preloaded)
+        await self.recorder.open()
         app = web.Application(client_max_size=self.config.max_body)
         app.router.add_post(self.config.path, self.receive)
         app.router.add_get("/_chestsim/stats", self.stats_endpoint)
@@ -200,94 +187,41 @@ class _Server:
     # -- the webhook pipeline -------------------------------------------------------------------
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
+        """Read, hand to the pipeline, await the commit, answer. The judging happens elsewhere."""
         started = time.perf_counter()
         config = self.config
         received_at = config.clock()
-        self._seq += 1
-        headers = request.headers
         body: bytes | None = None
         body_size = request.content_length or 0
-        webhook_id = headers.get("webhook-id")
-        signature = "unchecked"
-        reason: str | None = None
-        problems: bytes | None = None
-        validate = False
-        event_id = event_type = tenant_id = event_time = None
-        attempt, duplicate, out_of_order = 1, False, False
-        key = webhook_id
-
-        if webhook_id is not None and (len(webhook_id) > _MAX_ID or not webhook_id.isprintable()):
-            status, verdict = 400, "rejected"
-            reason = f"webhook-id is not a short printable id (at most {_MAX_ID} characters)"
-            webhook_id = key = None
-        elif body_size > config.max_body:
-            status, verdict = 413, "rejected"
-            reason = f"body of {body_size} bytes exceeds the {config.max_body}-byte limit"
+        preset = None
+        if body_size > config.max_body:
+            preset = Preset(413, "rejected", f"body of {body_size} bytes exceeds the {config.max_body}-byte limit")
         else:
             try:
                 body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                status, verdict = 413, "rejected"
-                reason = f"body exceeds the {config.max_body}-byte limit"
-            else:
                 body_size = len(body)
-                status, verdict, signature, reason = self._authenticate(headers, body)
-                if not status:
-                    content_type = request.content_type
-                    if content_type != "application/json" and not content_type.endswith("+json"):
-                        status, verdict = 415, "rejected"
-                        reason = f"content-type {content_type!r} is not application/json"
-                    else:
-                        try:
-                            event = orjson.loads(body)
-                        except orjson.JSONDecodeError as exc:
-                            status, verdict, reason = 400, "malformed", f"not JSON: {exc}"
-                            problems = orjson.dumps([{"code": "json", "severity": "error",
-                                                      "pointer": "", "message": reason}])
-                        else:
-                            # Provisional: the writer judges the payload and may change both.
-                            status, verdict, validate = 204, "valid", True
-                            if type(event) is dict:
-                                event_id = _text(event.get("id"))
-                                event_type = _text(event.get("type"))
-                                tenant_id = _text(event.get("tenant_id"))
-                                event_time = _text(event.get("timestamp"))
-                            key = webhook_id or event_id or f"#{self._seq}"
-                            attempt, duplicate = self.tracker.arrive(key)
-                            if tenant_id is not None and event_time is not None:
-                                out_of_order = self.tracker.out_of_order(tenant_id, event_time)
-
-        fault = None
-        latency = 0.0
-        retry_after = None
-        if self.faults:
-            decision = self.faults.decide(event_type=event_type, key=key or f"#{self._seq}",
-                                          attempt=attempt, would_succeed=validate)
-            latency = decision.latency
-            if decision.fault is not None:
-                fault, retry_after = decision.fault, decision.retry_after
-                status = decision.status or 0
-                reason = f"injected fault: {fault}"
-
-        row = [received_at, request.method, request.path_qs, request.remote, webhook_id, event_id,
-               event_type, tenant_id, event_time, status, verdict, signature, reason, problems,
-               fault, latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order),
-               self._headers_json(headers), body, body_size, (time.perf_counter() - started) * 1000]
+            except web.HTTPRequestEntityTooLarge:
+                preset = Preset(413, "rejected", f"body exceeds the {config.max_body}-byte limit")
+        raw = Raw(received_at, request.method, request.path_qs, request.remote, request.raw_headers,
+                  body, body_size, preset)
         try:
-            done, index = self.recorder.submit((validate, row))
-            status, verdict, reason = (await done)[index]
+            done, index = self.recorder.submit(raw)
+            outcome = (await done)[index]
         except RecorderFailed:
             # Not committed: never acknowledge.
-            self._observe(500, "error", event_type, webhook_id, False, False, None, started,
-                          received_at, signature)
+            self.stats.observe(status=500, verdict="error", event_type=None, webhook_id=None,
+                               duplicate=False, out_of_order=False, fault=None,
+                               seconds=time.perf_counter() - started, received_at=received_at)
             return _error(500, "error", "could not record the request; see the listener's output")
 
+        status, verdict, reason, event_type, webhook_id, signature, duplicate, out_of_order, fault, \
+            latency, retry_after = outcome
         if latency:
             await asyncio.sleep(latency)
-        if 200 <= status < 300 and key is not None:
-            self.tracker.acknowledge(key)
-        self._observe(status, verdict, event_type, webhook_id, duplicate, out_of_order, fault, started,
-                      received_at, signature)
+        self.stats.observe(status=status, verdict=verdict, event_type=event_type, webhook_id=webhook_id,
+                           duplicate=duplicate, out_of_order=out_of_order, fault=fault,
+                           seconds=time.perf_counter() - started, received_at=received_at,
+                           signature=signature)
         if fault == DROP:
             _drop(request)
         if fault == HANG:
@@ -295,53 +229,14 @@ class _Server:
                 await asyncio.wait_for(self.shutting_down.wait(), config.hang_max)
             _drop(request)
         if status < 300:
-            response = web.Response(status=status, headers={"x-chestsim-verdict": verdict})
+            headers = {"x-chestsim-verdict": verdict}
             if duplicate:
-                response.headers["x-chestsim-duplicate"] = "1"
-            return response
+                headers["x-chestsim-duplicate"] = "1"
+            return web.Response(status=status, headers=headers)
         response = _error(status, verdict, reason or "")
         if retry_after is not None:
             response.headers["Retry-After"] = str(retry_after)
         return response
-
-    def _authenticate(self, headers: Any, body: bytes) -> tuple[int, str, str, str | None]:
-        """(0 to go on, or 401), verdict, signature outcome, reason."""
-        if self._expected_auth is not None:
-            offered = headers.get("authorization", "").encode("utf-8", "surrogateescape")
-            if not hmac.compare_digest(offered, self._expected_auth):
-                return 401, "unverified", "token", "missing or wrong bearer token"
-        if not self._secrets:
-            return 0, "", "unchecked", None
-        try:
-            verify(headers, body, self._secrets, tolerance=self.config.tolerance, now=self.config.clock)
-        except SignatureError as exc:
-            return 401, "unverified", exc.reason, str(exc)
-        return 0, "", "ok", None
-
-    def _headers_json(self, headers: Any) -> str:
-        """Lower-case names; credentials (authorization, signatures, tokens…) redacted."""
-        names = self._header_names
-        out: dict[str, str] = {}
-        for name, value in headers.items():
-            known = names.get(name)
-            if known is None:
-                lower = name.lower()
-                known = (lower, any(word in lower for word in _SENSITIVE))
-                if len(names) < 1000:
-                    names[name] = known
-            out[known[0]] = _REDACTED if known[1] else value
-        try:
-            return orjson.dumps(out).decode()
-        except TypeError:  # undecodable bytes arrive as surrogates; store them replaced
-            return orjson.dumps({_printable(k): _printable(v) for k, v in out.items()}).decode()
-
-    def _observe(self, status: int, verdict: str, event_type: str | None, webhook_id: str | None,
-                 duplicate: bool, out_of_order: bool, fault: str | None, started: float,
-                 received_at: float, signature: str | None) -> None:
-        self.stats.observe(status=status, verdict=verdict, event_type=event_type, webhook_id=webhook_id,
-                           duplicate=duplicate, out_of_order=out_of_order, fault=fault,
-                           seconds=time.perf_counter() - started, received_at=received_at,
-                           signature=signature)
 
     def record_refusal(self, exc: BaseException, *, remote: str | None) -> None:
         """Record a request that aiohttp answered itself (400 for bad framing, 500 for a bug here)."""
@@ -352,10 +247,8 @@ class _Server:
             status, verdict = 500, "error"
             reason = f"internal error: {type(exc).__name__}"
         now = self.config.clock()
-        row = [now, "", "", remote, None, None, None, None, None, status, verdict,
-               "unchecked", reason, None, None, None, 1, 0, 0, "{}", None, 0, 0.0]
         with contextlib.suppress(RecorderFailed):
-            self.recorder.submit((False, row))
+            self.recorder.submit(Raw(now, "", "", remote, (), None, 0, Preset(status, verdict, reason)))
         self.stats.observe(status=status, verdict=verdict, event_type=None, webhook_id=None,
                            duplicate=False, out_of_order=False, fault=None, seconds=0.0,
                            received_at=now)
@@ -394,16 +287,8 @@ def _read_events(db: Path, event_type: str | None, verdict: str | None, limit: i
                                                    newest_first=True)]
 
 
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _text(value: Any) -> str | None:
-    return value if type(value) is str else None
 
 
 def _drop(request: web.Request) -> None:

@@ -1,9 +1,12 @@
-"""The record writer process: ``python -m simulator.listener._worker DB flags… PRELOAD``.
+"""The record writer process: ``python -m simulator.listener._worker``.
 
-Reads length-prefixed pickled batches on stdin, judges and commits each one,
-and answers ``("ok", outcomes)`` on stdout. It ignores SIGINT and SIGTERM (a
-Ctrl-C reaches the whole process group): the listener decides when to stop,
-by closing stdin once everything it acknowledged is committed.
+Its first frame on stdin is the listener's configuration and record path (so
+secrets never appear on a command line); then come length-prefixed pickled
+batches of requests. For each batch it runs the pipeline (verify, judge,
+track, faults), commits the rows and answers ``("ok", outcomes)`` on stdout.
+It ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the
+listener decides when to stop, by closing stdin once everything it answered
+is committed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sys
 from typing import Any, BinaryIO
 
 from simulator._exceptions import InputError
+from simulator.listener._pipeline import Pipeline
+from simulator.listener._recorder import process
 from simulator.listener._records import BatchWriter
 
 _HEADER = 4
@@ -25,35 +30,42 @@ def _send(out: BinaryIO, kind: str, value: Any) -> None:
     out.flush()
 
 
-def _read(stream: BinaryIO, size: int) -> bytes | None:
-    data = stream.read(size)
-    return data if data is not None and len(data) == size else None
+def _frame(stream: BinaryIO) -> Any:
+    """The next frame, or None at the end of the input."""
+    header = stream.read(_HEADER)
+    if header is None or len(header) < _HEADER:
+        return None
+    size = int.from_bytes(header, "little")
+    payload = stream.read(size)
+    if payload is None or len(payload) < size:
+        return None
+    return pickle.loads(payload)
 
 
-def main(argv: list[str]) -> int:
+def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     source, out = sys.stdin.buffer, sys.stdout.buffer
-    path, fsync, strict, reject_invalid, preload = argv
+    first = _frame(source)
+    if first is None:
+        return 2
+    config, path = first
     try:
-        writer = BatchWriter(path, fsync=fsync == "--fsync", strict=strict == "--strict",
-                             reject_invalid=reject_invalid == "--reject-invalid")
-        ids = writer.acknowledged_ids(int(preload)) if int(preload) else []
+        writer = BatchWriter(path, fsync=config.fsync)
+        pipeline = Pipeline(config)
+        pipeline.preload(writer.acknowledged_ids(pipeline.tracker.capacity))
     except InputError as exc:
         _send(out, "input-error", str(exc))
         return 2
     except Exception as exc:
         _send(out, "error", f"cannot open the record file {path!r}: {exc}")
         return 2
-    _send(out, "ready", ids)
+    _send(out, "ready", None)
     try:
         # One turn per batch until the listener closes the pipe.
-        while (header := _read(source, _HEADER)) is not None:
-            payload = _read(source, int.from_bytes(header, "little"))
-            if payload is None:
-                break
+        while (items := _frame(source)) is not None:
             try:
-                outcomes = writer.write(pickle.loads(payload))
+                outcomes = process(pipeline, writer, items)
             except Exception as exc:
                 _send(out, "error", f"{type(exc).__name__}: {exc}")
                 continue
@@ -66,4 +78,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
