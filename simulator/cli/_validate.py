@@ -15,7 +15,7 @@ _EPILOG = (
     "cannot be read at all (missing, a directory, binary, empty). "
     "--sequence checks the rules that span the stream (references exist and are not deleted, shares "
     "complete after they began, pending shares resolve once); a reference to something the stream never "
-    "introduced is a warning, since a capture may start mid-life; --sequence=strict makes it an error. "
+    "introduced is a warning, since a capture may start mid-life; --sequence-strict makes it an error. "
     "--snapshot gives the tenant as it was before the stream: a JSON object of lists "
     '({"users": [...], "devices": [...], "secrets": [...], ...}) or an earlier JSONL stream.'
 )
@@ -26,10 +26,10 @@ def validate_command(
     paths: list[str] = typer.Argument(None, help=".json (one event or an array) or .jsonl files; - or "
                                       "nothing reads stdin", show_default=False),
     strict: bool = typer.Option(False, "--strict", help="unknown fields are errors (default: warnings)"),
-    sequence: str | None = typer.Option(None, "--sequence", is_flag=False, flag_value="lenient",
-                                        metavar="[lenient|strict]",
-                                        help="also check sequence rules across the stream; =strict makes "
-                                        "unknown references errors"),
+    sequence: bool = typer.Option(False, "--sequence", help="also check the sequence rules across the stream; "
+                                  "references the stream never introduced are warnings"),
+    sequence_strict: bool = typer.Option(False, "--sequence-strict", help="--sequence, with references the "
+                                         "stream never introduced (nor the snapshot) as errors"),
     snapshot: str | None = typer.Option(None, "--snapshot", metavar="FILE",
                                         help="tenant state before the stream, for --sequence"),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
@@ -39,30 +39,20 @@ def validate_command(
                                        help="skip (and report) lines longer than this"),
 ) -> None:
     """Validate webhook events: schemas, semantic rules, leak guard, and optionally sequences."""
-    from simulator.validation import validate
+    from simulator.validation import SequenceMode, validate
 
-    paths = list(paths or [])
-    if sequence is not None and sequence not in ("lenient", "strict"):
-        # `--sequence events.jsonl`: Click hands the path to --sequence as its optional value.
-        if sequence == "-" or sequence.endswith((".json", ".jsonl", ".ndjson")) or "/" in sequence:
-            paths.insert(0, sequence)
-            sequence = "lenient"
-        else:
-            raise UsageError(f"--sequence={sequence!r} must be lenient or strict, like --sequence or "
-                             "--sequence=strict")
-    if snapshot is not None and sequence is None:
-        sequence = "lenient"
+    mode: SequenceMode | None = "strict" if sequence_strict else ("lenient" if sequence or snapshot else None)
     if max_errors < 0:
         raise UsageError(f"--max-errors={max_errors} must be 0 (no limit) or a positive number")
     if max_line_bytes < 1024:
         raise UsageError(f"--max-line-bytes={max_line_bytes} must be at least 1024")
-    sources = paths or ["-"]
+    sources = list(paths or []) or ["-"]
     if sources.count("-") > 1:
         raise UsageError("- (stdin) can be given once")
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
-    report = validate(sources, strict=strict, sequence=sequence,  # type: ignore[arg-type]
-                      snapshot=snapshot, max_errors=max_errors or None, max_line_bytes=max_line_bytes)
+    report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
+                      max_line_bytes=max_line_bytes)
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
     if format is OutputFormat.json:

@@ -1,0 +1,225 @@
+"""``chestsim validate``: exit codes, one clear line per bad input, formats, options."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from validation_examples import example, jsonl
+
+from simulator import CATALOG
+from simulator.cli import main
+
+GOOD = [example(t.key, which) for t in CATALOG for which in ("minimal", "full")]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def good_file(tmp_path: Path) -> Path:
+    path = tmp_path / "good.jsonl"
+    path.write_bytes(jsonl(*GOOD))
+    return path
+
+
+def test_valid_file_exits_0_with_totals_per_type(capsys: pytest.CaptureFixture[str], good_file: Path) -> None:
+    code, out, err = run(capsys, "validate", str(good_file))
+    assert code == 0, out
+    assert err == ""
+    assert "OK: 48 events in 1 file: 48 valid, 0 invalid, 0 warnings" in out
+    assert "secret.used" in out
+
+
+def test_examples_as_json_files_and_arrays(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    one = tmp_path / "one.json"
+    one.write_bytes(orjson.dumps(GOOD[0], option=orjson.OPT_INDENT_2))
+    many = tmp_path / "many.json"
+    many.write_bytes(orjson.dumps(GOOD, option=orjson.OPT_INDENT_2))
+    code, out, _ = run(capsys, "validate", str(one), str(many))
+    assert code == 0, out
+    assert "49 events in 2 files" in out
+
+
+# One bad line inside good ones: the line is named, the rest is checked, exit 1.
+BAD_LINES = [
+    pytest.param(b"this is not json", "not JSON", id="not-json"),
+    pytest.param(b'{"id": "evt_', "truncated", id="truncated-line"),
+    pytest.param(b"[1, 2, 3]", "must be a JSON object, got array", id="non-object"),
+    pytest.param(b'"just a string"', "must be a JSON object", id="string"),
+    pytest.param(b'{"type": "secret.usd", "id": "evt_0123456789abcdefgh"}', "did you mean 'secret.used'",
+                 id="unknown-type"),
+]
+
+
+@pytest.mark.parametrize(("line", "fragment"), BAD_LINES)
+def test_a_bad_line_is_named_and_the_rest_is_checked(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, line: bytes, fragment: str) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(jsonl(*GOOD[:3]) + line + b"\n" + jsonl(*GOOD[3:6]))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    problem_lines = [text for text in out.splitlines() if text.startswith(f"{path}:")]
+    assert problem_lines
+    assert all(text.startswith(f"{path}:4:") for text in problem_lines)
+    assert fragment in problem_lines[0]
+    assert "6 valid, 1 invalid" in out
+    assert "Traceback" not in out
+
+
+def test_a_truncated_last_line_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    body = jsonl(*GOOD[:2])
+    path.write_bytes(body + orjson.dumps(GOOD[2])[:50])
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    assert f"{path}:3: error [json]" in out
+    assert "truncated" in out
+
+
+def test_a_50_mb_line_is_reported_skipped_and_the_rest_checked(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as out_file:
+        out_file.write(jsonl(GOOD[0]))
+        out_file.write(b'{"id": "' + b"x" * (50 * 1024 * 1024) + b'"}\n')
+        out_file.write(jsonl(GOOD[1]))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    assert f"{path}:2: error [json]: line longer than 8 MiB skipped" in out
+    assert "2 valid, 1 invalid" in out
+
+
+# Inputs that cannot be read at all: one line on stderr, exit 2; other files are still checked.
+UNREADABLE = [
+    pytest.param("missing.jsonl", None, "does not exist", id="missing-file"),
+    pytest.param("empty.jsonl", b"", "is empty", id="empty-file"),
+    pytest.param("blank.json", b"\n\n   \n", "is empty", id="blank-file"),
+    pytest.param("binary.jsonl", bytes(range(256)) * 4, "is a binary file", id="binary-file"),
+    pytest.param("folder", "dir", "is a directory", id="directory"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "fragment"), UNREADABLE)
+def test_unreadable_input_is_one_line_exit_2(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, good_file: Path,
+        name: str, content: bytes | str | None, fragment: str) -> None:
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    code, out, err = run(capsys, "validate", str(path), str(good_file))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("chestsim: error: ")
+    assert str(path) in lines[0]
+    assert fragment in lines[0]
+    assert "48 valid" in out  # the good file was still checked
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["--sequence=sloppy"], "--sequence", id="sequence-takes-no-value"),
+        pytest.param(["--max-errors", "-1"], "--max-errors=-1", id="negative-max-errors"),
+        pytest.param(["--max-errors", "lots"], "--max-errors", id="non-numeric-max-errors"),
+        pytest.param(["--format", "xml"], "--format", id="bad-format"),
+        pytest.param(["--max-line-bytes", "10"], "--max-line-bytes=10", id="tiny-line-limit"),
+        pytest.param(["-", "-"], "stdin", id="stdin-twice"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(
+        capsys: pytest.CaptureFixture[str], good_file: Path, args: list[str], fragment: str) -> None:
+    code, _out, err = run(capsys, "validate", *args, str(good_file))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("chestsim: error: ")
+    assert fragment in lines[0]
+
+
+def test_a_missing_snapshot_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], good_file: Path,
+                                               tmp_path: Path) -> None:
+    code, _out, err = run(capsys, "validate", "--snapshot", str(tmp_path / "nope.json"), str(good_file))
+    assert code == 2
+    assert err.strip().splitlines() == [f"chestsim: error: --snapshot={str(tmp_path / 'nope.json')!r} cannot be "
+                                        "read: No such file or directory"]
+
+
+def test_stdin_with_a_dash(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    class FakeStdin:
+        buffer = io.BytesIO(jsonl(*GOOD[:5]))
+
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr("sys.stdin", FakeStdin())
+    code, out, _ = run(capsys, "validate", "-")
+    assert code == 0
+    assert "5 events in 1 file" in out
+
+
+def test_json_format_is_machine_readable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    bad = example("secret.used")
+    bad["data"]["time"]["completed_at"] = "2026-01-01T00:00:00.000Z"
+    path.write_bytes(jsonl(GOOD[0], bad))
+    code, out, _ = run(capsys, "validate", "--format", "json", str(path))
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["ok"] is False
+    assert doc["events"] == 2
+    assert doc["invalid"] == 1
+    assert doc["per_type"]["secret.used"] == {"valid": 0, "invalid": 1, "warnings": 0}
+    [problem] = doc["problems"]
+    assert problem == {"path": str(path), "line": 2, "id": bad["id"], "type": "secret.used", "code": "semantic",
+                       "severity": "error", "pointer": "/data/time/completed_at",
+                       "message": problem["message"]}
+
+
+def test_strict_turns_unknown_field_warnings_into_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "new.jsonl"
+    newer = example("user.created")
+    newer["data"]["user"]["pronouns"] = "she/her"
+    path.write_bytes(jsonl(newer))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 0
+    assert "warning [unknown-field] at /data/user/pronouns" in out
+    code, out, _ = run(capsys, "validate", "--strict", str(path))
+    assert code == 1
+    assert "error [unknown-field] at /data/user/pronouns" in out
+
+
+def test_max_errors_caps_the_listing_not_the_totals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"nope\n" * 30)
+    code, out, _ = run(capsys, "validate", "--max-errors", "5", str(path))
+    assert code == 1
+    assert out.count("error [json]") == 5
+    assert "25 more problems not shown" in out
+    assert "0 valid, 30 invalid" in out
+
+
+def test_sequence_flag_before_a_path_and_strict_mode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "mid-life.jsonl"
+    path.write_bytes(jsonl(example("secret.share.completed")))
+    code, out, _ = run(capsys, "validate", "--sequence", str(path))
+    assert code == 0
+    assert "warning [sequence]" in out
+    code, out, _ = run(capsys, "validate", "--sequence-strict", str(path))
+    assert code == 1
+    assert "error [sequence]" in out
+    snapshot = tmp_path / "snapshot.json"
+    data = example("secret.share.completed")["data"]
+    snapshot.write_bytes(orjson.dumps({"users": [data["sender"], data["recipient"]], "secrets": [data["secret"]],
+                                       "shares": [data["share_id"]]}))
+    code, out, _ = run(capsys, "validate", "--sequence-strict", "--snapshot", str(snapshot), str(path))
+    assert code == 0, out
