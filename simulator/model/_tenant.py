@@ -764,7 +764,9 @@ class Tenant:
     def eligible_recipients(self, secret: Secret, candidates: Sequence[User]) -> list[User]:
         """Who among ``candidates`` can receive a shard of ``secret`` (active, has a device,
         not already holding or being offered one)."""
-        offered = {p.recipient.id for p in self._open.values() if p.share.secret is secret}
+        # Everyone in a share of this secret that is still open (pending, or accepted but not yet
+        # installed, as in a multi-peer share waiting for its other peers).
+        offered = {u.id for p in self._open.values() if p.share.secret is secret for u in p.share.recipients}
         return [u for u in candidates if u.active and u.devices and secret.id not in u.holdings
                 and u.id not in offered]
 
@@ -893,7 +895,9 @@ class Tenant:
         secret = share.secret
         secret.open_shares -= 1
         if share.kind == "multi_peer" and share.accepted and secret.active:
-            joined = [p for p in share.pending if p.status == "accepted" and p.recipient.active]
+            placed = {d for _, d in secret.shard_map.shards}
+            joined = [p for p in share.pending if p.status == "accepted" and p.recipient.active
+                      and p.device not in placed]
             if joined:
                 devices = [*(d for _, d in secret.shard_map.shards), *(p.device for p in joined)]
                 k = min(len(devices), max(share.threshold, secret.shard_map.threshold))

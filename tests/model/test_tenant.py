@@ -109,7 +109,7 @@ def test_group_share_offers_a_shard_to_each_member(tenant: Tenant) -> None:
     alice = tenant.users[0]
     group = tenant.create_group("Platform Engineering", members=tenant.users[:4])
     share = alice.share(alice.create_secret("PagerDuty integration key"), to=group)
-    began = [e for e in tenant.last_events if e["type"] == "secret.share.began"][0]["data"]
+    began = next(e for e in tenant.last_events if e["type"] == "secret.share.began")["data"]
     assert began["kind"] == "group"
     assert began["recipients"]["group"]["name"] == "Platform Engineering"
     assert len(share.pending) == 3  # everyone but the sender
@@ -185,12 +185,14 @@ def test_entities_look_real() -> None:
         for device in user.devices:
             assert device.os_name == os_by_type[device.type]
             if device.type == "iphone":
-                assert device.model.startswith("iPhone") and device.os_version[:2] in ("17", "18")
+                assert device.model.startswith("iPhone")
+                assert device.os_version[:2] in ("17", "18")
                 assert re.fullmatch(r"[A-Z0-9]{10}|[A-Z0-9]{12}", device.serial_number)
             if device.type == "windows_pc":
                 assert device.os_version.startswith("11 ")
     names = {s.name for s in t.secrets}
-    assert names and all(len(n) > 3 for n in names)
+    assert names
+    assert all(len(n) > 3 for n in names)
 
 
 def test_locale_changes_names_but_emails_stay_ascii() -> None:
