@@ -895,9 +895,9 @@ class Tenant:
         secret = share.secret
         secret.open_shares -= 1
         if share.kind == "multi_peer" and share.accepted and secret.active:
-            placed = {d for _, d in secret.shard_map.shards}
+            in_map = {d for _, d in secret.shard_map.shards}
             joined = [p for p in share.pending if p.status == "accepted" and p.recipient.active
-                      and p.device not in placed]
+                      and p.device not in in_map]
             if joined:
                 devices = [*(d for _, d in secret.shard_map.shards), *(p.device for p in joined)]
                 k = min(len(devices), max(share.threshold, secret.shard_map.threshold))
