@@ -142,6 +142,8 @@ def send(
                                                  "app (module:attr).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for retry jitter.",
                                              show_default=False)] = None,
+    http_client: Annotated[str, typer.Option("--http-client", help="auto (lean client for loopback "
+                                             "http, aiohttp for https) | aiohttp | lean.")] = "auto",
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Deliver events, signed, to endpoints; retry, journal, and print a summary."""
@@ -160,6 +162,7 @@ def send(
         "pace": pace, "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
         "jitter": jitter, "time_scale": time_scale, "timeout": parse_duration(timeout, option="--timeout"),
         "clock_skew": _skew(clock_skew), "bad_signature": bad_signature, "app": app_obj, "seed": seed,
+        "http_client": http_client,
     }
     sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
     try:

@@ -82,6 +82,9 @@ def _parse(raw: bytes, line: int, where: str, order_key: str) -> Outbound:
     if not isinstance(msg_id, str) or not msg_id:
         raise InputError(f"{where}:{line}: the envelope has no string \"id\"; every event needs one "
                          "(it becomes webhook-id)", path=where, line=line)
+    if not msg_id.isprintable() or not msg_id.isascii() or " " in msg_id:
+        raise InputError(f"{where}:{line}: the envelope \"id\" must be printable ASCII without spaces "
+                         "(it becomes the webhook-id header)", path=where, line=line)
     if kind not in _KEYS:
         raise InputError(f"{where}:{line}: unknown event type {kind!r}; see `chestsim events list`",
                          path=where, line=line)

@@ -29,16 +29,19 @@ from simulator._version import __version__
 from simulator.delivery._endpoints import Endpoint, Router
 from simulator.delivery._input import Outbound, epoch_of, read_batches
 from simulator.delivery._journal import Journal
+from simulator.delivery._lean import LeanTransport
 from simulator.delivery._report import Report, Stats
 from simulator.delivery._retry import RetryPolicy, parse_retry_after
-from simulator.delivery._transports import AiohttpTransport, HttpxTransport, Transport
+from simulator.delivery._transports import AiohttpTransport, HttpxTransport, Response, Transport
 
-__all__ = ["USER_AGENT", "Pace", "Sender"]
+__all__ = ["USER_AGENT", "HttpClient", "Pace", "SchemeTransport", "Sender"]
 
 #: The ``user-agent`` of every delivery.
 USER_AGENT = f"chestsim/{__version__}"
 
 Pace = Literal["asap", "rate", "recorded"]
+#: Which client carries plain-http (loopback) deliveries; https always uses aiohttp.
+HttpClient = Literal["auto", "aiohttp", "lean"]
 EventSource = str | os.PathLike[str] | IO[bytes] | Iterable[Mapping[str, Any] | bytes | str]
 
 _FLUSH_EVERY = 0.2
@@ -109,6 +112,7 @@ class Sender:
         bad_signature: bool = False,
         app: Any = None,
         transport: Transport | None = None,
+        http_client: HttpClient = "auto",
         seed: int | None = None,
         max_pending: int | None = None,
         progress: Callable[[int, int], None] | None = None,
@@ -146,7 +150,10 @@ class Sender:
         self.clock_skew = clock_skew
         self.bad_signature = bad_signature
         self.app = app
+        if http_client not in ("auto", "aiohttp", "lean"):
+            raise UsageError(f"--http-client={http_client!r} must be auto, aiohttp or lean")
         self._transport = transport
+        self.http_client: HttpClient = http_client
         self.seed = seed
         self.max_pending = max_pending or max(4096, concurrency * 64)
         self._progress = progress
@@ -322,8 +329,16 @@ class _Run:
         self.tasks: list[asyncio.Task[None]] = []
         self.transport: Transport = sender._transport or (
             HttpxTransport(app=sender.app) if sender.app is not None
-            else AiohttpTransport(limit=sender.concurrency))
-        self.urls = [self.transport.prepare_url(e.url) for e in self.endpoints]
+            else AiohttpTransport(limit=sender.concurrency) if sender.http_client == "aiohttp"
+            else SchemeTransport(limit=sender.concurrency))
+        prepared = [self.transport.prepare_url(e.url) for e in self.endpoints]
+        if isinstance(self.transport, SchemeTransport):
+            # Call the chosen client directly: one coroutine layer less per request.
+            self.send_fns = [p[0].send for p in prepared]
+            self.urls = [p[1] for p in prepared]
+        else:
+            self.send_fns = [self.transport.send] * len(prepared)
+            self.urls = prepared
         self.base_headers = [self._base_headers(e) for e in self.endpoints]
         self.ep_limits = [asyncio.Semaphore(e.concurrency) if e.concurrency else None for e in self.endpoints]
         self.ep_rates = [_RateLimiter(e.rate) if e.rate else None for e in self.endpoints]
@@ -464,7 +479,7 @@ class _Run:
 
     async def _worker(self) -> None:
         queue, journal, stats = self.queue, self.journal, self.stats
-        transport, retry, clock = self.transport, self.s.retry, self.s._clock
+        retry, clock = self.s.retry, self.s._clock
         timeout, skew, bad = self.s.timeout, self.s.clock_skew, self.bad_secret
         perf = time.perf_counter
         while True:
@@ -491,7 +506,7 @@ class _Run:
                     headers["webhook-signature"] = " ".join(
                         s.sign(ev.id, stamp, ev.body) for s in endpoint.secrets)
                 started = perf()
-                resp = await transport.send(self.urls[ep_index], ev.body, headers, timeout)
+                resp = await self.send_fns[ep_index](self.urls[ep_index], ev.body, headers, timeout)
                 latency = perf() - started
             finally:
                 if limit is not None:
@@ -568,6 +583,36 @@ class _Run:
                 self.journal.flush()
             if self.s._progress is not None:
                 self.s._progress(self.stats.done, self.stats.deliveries)
+
+
+class SchemeTransport:
+    """``http`` (loopback only, by the URL rule) through the lean client, ``https`` through aiohttp."""
+
+    def __init__(self, *, limit: int) -> None:
+        self.lean = LeanTransport(limit=limit)
+        self.aiohttp = AiohttpTransport(limit=limit)
+        self._used: set[Transport] = set()
+
+    def __repr__(self) -> str:
+        return f"SchemeTransport(limit={self.lean.limit})"
+
+    def prepare_url(self, url: str) -> Any:
+        chosen: Transport = self.lean if url.lower().startswith("http://") else self.aiohttp
+        self._used.add(chosen)
+        return chosen, chosen.prepare_url(url)
+
+    async def open(self) -> None:
+        for transport in self._used or (self.lean,):
+            await transport.open()
+
+    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        transport, prepared = url
+        result: Response = await transport.send(prepared, body, headers, timeout)
+        return result
+
+    async def close(self) -> None:
+        for transport in self._used:
+            await transport.close()
 
 
 def _close(batches: Iterator[list[Outbound]]) -> None:

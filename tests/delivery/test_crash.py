@@ -61,7 +61,7 @@ def test_kill_and_resume(sink: Sink, tmp_path: Path) -> None:
         if point is not None:
             kill_when(proc, sink, point)
         else:
-            out, err = proc.communicate(timeout=60)
+            _, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
         resent = {r.id for r in sink.received[mark:]}
         assert not resent & already, "something recorded as delivered was sent again"

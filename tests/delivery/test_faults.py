@@ -19,7 +19,8 @@ from simulator.delivery import Journal
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_faults_and_restart(sink: Sink, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["lean", "aiohttp"])
+def test_faults_and_restart(sink: Sink, tmp_path: Path, client: str) -> None:
     sink.faults = (0.20, 0.05, 0.05)
     sink.hang_for = 1.0
     events = make_events(600)
@@ -34,7 +35,7 @@ def test_faults_and_restart(sink: Sink, tmp_path: Path) -> None:
     restarter = threading.Thread(target=restart_midway)
     restarter.start()
     report = delivery.send(events, to=[sink.url], journal=journal, concurrency=16, timeout=0.3,
-                           retry="1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", time_scale=0.05, seed=3)
+                           retry="1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", time_scale=0.05, seed=3, http_client=client)
     restarter.join(30)
     assert report.delivered + report.dead_lettered == 600
     assert report.retried > 100

@@ -1,0 +1,233 @@
+"""``chestsim send`` (signed, journaled) vs Locust ``FastHttpUser`` vs wrk, same sink, same concurrency.
+
+All three post to one bare aiohttp 204 sink running in its own process, with 32
+connections. chestsim sends a JSONL file of distinct events, each signed with
+Standard Webhooks headers and journaled in SQLite; Locust (one process, as a
+subprocess: it must never share a process with asyncio) posts one constant
+body; wrk posts one constant body and gives the ceiling of the sink. chestsim
+and Locust alternate rounds so drift on a shared machine hits both alike.
+Peak RSS is measured while sending a 1M-event file (100k with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from bench._harness import OUT, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's test secret
+CONCURRENCY = 32
+
+_SINK = """
+import sys
+from aiohttp import web
+
+async def receive(request):
+    await request.read()
+    return web.Response(status=204)
+
+async def ready(request):
+    return web.Response(status=204)
+
+app = web.Application()
+app.router.add_get("/_ready", ready)
+app.router.add_post("/{tail:.*}", receive)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+_LOCUSTFILE = """
+import os
+from pathlib import Path
+from locust import FastHttpUser, task
+
+_BODY = Path(os.environ["SEND_BENCH_BODY"]).read_bytes()
+_HEADERS = {"content-type": "application/json"}
+
+
+class Bare(FastHttpUser):
+    def wait_time(self):
+        return 0.0
+
+    @task
+    def post(self):
+        self.client.post("/webhooks", data=_BODY, headers=_HEADERS, name="bare")
+"""
+
+# Runs chestsim's own CLI and reports the child's peak RSS on stderr.
+_CHESTSIM = """
+import resource, sys
+from simulator.cli import main
+code = main(sys.argv[1:])
+sys.stderr.write(f"\\nPEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+sys.exit(code)
+"""
+
+_WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = io.open(os.getenv("SEND_BENCH_BODY"), "rb"):read("*a")
+"""
+
+
+def run(quick: bool) -> list[Result]:
+    events = 20_000 if quick else 200_000
+    rss_events = 100_000 if quick else 1_000_000
+    rounds = 1 if quick else 3
+    work = Path(tempfile.mkdtemp(prefix="bench-send-", dir=OUT if OUT.is_dir() else None))
+    try:
+        return _run(work, events=events, rss_events=rss_events, rounds=rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Result]:
+    stream = work / "events.jsonl"
+    _write_events(stream, events)
+    body = work / "body.json"
+    body.write_bytes(stream.open("rb").readline().strip())
+    port = _free_port()
+    sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
+        url = f"http://127.0.0.1:{port}/webhooks"
+        ours: list[float] = []
+        locust: list[float] = []
+        for i in range(rounds):
+            steps = [("chestsim", ours), ("locust", locust)]
+            for name, figures in steps if i % 2 == 0 else steps[::-1]:
+                if name == "chestsim":
+                    rate, _ = _chestsim(stream, url, work / f"run-{i}.db")
+                else:
+                    # As long as chestsim's run, so both see the same sink warmth.
+                    seconds = max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0)))
+                    rate = _locust(url, body, work / f"locust-{i}", seconds=seconds)
+                figures.append(rate)
+                print(f"   round {i + 1}: {name} {rate:,.0f} req/s", file=sys.stderr, flush=True)
+        wrk = _wrk(url, body, seconds=10 if rounds > 1 else 5)
+        if wrk is not None:
+            print(f"   wrk {wrk:,.0f} req/s", file=sys.stderr, flush=True)
+        big = work / "big.jsonl"
+        _write_events(big, rss_events)
+        stream.unlink()
+        _, rss_mb = _chestsim(big, url, work / "big.db")
+        print(f"   peak RSS sending {rss_events:,} events: {rss_mb:,.0f} MB", file=sys.stderr, flush=True)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    wrk_note = f"wrk {wrk:,.0f} req/s on the same sink" if wrk is not None else "wrk not available (apt-get install -y wrk)"
+    note = (f"{CONCURRENCY} connections, {events:,} events × {rounds} rounds, medians; chestsim "
+            f"{', '.join(f'{x:,.0f}' for x in ours)} / Locust {', '.join(f'{x:,.0f}' for x in locust)}; {wrk_note}")
+    results = [
+        Result(name="send: signed + journaled, chestsim", value=statistics.median(ours), unit="req/s",
+               reference_name="Locust FastHttpUser", reference=statistics.median(locust), target=1.0, note=note),
+        Result(name=f"send: peak RSS, {rss_events:,} events", value=rss_mb, unit="MB", limit=200.0,
+               note="chestsim send --journal, whole process"),
+    ]
+    if wrk is not None:
+        results.insert(1, Result(name="send: chestsim vs wrk (sink ceiling)", value=statistics.median(ours),
+                                 unit="req/s", reference_name="wrk", reference=wrk,
+                                 note="wrk posts a constant body with no signing or journal; no target"))
+    return results
+
+
+def _write_events(path: Path, n: int) -> None:
+    tenants = [f"7c1f3f5e-0000-4000-8000-{i:012d}" for i in range(50)]
+    base = 1_795_000_000
+    with path.open("wb") as fh:
+        chunk = []
+        for i in range(n):
+            ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + i // 100)) + f".{i % 1000:03d}Z"
+            chunk.append(orjson.dumps({
+                "id": f"evt_{i:012d}", "type": "secret.used", "timestamp": ts,
+                "tenant_id": tenants[i % 50],
+                "data": {"secret_id": f"5ec0{i % 997:028d}", "used_by": {"id": f"u{i % 331}",
+                         "email": "user@example.com"}, "device_ids": ["d-1", "d-2"],
+                         "shard_map": {"id": "m-1", "threshold": 2, "total": 3}}}))
+            if len(chunk) >= 10_000:
+                fh.write(b"\n".join(chunk) + b"\n")
+                chunk = []
+        if chunk:
+            fh.write(b"\n".join(chunk) + b"\n")
+
+
+def _chestsim(stream: Path, url: str, journal: Path) -> tuple[float, float]:
+    args = [sys.executable, "-c", _CHESTSIM, "send", str(stream), "--to", url, "--secret", SECRET,
+            "--journal", str(journal), "--concurrency", str(CONCURRENCY), "--format", "json"]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if proc.returncode != 0:
+        raise RuntimeError(f"chestsim send exited {proc.returncode}: {proc.stderr[-1500:]}")
+    report = json.loads(proc.stdout)
+    rss = re.search(r"PEAK_RSS_KB (\d+)", proc.stderr)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    return report["delivered"] / report["seconds"], (int(rss.group(1)) / 1024 if rss else 0.0)
+
+
+def _locust(url: str, body: Path, work: Path, *, seconds: int) -> float:
+    locustfile = work.parent / "locustfile_send_bench.py"
+    locustfile.write_text(_LOCUSTFILE)
+    host = url.rsplit("/", 1)[0]
+    args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-H", host,
+            "-u", str(CONCURRENCY), "-r", str(CONCURRENCY), "-t", f"{seconds}s", "--only-summary",
+            "--json-file", str(work), "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    proc = subprocess.run(args, cwd=work.parent, env={**os.environ, "SEND_BENCH_BODY": str(body)},
+                          capture_output=True, text=True, timeout=seconds + 120, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"locust exited {proc.returncode}: {proc.stderr[-1500:]}")
+    entries = json.loads(work.with_suffix(".json").read_text())
+    ok = sum(int(e["num_requests"]) - int(e["num_failures"]) for e in entries)
+    start = min(float(e["start_time"]) for e in entries)
+    end = max(float(e["last_request_timestamp"]) for e in entries)
+    return ok / max(end - start, 1e-9)
+
+
+def _wrk(url: str, body: Path, *, seconds: int) -> float | None:
+    wrk = shutil.which("wrk")
+    if wrk is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, timeout=300, check=False)
+        wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = body.parent / "post.lua"
+    script.write_text(_WRK_LUA)
+    proc = subprocess.run([wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(script), url],
+                          capture_output=True, text=True, timeout=seconds + 60, check=False,
+                          env={**os.environ, "SEND_BENCH_BODY": str(body)})
+    match = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+    return float(match.group(1)) if match else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sink exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError("sink did not start within 20 s")
