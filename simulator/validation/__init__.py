@@ -3,8 +3,10 @@
 >>> from simulator.validation import Validator
 >>> v = Validator(strict=False)
 >>> event, problems = v.check_bytes(b'{"type": "secret.usd"}')
->>> problems[0].message.split(";")[1].strip()
-"did you mean 'secret.used'?"
+>>> problems[0].code, problems[0].pointer
+('unknown-type', '/type')
+>>> "did you mean 'secret.used'?" in problems[0].message
+True
 
 ``validate(paths, ...)`` checks whole files and returns a ``Report``;
 ``SequenceChecker`` checks the rules that span a stream; ``read_sources``

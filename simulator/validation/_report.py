@@ -91,17 +91,16 @@ class Report:
             return
         self.entries.append(entry)
 
-    def count(self, event_type: str | None, *, valid: bool, warnings: int) -> None:
+    def record_totals(self, event_type: str | None, *, valid: int, invalid: int, warnings: int) -> None:
+        """Add counts for one event type (``None``: input that had no type)."""
         totals = self.per_type.setdefault(event_type or "(no type)", TypeTotals())
-        self.events += 1
-        self.warnings += warnings
+        totals.valid += valid
+        totals.invalid += invalid
         totals.warnings += warnings
-        if valid:
-            self.valid += 1
-            totals.valid += 1
-        else:
-            self.invalid += 1
-            totals.invalid += 1
+        self.valid += valid
+        self.invalid += invalid
+        self.warnings += warnings
+        self.events += valid + invalid
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``--format json``)."""

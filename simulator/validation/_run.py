@@ -6,8 +6,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from simulator.validation._problem import Problem
-from simulator.validation._reader import DEFAULT_MAX_LINE_BYTES, Record, read_sources
+from simulator.validation._reader import DEFAULT_MAX_LINE_BYTES, read_sources
 from simulator.validation._report import Entry, Report
 from simulator.validation._sequence import SequenceChecker, SequenceMode
 from simulator.validation._validator import Validator
@@ -45,27 +47,45 @@ def validate(
     repeats: dict[str, int] = {}
     seen_files: set[str] = set()
 
+    totals: dict[str | None, list[int]] = {}  # type → [valid, invalid, warnings]
+    check = checker.check
+    loads = orjson.loads
     for record in read_sources(sources, max_line_bytes=max_line_bytes):
-        if record.path not in seen_files:
-            seen_files.add(record.path)
-            report.files.append(record.path)
-        if record.fatal:
-            report.input_errors.append(record.error or f"{record.where}: unreadable")
+        path, line, raw = record.path, record.line, record.raw
+        if path not in seen_files:
+            seen_files.add(path)
+            report.files.append(path)
+        if raw is None:
+            if record.fatal:
+                report.input_errors.append(record.error or f"{record.where}: unreadable")
+                continue
+            report.add(Entry(path, line, None, None, Problem("json", "error", "", record.error or "unreadable")))
+            totals.setdefault(None, [0, 0, 0])[1] += 1
             continue
-        if record.raw is None:
-            report.add(Entry(record.path, record.line, None, None,
-                             Problem("json", "error", "", record.error or "unreadable")))
-            report.count(None, valid=False, warnings=0)
+        try:
+            event = loads(raw)
+        except orjson.JSONDecodeError as exc:
+            report.add(Entry(path, line, None, None, _json_problem(str(exc))))
+            totals.setdefault(None, [0, 0, 0])[1] += 1
             continue
-        event, problems = checker.check_bytes(record.raw)
-        if problems and problems[0].code == "json":
-            problems = [_json_problem(record, problems[0])]
-        event_id, event_type = _identify(event)
+        problems = check(event)
+        event_type = event.get("type") if event.__class__ is dict else None
+        if event_type.__class__ is not str:
+            event_type = None
+        if not problems and sequencer is None:
+            counts = totals.get(event_type)
+            if counts is None:
+                counts = totals[event_type] = [0, 0, 0]
+            counts[0] += 1
+            continue
+        event_id = event.get("id") if event.__class__ is dict else None
+        if event_id.__class__ is not str:
+            event_id = None
         for problem in problems:
-            report.add(Entry(record.path, record.line, event_id, event_type, problem))
+            report.add(Entry(path, line, event_id, event_type, problem))
         errors = sum(1 for p in problems if p.is_error)
         warnings = len(problems) - errors
-        if sequencer is not None and event is not None:
+        if sequencer is not None:
             for finding in sequencer.feed(event, record.where):
                 if finding.rule in first_by_rule:
                     repeats[finding.rule] = repeats.get(finding.rule, 0) + 1
@@ -73,14 +93,18 @@ def validate(
                         errors += 1
                     continue
                 stored = len(report.entries)
-                report.add(Entry(record.path, record.line, event_id, event_type, finding.problem))
+                report.add(Entry(path, line, event_id, event_type, finding.problem))
                 first_by_rule[finding.rule] = stored if len(report.entries) > stored else -1
                 if finding.problem.is_error:
                     errors += 1
                 else:
                     warnings += 1
-        report.count(event_type, valid=not errors, warnings=warnings)
+        counts = totals.setdefault(event_type, [0, 0, 0])
+        counts[0 if not errors else 1] += 1
+        counts[2] += warnings
 
+    for event_type, (valid, invalid, warnings) in totals.items():
+        report.record_totals(event_type, valid=valid, invalid=invalid, warnings=warnings)
     for rule, count in repeats.items():
         index = first_by_rule[rule]
         if index >= 0:
@@ -90,14 +114,6 @@ def validate(
     return report
 
 
-def _identify(event: Any) -> tuple[str | None, str | None]:
-    if not isinstance(event, dict):
-        return None, None
-    ident, kind = event.get("id"), event.get("type")
-    return (ident if isinstance(ident, str) else None), (kind if isinstance(kind, str) else None)
-
-
-def _json_problem(record: Record, problem: Problem) -> Problem:
-    if "unexpected end of data" in problem.message:
-        return Problem("json", "error", "", f"{problem.message} (the value is truncated: is the file complete?)")
-    return problem
+def _json_problem(message: str) -> Problem:
+    hint = " (the value is truncated: is the file complete?)" if "unexpected end of data" in message else ""
+    return Problem("json", "error", "", f"not JSON: {message}{hint}")
