@@ -93,9 +93,10 @@ class Pipeline:
         """The record row (in ``COLUMNS`` order) and the outcome of one request."""
         started = time.perf_counter()
         self._seq += 1
-        headers, header_json = self._headers(raw.headers)
+        # Positional: the writer process receives plain tuples.
+        received_at, method, path, remote, raw_headers, body, body_size, preset = raw
+        headers, header_json = self._headers(raw_headers)
         webhook_id = headers.get("webhook-id")
-        body = raw.body
         signature = "unchecked"
         problems: bytes | None = None
         event_id = event_type = tenant_id = event_time = None
@@ -103,8 +104,8 @@ class Pipeline:
         key = webhook_id
         reason: str | None
 
-        if raw.preset is not None:
-            status, verdict, reason = raw.preset
+        if preset is not None:
+            status, verdict, reason = preset
         elif webhook_id is not None and (len(webhook_id) > _MAX_ID or not webhook_id.isprintable()):
             status, verdict = 400, "rejected"
             reason = f"webhook-id is not a short printable id (at most {_MAX_ID} characters)"
@@ -151,10 +152,10 @@ class Pipeline:
         if validated and 200 <= status < 300 and key is not None:
             self.tracker.acknowledge(key)
 
-        row = [raw.received_at, raw.method, raw.path, raw.remote, webhook_id, event_id, event_type,
+        row = [received_at, method, path, remote, webhook_id, event_id, event_type,
                tenant_id, event_time, status, verdict, signature, reason, problems, fault,
                latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order), header_json,
-               body, raw.body_size, (time.perf_counter() - started) * 1000]
+               body, body_size, (time.perf_counter() - started) * 1000]
         return row, Outcome(status, verdict, reason, event_type, webhook_id, signature, duplicate,
                             out_of_order, fault, latency, retry_after)
 

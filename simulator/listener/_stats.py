@@ -17,9 +17,8 @@ import bisect
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Recent", "Stats", "Tracker"]
 
@@ -77,9 +76,8 @@ class Tracker:
 _BOUNDS = (*(50e-6 * 1.25**i for i in range(62)), float("inf"))
 
 
-@dataclass(frozen=True, slots=True)
-class Recent:
-    """One line of the "last events" list."""
+class Recent(NamedTuple):
+    """One line of the "last events" list (a named tuple: one is made per request)."""
 
     received_at: float
     status: int

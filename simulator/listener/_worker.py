@@ -65,7 +65,7 @@ def main() -> int:
         # One turn per batch until the listener closes the pipe.
         while (items := _frame(source)) is not None:
             try:
-                outcomes = process(pipeline, writer, items)
+                outcomes = [tuple(outcome) for outcome in process(pipeline, writer, items)]
             except Exception as exc:
                 _send(out, "error", f"{type(exc).__name__}: {exc}")
                 continue
