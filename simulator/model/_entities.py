@@ -220,6 +220,8 @@ class ShardMap:
     #: (index, device) pairs with unique indexes.
     shards: tuple[tuple[int, Device], ...]
     json: JSON = field(repr=False)
+    #: The devices a user deshards with when their own devices suffice (the same every time).
+    chosen: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> int:

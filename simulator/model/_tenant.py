@@ -672,10 +672,15 @@ class Tenant:
         if secret.id not in user.holdings:
             raise ModelError(f"{user.email} holds no shard of {secret.name!r}; share it with them first")
         k = shard_map.threshold
-        chosen = [d.id for _, d in shard_map.shards if d.owner is user][:k]
-        if len(chosen) < k:
-            others = [d.id for _, d in shard_map.shards if d.owner is not user]
-            chosen += self.rng.sample(others, k - len(chosen))
+        chosen = shard_map.chosen.get(user.id)
+        if chosen is None:
+            chosen = [d.id for _, d in shard_map.shards if d.owner is user][:k]
+            if len(chosen) < k:
+                # Too few of the user's own devices: peers' devices take part (a different set each time).
+                others = [d.id for _, d in shard_map.shards if d.owner is not user]
+                chosen += self.rng.sample(others, k - len(chosen))
+            else:
+                shard_map.chosen[user.id] = chosen
         iso = self._iso
         started = iso(self.clock.now)
         now = self._tick(150, 1500)
