@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -37,6 +38,8 @@ def validate_command(
                                    help="show at most N problems (0 = all); totals always count everything"),
     max_line_bytes: int = typer.Option(8 * 1024 * 1024, "--max-line-bytes", metavar="BYTES",
                                        help="skip (and report) lines longer than this"),
+    jobs: int = typer.Option(1, "--jobs", "-j", metavar="N",
+                             help="check large JSONL files in N processes (not with --sequence); 0 = one per CPU"),
 ) -> None:
     """Validate webhook events: schemas, semantic rules, leak guard, and optionally sequences."""
     from simulator.validation import SequenceMode, validate
@@ -44,6 +47,10 @@ def validate_command(
     mode: SequenceMode | None = "strict" if sequence_strict else ("lenient" if sequence or snapshot else None)
     if max_errors < 0:
         raise UsageError(f"--max-errors={max_errors} must be 0 (no limit) or a positive number")
+    if jobs < 0:
+        raise UsageError(f"--jobs={jobs} must be 0 (one per CPU) or a positive number of processes")
+    if jobs and mode is not None and jobs > 1:
+        raise UsageError(f"--jobs={jobs} cannot be used with --sequence: its rules need the stream in order")
     if max_line_bytes < 1024:
         raise UsageError(f"--max-line-bytes={max_line_bytes} must be at least 1024")
     sources = list(paths or []) or ["-"]
@@ -52,7 +59,7 @@ def validate_command(
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
     report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
-                      max_line_bytes=max_line_bytes)
+                      max_line_bytes=max_line_bytes, jobs=jobs or os.cpu_count() or 1)
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
     if format is OutputFormat.json:

@@ -13,6 +13,7 @@ report can point at ``file:line``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -250,3 +251,78 @@ def iter_events(sources: Iterable[str | os.PathLike[str]], *,
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{record.where}: not JSON ({exc})", path=record.path, line=record.line) from None
         yield record, event
+
+
+#: Files smaller than this are not worth splitting across processes.
+SPLIT_THRESHOLD = 8 * 1024 * 1024
+
+
+def splittable(name: str) -> bool:
+    """True for a large regular JSON Lines file, which can be read in independent slices."""
+    if name == _STDIN:
+        return False
+    try:
+        if not os.path.isfile(name) or os.path.getsize(name) < SPLIT_THRESHOLD:
+            return False
+        with open(name, "rb") as handle:
+            first = handle.read(_CHUNK)
+    except OSError:
+        return False
+    stripped = first.lstrip()
+    newline = first.find(b"\n")
+    return (b"\x00" not in first[:8192] and stripped[:1] == b"{" and newline >= 0
+            and _complete(first[:newline]))
+
+
+def slice_bounds(name: str, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges that split a file into ``parts`` runs of whole lines."""
+    size = os.path.getsize(name)
+    cuts = [0]
+    with open(name, "rb") as handle:
+        for part in range(1, parts):
+            target = max(size * part // parts, cuts[-1])
+            handle.seek(target)
+            position = size
+            while chunk := handle.read(65536):
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    position = handle.tell() - len(chunk) + newline + 1
+                    break
+            if cuts[-1] < position < size:
+                cuts.append(position)
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+class _Slice:
+    """A read-only view of ``[start, end)`` of a binary file, for ``_lines``."""
+
+    def __init__(self, handle: IO[bytes], start: int, end: int) -> None:
+        handle.seek(start)
+        self._handle = handle
+        self._left = end - start
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._handle.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+
+def read_slice(name: str, start: int, end: int, *,
+               max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
+    """Records of the lines in bytes ``[start, end)`` of a JSON Lines file; line numbers count from the slice."""
+    with open(name, "rb") as handle:
+        view = _Slice(handle, start, end)
+        yield from _lines(view.read(_CHUNK), view, name, max_line_bytes)  # type: ignore[arg-type]
+
+
+def count_lines(name: str, start: int, end: int) -> int:
+    """How many newlines ``[start, end)`` of a file holds."""
+    with open(name, "rb") as handle:
+        view = _Slice(handle, start, end)
+        count = 0
+        while chunk := view.read(_CHUNK):
+            count += chunk.count(b"\n")
+    return count

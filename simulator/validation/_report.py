@@ -7,7 +7,6 @@ problems are kept (the rest are counted, not stored).
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -71,7 +70,6 @@ class Report:
     entries: list[Entry] = field(default_factory=list)
     dropped: int = 0
     input_errors: list[str] = field(default_factory=list)
-    codes: Counter[str] = field(default_factory=Counter)
 
     @property
     def exit_code(self) -> int:
@@ -85,7 +83,6 @@ class Report:
         return self.exit_code == EXIT_OK
 
     def add(self, entry: Entry) -> None:
-        self.codes[f"{entry.problem.code}:{entry.problem.severity}"] += 1
         if self.max_errors is not None and len(self.entries) >= self.max_errors:
             self.dropped += 1
             return

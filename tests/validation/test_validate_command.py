@@ -223,3 +223,25 @@ def test_sequence_flag_before_a_path_and_strict_mode(capsys: pytest.CaptureFixtu
                                        "shares": [data["share_id"]]}))
     code, out, _ = run(capsys, "validate", "--sequence-strict", "--snapshot", str(snapshot), str(path))
     assert code == 0, out
+
+
+def test_jobs_split_a_large_file_and_give_the_same_report(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.validation._reader as reader
+    from simulator.validation import validate
+
+    monkeypatch.setattr(reader, "SPLIT_THRESHOLD", 1024)
+    path = tmp_path / "large.jsonl"
+    broken = example("secret.used")
+    broken["data"]["time"]["completed_at"] = "2026-01-01T00:00:00.000Z"
+    path.write_bytes(jsonl(*GOOD) + b"oops\n" + jsonl(*GOOD, broken) + b"\n" + jsonl(*GOOD))
+    serial = validate([path])
+    parallel = validate([path], jobs=2)
+    assert parallel.as_dict() == serial.as_dict()
+    assert [(e.line, e.problem.code) for e in parallel.entries] == [(49, "json"), (98, "semantic")]
+
+
+def test_jobs_with_sequence_is_refused(capsys: pytest.CaptureFixture[str], good_file: Path) -> None:
+    code, _out, err = run(capsys, "validate", "--jobs", "2", "--sequence", str(good_file))
+    assert code == 2
+    assert "--jobs=2 cannot be used with --sequence" in err
