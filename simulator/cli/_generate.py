@@ -18,6 +18,7 @@ _EPILOG = (
     "--rate sets the spacing of the events' timestamps on the virtual clock (Poisson arrivals, "
     "mean 1/rate); it does not slow the output, which is written as fast as it is made. "
     "Without --rate, timestamps follow natural latencies and business hours. "
+    "Add --realtime to also release events at --rate per wall-clock second (after the history). "
     "The tenant's existing population (users, devices, groups, secrets) is replayed first, "
     "dated in the week before --start. "
     "--set TYPE:PATH=VALUE overrides a field in every event of a type, e.g. "
@@ -42,9 +43,12 @@ def generate(
                                      "(default 2026-11-30T08:00Z)"),
     set_: list[str] = typer.Option([], "--set", help="TYPE:PATH=VALUE, repeatable"),
     out: str = typer.Option("-", "--out", "-o", help="output file, or - for stdout"),
+    realtime: bool = typer.Option(False, "--realtime", help="also pace the output in wall-clock time at --rate "
+                                  "(for piping into a listener); the replayed history goes out at once"),
 ) -> None:
     """Generate a scenario's webhook events as JSONL (one event per line)."""
-    from simulator.model._generate import iter_events, write_events
+    from simulator.model._clock import DEFAULT_START, format_ms, parse_instant
+    from simulator.model._generate import iter_events, paced, write_events
     from simulator.model._overrides import parse_override
     from simulator.model._scenario import load_scenario
 
@@ -66,6 +70,14 @@ def generate(
     stream = iter_events(loaded, seed=seed, users=n_users, groups=n_groups, devices_per_user=n_devices,
                          events=n_events, duration=seconds, rate=per_second, locale=locale, start=start,
                          overrides=overrides)
+    batch, every = 2048, 10_000
+    if realtime:
+        pace = per_second or loaded.defaults.get("rate")
+        if not pace:
+            raise UsageError("--realtime needs --rate (events per second), e.g. --rate 200/s --realtime")
+        after = format_ms(parse_instant(start or loaded.defaults.get("start", DEFAULT_START)))
+        stream = paced(stream, float(pace), after=after)
+        batch, every = 1, max(1, int(float(pace)))
     with ExitStack() as stack:
         sink: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open_out(out))
         if sys.stderr.isatty():
@@ -82,9 +94,10 @@ def generate(
                 TextColumn(f"generate {loaded.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=Console(file=sys.stderr), transient=True))
             task = progress.add_task("events", total=n_events)
-            write_events(stream, sink, progress=lambda n: progress.update(task, completed=n))
+            write_events(stream, sink, progress=lambda n: progress.update(task, completed=n), every=every,
+                         batch=batch)
         else:
-            write_events(stream, sink)
+            write_events(stream, sink, every=every, batch=batch)
 
 
 def _open_out(out: str) -> IO[bytes]:

@@ -9,6 +9,7 @@ limit a scenario runs ``setup`` and one ``run`` episode, or forever if it is
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -22,7 +23,7 @@ from simulator.model._scenario import Scenario, load_scenario
 from simulator.model._tenant import Tenant
 from simulator.model._writer import EventWriter
 
-__all__ = ["build_tenant", "emitted_types", "iter_events", "write_events"]
+__all__ = ["build_tenant", "emitted_types", "iter_events", "paced", "write_events"]
 
 Event = dict[str, Any]
 
@@ -137,12 +138,40 @@ def _until(stream: Iterator[Event], end_iso: str) -> Iterator[Event]:
         yield event
 
 
+def paced(
+    stream: Iterator[Event],
+    rate: float,
+    *,
+    after: str | None = None,
+    now: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
+    """Release events at ``rate`` per wall-clock second (``--realtime``).
+
+    Events stamped before ``after`` (the replayed history) go out at once.
+    """
+    started: float | None = None
+    count = 0
+    for event in stream:
+        if after is not None and event["timestamp"] < after:
+            yield event
+            continue
+        if started is None:
+            started = now()
+        count += 1
+        ahead = count / rate - (now() - started)
+        if ahead > 0.001:
+            sleep(ahead)
+        yield event
+
+
 def write_events(
     stream: Iterator[Event],
     out: IO[bytes],
     *,
     progress: Callable[[int], None] | None = None,
     every: int = 10_000,
+    batch: int = 2048,
 ) -> int:
     """Write a stream as JSONL; call ``progress(count)`` every ``every`` events. Returns the count.
 
@@ -150,7 +179,7 @@ def write_events(
     out, leaves the long-lived tenant alone (``gc.freeze``): events are freed by reference
     counting, and scanning a 10k-user tenant again and again would cost more than making events.
     """
-    writer = EventWriter(out)
+    writer = EventWriter(out, batch=batch)
     count = 0
     frozen = False
     with _lean_gc():

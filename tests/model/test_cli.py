@@ -52,9 +52,10 @@ def test_set_with_a_value_the_schema_refuses_warns_and_runs(capsysbinary: pytest
         (["onboarding", "--locale", "xx_YY"], "not a Faker locale"),
         (["onboarding", "--start", "soon"], "--start='soon'"),
         (["onboarding", "--out", "/nonexistent/dir/x.jsonl"], "cannot be written"),
+        (["onboarding", "--realtime"], "--realtime needs --rate"),
     ],
     ids=["users-0", "rate-fast", "unknown-scenario", "events-negative", "duration-0", "set-unknown-type",
-         "set-unknown-path", "set-no-value", "locale", "start", "out-unwritable"],
+         "set-unknown-path", "set-no-value", "locale", "start", "out-unwritable", "realtime-without-rate"],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", *args]) == 2

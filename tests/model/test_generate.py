@@ -7,6 +7,7 @@ import pytest
 
 from simulator._exceptions import UsageError
 from simulator.model import generate, iter_events, write_events
+from simulator.model._generate import paced
 
 
 def jsonl(scenario: str, **options: object) -> bytes:
@@ -84,3 +85,20 @@ def test_bad_options_are_usage_errors(options: dict[str, object], message: str) 
     with pytest.raises(UsageError) as info:
         next(generate("onboarding", **options))  # type: ignore[arg-type]
     assert message in str(info.value)
+
+
+def test_paced_releases_events_at_the_rate_on_an_injected_clock() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    events = [{"timestamp": f"2026-11-30T08:00:0{i}.000Z"} for i in range(6)]
+    history = [{"timestamp": "2026-11-29T08:00:00.000Z"}]
+    out = list(paced(iter(history + events), 2.0, after="2026-11-30T08:00:00.000Z", now=lambda: now[0],
+                     sleep=sleep))
+    assert len(out) == 7
+    assert now[0] - 100.0 == pytest.approx(3.0)  # 6 events at 2/s, the history not paced
+    assert all(s > 0 for s in slept)
