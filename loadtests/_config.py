@@ -6,7 +6,7 @@ line that names the option, what is wrong and the fix. It never imports Locust.
 
 >>> from types import SimpleNamespace
 >>> FirehoseConfig.from_options(SimpleNamespace(scenario="firehose"), environ={})
-FirehoseConfig(scenario='firehose', tenant_users=1000, seed=1, events_file=None, signing='off', token='off', webhook_path='/webhooks', shape=None, pool_size=5000, user_rate=0.0)
+FirehoseConfig(scenario='firehose', tenant_users=1000, seed=1, events_file=None, signing='off', token='off', webhook_path='/webhooks', shape=None, pool_size=2000, user_rate=0.0)
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "token": None,
     "webhook_path": "/webhooks",
     "shape": None,
-    "pool_size": 5000,
+    "pool_size": 2000,
     "user_rate": 0.0,
 }
 
@@ -113,7 +113,7 @@ class FirehoseConfig:
         tenant_users = _int(get("tenant_users"), "--tenant-users", "a positive number of users, like 1000",
                             low=1)
         seed = _int(get("seed"), "--seed", "an integer, like 1")
-        pool_size = _int(get("pool_size"), "--pool-size", "a positive number of events, like 5000", low=1)
+        pool_size = _int(get("pool_size"), "--pool-size", "a positive number of events, like 2000", low=1)
         user_rate = _float(get("user_rate"), "--user-rate",
                            "events per second per user, or 0 for as fast as possible")
         secret_text = get("signing_secret") or secret_from_env(environ)

@@ -17,7 +17,7 @@ other worker uses. Options (each also ``LOCUST_<NAME>`` in the environment):
 ``--token``          sent as ``Authorization: Bearer …`` (also ``CHESTSIM_TOKEN``)
 ``--webhook-path``   the endpoint's path on ``--host`` (default /webhooks)
 ``--shape``          steady | ramp | burst | business-day (``-u`` = peak, ``-t`` = length)
-``--pool-size``      events prepared per worker before the loop (default 5000)
+``--pool-size``      events prepared per worker before the loop (default 2000)
 ``--user-rate``      events/s per user; 0 = as fast as it can (default)
 
 Statistics have one row per event type. Secrets and tokens are never logged;
@@ -27,8 +27,10 @@ asyncio, no aiohttp): Locust's gevent patches the whole process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +40,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import gevent  # noqa: E402
+import gevent.event  # noqa: E402
 from locust import FastHttpUser, constant_throughput, events, task  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
@@ -70,7 +73,7 @@ def _add_arguments(parser: Any) -> None:
     parser.add_argument("--shape", type=str, default="", env_var="LOCUST_SHAPE",
                         help=f"load shape: {', '.join(SHAPE_NAMES)} (-u is the peak, -t the length)")
     parser.add_argument("--pool-size", type=int, default=DEFAULTS["pool_size"], env_var="LOCUST_POOL_SIZE",
-                        help="events each worker prepares before the request loop (default 5000)")
+                        help="events each worker prepares before the request loop (default 2000)")
     parser.add_argument("--user-rate", type=float, default=DEFAULTS["user_rate"], env_var="LOCUST_USER_RATE",
                         help="events per second per user; 0 sends as fast as possible (default)")
 
@@ -101,11 +104,15 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except UsageError as exc:
         _fail(str(exc), quiet=quiet)
         return
-    if not isinstance(runner, MasterRunner):
-        # Prepare now, before Locust's run-time clock starts; test_start reuses it if nothing changed.
+    if isinstance(runner, WorkerRunner):
+        # Prepare in the background: the master may start the test any moment, and this worker's
+        # heartbeats must go on meanwhile. test_start waits for it (or rebuilds if options differ).
         index, count = _slice(runner, options, at_init=True)
+        gevent.spawn(_prepare_quietly, config, index, count)
+    elif not isinstance(runner, MasterRunner):
+        # Prepare now, before Locust's run-time clock starts; test_start reuses it.
         try:
-            _pool_for(config, index, count)
+            _pool_for(config, 0, 1, in_thread=False)
         except UsageError as exc:
             _fail(str(exc), quiet=quiet)
         # The build blocked the hub; refresh its cached clock, or `-t` timers would fire early.
@@ -146,7 +153,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
 
 
 # The pool of this process, keyed by what it was built from: (config, worker index, worker count).
-_prepared: dict[tuple[FirehoseConfig, int, int], PayloadPool] = {}
+_prepared: dict[tuple[FirehoseConfig, int, int], gevent.event.AsyncResult] = {}
 
 
 def _slice(runner: Any, options: Any, *, at_init: bool = False) -> tuple[int, int]:
@@ -160,17 +167,35 @@ def _slice(runner: Any, options: Any, *, at_init: bool = False) -> tuple[int, in
     return index, max(int(getattr(options, "expect_workers", 1) or 1), 1)
 
 
-def _pool_for(config: FirehoseConfig, index: int, count: int) -> PayloadPool:
+def _prepare_quietly(config: FirehoseConfig, index: int, count: int) -> None:
+    # A failure stays in _prepared: test_start meets it again and reports it in one line.
+    with contextlib.suppress(Exception):
+        _pool_for(config, index, count)
+
+
+def _pool_for(config: FirehoseConfig, index: int, count: int, *, in_thread: bool = True) -> PayloadPool:
+    """The pool for this slice, built once; a second caller waits for the first one's build.
+
+    A worker builds it in a native thread (gevent's thread pool): the tenant model
+    holds the CPU for seconds, and the worker's heartbeats to the master must go on.
+    """
     key = (config, index, count)
-    pool = _prepared.get(key)
-    if pool is None:
+    pending = _prepared.get(key)
+    if pending is None:
         _prepared.clear()
-        pool = build_pool(scenario=config.scenario, seed=config.seed, tenant_users=config.tenant_users,
-                          events_file=config.events_file, pool_size=config.pool_size,
-                          worker_index=index, worker_count=count, secrets=config.secrets,
-                          token=config.token)
-        _prepared[key] = pool
-    return pool
+        pending = _prepared[key] = gevent.event.AsyncResult()
+        build = partial(build_pool, scenario=config.scenario, seed=config.seed,
+                        tenant_users=config.tenant_users, events_file=config.events_file,
+                        pool_size=config.pool_size, worker_index=index, worker_count=count,
+                        secrets=config.secrets, token=config.token)
+        try:
+            pool = gevent.get_hub().threadpool.apply(build) if in_thread else build()
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        pending.set(pool)
+    result: PayloadPool = pending.get()
+    return result
 
 
 class FirehoseUser(FastHttpUser):

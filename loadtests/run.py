@@ -1,12 +1,12 @@
 """``make loadtest``: a short headless firehose against ``chestsim listen`` on loopback.
 
-It starts the listener on a free loopback port (signing on, a fresh secret
-handed over in ``CHESTSIM_SECRET``, never on a command line), runs Locust
-headless with HTML, CSV and JSON reports into ``loadtests/out/<UTC time>/``,
-then asks the listener what arrived and compares: what Locust counted as
-successes against what the sink received, verified and found valid. Exit 0
-when they agree, 1 when they do not, 2 for bad options or a run that could
-not start::
+It starts the listener on a free loopback port (signing and a bearer token on,
+both fresh, handed over in ``CHESTSIM_SECRET`` and ``CHESTSIM_TOKEN``, never on
+a command line), runs Locust headless with HTML, CSV and JSON reports into
+``loadtests/out/<UTC time>/``, then asks the listener what arrived and compares
+what Locust counted as successes with what the sink received, verified and
+found valid. Exit 0 when they agree, 1 when they do not, 2 for bad options or
+a run that could not start::
 
     python -m loadtests.run --users 20 --run-time 10s
     python -m loadtests.run --processes 2 --scenario tenant-day -- --shape ramp
@@ -172,8 +172,9 @@ def run(out: Path, locust_args: Sequence[str], *, secret: str | None = None,
     """Listener up, Locust run, counts compared; every file lands in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     secret = secret or _new_secret()
-    env = {**os.environ, "CHESTSIM_SECRET": secret, "PYTHONPATH": _pythonpath()}
-    env.pop("CHESTSIM_TOKEN", None)
+    # Both sides get the secret and a bearer token from the environment, never from a command line.
+    env = {**os.environ, "CHESTSIM_SECRET": secret, "CHESTSIM_TOKEN": _new_token(),
+           "PYTHONPATH": _pythonpath()}
     db = out / "received.db"
     with _listener(db, env=env, log=out / "listener.log") as base_url:
         locust = [sys.executable, "-m", "locust", "-f", str(FIREHOSE), "--headless", "-H", base_url,
@@ -297,6 +298,12 @@ def _new_secret() -> str:
     import base64
 
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+def _new_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
 
 
 def _free_port() -> int:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIREHOSE = ROOT / "loadtests" / "firehose.py"
 # The spec's test secret: known, so a test can check that it never leaks into output.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+TOKEN = "t0k3n-firehose-bearer"
 
 
 

@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.loadtests._helpers import SECRET, RunningListener, child_env, free_port  # noqa: E402
+from tests.loadtests._helpers import SECRET, TOKEN, RunningListener, child_env, free_port  # noqa: E402
 
 
 @pytest.fixture
 def listener(tmp_path: Path) -> Iterator[RunningListener]:
-    """``chestsim listen`` on a free loopback port, verifying signatures made with ``SECRET``."""
+    """``chestsim listen`` on a free loopback port, checking ``SECRET`` signatures and the ``TOKEN``."""
     port = free_port()
     db = tmp_path / "received.db"
     log = tmp_path / "listener.log"
@@ -29,7 +29,7 @@ def listener(tmp_path: Path) -> Iterator[RunningListener]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "simulator", "listen", "--host", "127.0.0.1", "--port", str(port),
              "--path", "/webhooks", "--db", str(db), "--view", "quiet"],
-            cwd=ROOT, env=child_env(CHESTSIM_SECRET=SECRET), stdin=subprocess.DEVNULL, stdout=out,
+            cwd=ROOT, env=child_env(CHESTSIM_SECRET=SECRET, CHESTSIM_TOKEN=TOKEN), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT)
     running = RunningListener(f"http://127.0.0.1:{port}", db, proc)
     deadline = time.monotonic() + 30

@@ -15,6 +15,7 @@ import pytest
 
 from tests.loadtests._helpers import (
     SECRET,
+    TOKEN,
     RunningListener,
     child_env,
     run_locust,
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.locust, pytest.mark.slow]
 def test_every_success_arrives_verified_and_valid(listener: RunningListener, tmp_path: Path) -> None:
     run = run_locust(["-H", listener.host, "-u", "6", "-r", "6", "-t", "5s", "--webhook-path", "/webhooks",
                       "--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "locust")],
-                     tmp_path=tmp_path, env=child_env(CHESTSIM_SECRET=SECRET))
+                     tmp_path=tmp_path, env=child_env(CHESTSIM_SECRET=SECRET, CHESTSIM_TOKEN=TOKEN))
     assert run.returncode == 0, run.stderr[-3000:]
     stats = listener.settled_stats()
     assert run.successes > 100
@@ -43,17 +44,17 @@ def test_every_success_arrives_verified_and_valid(listener: RunningListener, tmp
     names = {e["name"] for e in run.entries}
     assert 1 < len(names) <= 24
     assert all(re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", name) for name in names)
-    # The secret never shows: not in Locust's output, not in its reports.
+    # The secret and the token never show: not in Locust's output, not in its reports.
     outputs = [run.stdout, run.stderr, *(p.read_text(errors="replace") for p in tmp_path.glob("locust*"))]
     outputs.append((tmp_path / "report.html").read_text())
     for text in outputs:
-        assert SECRET not in text
         assert SECRET.removeprefix("whsec_") not in text
+        assert TOKEN not in text
 
 
 def test_two_processes_send_distinct_slices(listener: RunningListener, tmp_path: Path) -> None:
-    run = run_locust(["-H", listener.host, "-u", "4", "-r", "4", "-t", "6s", "--processes", "2",
-                      "--signing-secret", SECRET], tmp_path=tmp_path)
+    run = run_locust(["-H", listener.host, "-u", "4", "-r", "4", "-t", "8s", "--processes", "2", "--tenant-users", "200",
+                      "--signing-secret", SECRET, "--token", TOKEN], tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.successes > 50
     stats = listener.settled_stats()
@@ -72,8 +73,9 @@ def test_two_processes_send_distinct_slices(listener: RunningListener, tmp_path:
 
 
 def test_a_shape_drives_the_run(listener: RunningListener, tmp_path: Path) -> None:
-    run = run_locust(["-H", listener.host, "-u", "4", "-t", "3s", "--shape", "ramp",
-                      "--signing-secret", SECRET, "--scenario", "scim-sync"], tmp_path=tmp_path)
+    env = child_env(LOCUST_SIGNING_SECRET=SECRET, LOCUST_TOKEN=TOKEN, LOCUST_SHAPE="ramp")
+    run = run_locust(["-H", listener.host, "-u", "4", "-t", "3s", "--scenario", "scim-sync"],
+                     tmp_path=tmp_path, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "RampShape(peak=4, duration=3)" in run.stderr
     assert "Shape test completed" in run.stderr
