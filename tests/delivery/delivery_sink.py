@@ -133,7 +133,7 @@ TYPES = ("secret.used", "user.created", "secret.deleted", "group.created")
 
 
 def make_events(n: int, *, types: tuple[str, ...] = TYPES, start: float = 1_795_000_000.0,
-                step: float = 0.01) -> list[dict[str, Any]]:
+                step: float = 0.01, prefix: str = "evt") -> list[dict[str, Any]]:
     """``n`` envelopes across three tenants; ``data.seq`` counts per tenant (for ordering checks)."""
     per_tenant: dict[str, int] = {}
     out = []
@@ -141,7 +141,7 @@ def make_events(n: int, *, types: tuple[str, ...] = TYPES, start: float = 1_795_
         tenant = TENANTS[i % len(TENANTS)]
         per_tenant[tenant] = per_tenant.get(tenant, 0) + 1
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i * step)) + f".{int((start + i * step) % 1 * 1000):03d}Z"
-        out.append({"id": f"evt_{i:06d}", "type": types[i % len(types)], "timestamp": ts,
+        out.append({"id": f"{prefix}_{i:06d}", "type": types[i % len(types)], "timestamp": ts,
                     "tenant_id": tenant, "data": {"seq": per_tenant[tenant], "secret_id": f"s{i % 5}"}})
     return out
 
