@@ -79,6 +79,7 @@ class _State:
     assumed: dict[str, dict[str, str]] = field(default_factory=lambda: {k: {} for k in KINDS})
     shard_maps: dict[str, set[str]] = field(default_factory=dict)  # secret id → devices of its map
     shard_map_ids: dict[str, str] = field(default_factory=dict)  # secret id → current map id
+    soft: set[tuple[str, str]] = field(default_factory=set)  # introduced or ended by a scim.updated summary
 
 
 class SequenceChecker:
@@ -168,7 +169,17 @@ class SequenceChecker:
         introduced = _introduced(kind_of_event, data)
         ended = _ended(kind_of_event, data)
 
+        # scim.updated summarizes a run whose users also get user.created / user.deleted (before
+        # or after it): its lists are idempotent, neither a second creation nor a second deletion.
+        summary = kind_of_event == "scim.updated"
+        skip = {(kind, ident) for kind, ident, _ in introduced} | {(kind, ident) for kind, ident, _ in ended}
+        if summary:
+            introduced = [r for r in introduced if r[1] not in state.live[r[0]] and r[1] not in state.ended[r[0]]]
+            ended = [r for r in ended if r[1] not in state.ended[r[0]]]
+            state.soft.update((kind, ident) for kind, ident, _ in (*introduced, *ended))
         for kind, ident, ptr in introduced:
+            if (kind, ident) in state.soft and not summary:
+                continue
             if ident in state.live[kind] and state.live[kind][ident] != "snapshot":
                 out.append(self._error(f"{kind}-introduced-twice", ptr, where,
                                        f"{_label(kind)} {ident} was already introduced at "
@@ -182,13 +193,14 @@ class SequenceChecker:
                                        f"{_label(kind)} {ident} is introduced here but was already "
                                        f"used at {state.assumed[kind][ident]}"))
 
-        skip = {(kind, ident) for kind, ident, _ in introduced} | {(kind, ident) for kind, ident, _ in ended}
         for kind, ident, ptr in _references(kind_of_event, data):
             if (kind, ident) in skip:
                 continue
             out.extend(self._reference(kind, ident, ptr, where))
 
         for kind, ident, ptr in ended:
+            if (kind, ident) in state.soft and not summary and ident in state.ended[kind]:
+                continue
             if ident in state.ended[kind]:
                 out.append(self._error(f"{kind}-ended-twice", ptr, where,
                                        f"{_label(kind)} {ident} was already {_ended_word(kind)} at "

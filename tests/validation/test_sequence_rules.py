@@ -223,3 +223,28 @@ def test_validate_without_sequence_does_not_check_it(tmp_path: Path) -> None:
     assert lenient.exit_code == 0
     assert lenient.warnings == 3
     assert validate([path], sequence="strict").exit_code == 1
+
+
+def scim(created: list[int], pruned: list[int]) -> dict[str, Any]:
+    ev = example("scim.updated")
+    template = ev["data"]["users_created"][0]
+    ev["data"]["users_created"] = [dict(template, **user(n)) for n in created]
+    ev["data"]["users_pruned"] = [dict(template, **user(n)) for n in pruned]
+    return ev
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param([user_created(5), user_deleted(1), scim([5], [1])], id="summary-after-the-user-events"),
+        pytest.param([scim([5], [1]), user_created(5), user_deleted(1)], id="summary-before-the-user-events"),
+        pytest.param([scim([5], [1])], id="summary-alone"),
+    ],
+)
+def test_a_scim_summary_is_idempotent_with_user_events(stream: list[dict[str, Any]]) -> None:
+    assert rules([*base(), *stream], mode="strict") == []
+
+
+def test_a_user_pruned_by_scim_stops_appearing() -> None:
+    found = rules([*base(), scim([], [2]), share_began(31, 21, 1, [2])], mode="strict")
+    assert [(n, r) for n, r, _ in found] == [(7, "deleted-user-appears")]
