@@ -12,7 +12,7 @@
 A captured stream often starts mid-life, so a reference to something the
 stream never introduced (and never deleted) is a **warning** by default
 (``mode="lenient"``) and an **error** with ``mode="strict"``
-(``--sequence=strict``). Everything the stream itself contradicts — a
+(``--sequence-strict``). Everything the stream itself contradicts — a
 reference after a deletion, a creation after a first use, a second
 acceptance — is an error in both modes.
 
@@ -247,7 +247,7 @@ class SequenceChecker:
         origin = {"share": "never began", "pending_share": "was never created", "message": "was never posted",
                   "installation_map": "was never posted"}.get(kind, "never appeared")
         hint = "" if self.mode == "strict" else " (a warning: the stream may start mid-life; --snapshot " \
-            "or --sequence=strict)"
+            "or --sequence-strict)"
         yield Finding(f"unknown-{kind}", Problem("sequence", severity, ptr,
                       f"{_label(kind)} {ident}{action} {origin} earlier in the stream or the "
                       f"snapshot{hint}"), where)
