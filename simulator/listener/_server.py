@@ -318,9 +318,7 @@ async def run_listener(config: Listener | None = None, **options: Any) -> AsyncI
     try:
         await server.start()
     except BaseException:
-        await server.recorder.close()
-        if server._tmpdir is not None:
-            shutil.rmtree(server._tmpdir, ignore_errors=True)
+        await server.stop()
         raise
     try:
         yield server.running
