@@ -21,3 +21,13 @@ def test_no_private_names_leak() -> None:
     public = {n for n in dir(simulator) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(simulator, n)).__name__ == "module"}
     assert public - modules <= set(simulator.__all__), public - modules - set(simulator.__all__)
+
+
+def test_import_is_light() -> None:
+    # Locust workers and the pytest plugin import simulator: it must not drag in the network stack.
+    import subprocess
+    import sys
+
+    code = "import sys, simulator; print(sorted(m for m in ('aiohttp', 'faker', 'httpx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
