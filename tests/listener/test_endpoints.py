@@ -146,3 +146,22 @@ async def test_offloaded_writer_process_gives_the_same_answers(db: Path, post: P
         records = running.records()
     assert [r.verdict for r in records] == ["valid", "invalid", "leak", "malformed"]
     assert b"hunter2hunter2" not in b"".join(p.read_bytes() for p in db.parent.glob("received.db*"))
+
+
+async def test_fsync_mode_records_the_same(db: Path, post: Post) -> None:
+    async with run_listener(Listener(secrets=(SECRET,), db=db, fsync=True)) as running:
+        assert (await post(running.url, *signed(make_event())))[0] == 204
+        assert [r.verdict for r in running.records()] == ["valid"]
+
+
+async def test_offloaded_faults_match_inline_faults(tmp_path: Path, post: Post) -> None:
+    from simulator.listener import FaultRule
+
+    events = [make_event() for _ in range(20)]
+    answers = []
+    for offload in (False, True):
+        config = Listener(secrets=(SECRET,), db=tmp_path / f"{offload}.db", offload=offload, seed=5,
+                          faults=(FaultRule(fail_rate=0.5, fail_statuses=(502, 503)),))
+        async with run_listener(config) as running:
+            answers.append([(await post(running.url, *signed(e)))[0] for e in events])
+    assert answers[0] == answers[1]
