@@ -15,7 +15,7 @@ from simulator import strategies as cs
 from simulator.testing import TEST_SECRET, hostile_suite
 
 # chest_deliver and chest_secret keep no state between Hypothesis examples.
-examples = settings(max_examples=60, deadline=None,
+examples = settings(deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

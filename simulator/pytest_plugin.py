@@ -77,7 +77,11 @@ def chest_settings(request: pytest.FixtureRequest) -> ChestSettings:
         "secret": config.getoption("--chestsim-secret", default=None),
         "users": config.getoption("--chestsim-users", default=None),
     }
-    settings = ChestSettings.resolve(marker=marker.kwargs if marker else None, options=options)
+    try:
+        settings = ChestSettings.resolve(marker=marker.kwargs if marker else None, options=options)
+    except ValueError as exc:
+        # One line, no traceback: a traceback would show the arguments, a secret among them.
+        pytest.fail(f"chestsim: {exc}", pytrace=False)
     request.node.stash[_SETTINGS] = settings
     return settings
 
@@ -111,12 +115,19 @@ def chest_deliver(chest_settings: ChestSettings) -> Deliverer:
 
 
 @pytest.fixture
-def chest_listener(chest_settings: ChestSettings,
+def chest_listener(request: pytest.FixtureRequest, chest_settings: ChestSettings,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningListener]:
-    """A running ``chestsim listen`` on a free loopback port; ``.url``, ``.records()``."""
+    """A running ``chestsim listen`` on a free loopback port; ``.url``, ``.records()``.
+
+    It verifies with the test's secret. Other ``Listener`` options come by indirect
+    parametrization: ``@pytest.mark.parametrize("chest_listener", [{"reject_invalid": True}],
+    indirect=True)``.
+    """
     from simulator.listener import Listener, ListenerThread
 
-    db = tmp_path_factory.mktemp("chest_listener") / "records.sqlite3"
-    config = Listener(port=0, secrets=(chest_settings.secret,), db=db, seed=chest_settings.seed)
-    with ListenerThread(config) as running:
+    options = dict(getattr(request, "param", None) or {})
+    options.setdefault("db", tmp_path_factory.mktemp("chest_listener") / "records.sqlite3")
+    options.setdefault("secrets", (chest_settings.secret,))
+    options.setdefault("seed", chest_settings.seed)
+    with ListenerThread(Listener(port=0, **options)) as running:
         yield running

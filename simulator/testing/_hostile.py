@@ -217,7 +217,7 @@ def header_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
 
 
 def body_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
-                variant: int = 0, size: int = 1 << 20) -> Delivery:
+                variant: int = 0, size: int = (1 << 20) + 1) -> Delivery:
     """A genuinely signed delivery whose body is odd; see the module docstring for answers.
 
     ``variant`` picks among a kind's forms (which non-object, which broken JSON);
@@ -309,7 +309,7 @@ def sequence(kind: str, events: Sequence[Event], secret: SigningSecret, *, now: 
 
 
 def hostile_suite(events: Sequence[Event], *, secret: str | SigningSecret, now: float | None = None,
-                  tolerance: float = 300, strict: bool = False, oversized: int = 1 << 20) -> list[Delivery]:
+                  tolerance: float = 300, strict: bool = False, oversized: int = (1 << 20) + 1) -> list[Delivery]:
     """Every hostile kind, every form, and every field attack on each of ``events``, plus the
     accepted variations (rotation, extra fields): a deterministic table, for one plain test.
 
