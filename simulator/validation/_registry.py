@@ -102,9 +102,13 @@ _STRUCTURED_FORMATS = frozenset({"uuid", "date-time"})
 
 
 def _guard(out: dict[str, Any], field: str | None) -> None:
-    """Add the leak guard's prefilter to a closed node, in place."""
+    """Add the leak guard's prefilter to a closed node, in place.
+
+    Only free-form strings get it: an enum, a const, a UUID, a time or a string
+    held to its own pattern (event ids, emails) has no room for secret material.
+    """
     extra: dict[str, Any] | None = None
-    if out.get("type") == "string" and "enum" not in out and "const" not in out \
+    if out.get("type") == "string" and "enum" not in out and "const" not in out and "pattern" not in out \
             and out.get("format") not in _STRUCTURED_FORMATS:
         extra = {"not": _NOT_LEAK_FREE if field in FREE_TEXT_FIELDS else _NOT_LEAK}
     elif out.get("type") == "object" and "properties" not in out:
@@ -259,6 +263,9 @@ def _close(node: Any, *, conjunct: bool = False, field: str | None = None) -> An
         else:
             out[key] = value
     _guard(out, field)
+    if out.get("format") == "uuid" and "pattern" in out:
+        # The lower-case 8-4-4-4-12 pattern implies the format; checking both costs ~100 ns a UUID.
+        del out["format"]
     if not conjunct:
         names = _known_names(node)
         if names:
