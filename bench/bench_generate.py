@@ -14,11 +14,11 @@ _CHESTSIM = """
 import json, resource, sys, time
 from simulator.model._generate import iter_events, write_events
 users, events, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(path, "wb") as out:
     count = write_events(iter_events("firehose", seed=1, users=users, events=events), out)
 elapsed = time.perf_counter() - start
-print(json.dumps({"count": count, "seconds": elapsed,
+print(json.dumps({"count": count, "seconds": elapsed, "cpu": time.process_time() - cpu,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -29,7 +29,7 @@ from faker import Faker
 events, path = int(sys.argv[1]), sys.argv[2]
 fake = Faker("en_US")
 fake.seed_instance(1)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(path, "w") as out:
     for i in range(events):
         name = fake.name()
@@ -41,7 +41,7 @@ with open(path, "w") as out:
                           "time": {"initiated_at": fake.iso8601() + "Z"}}}
         out.write(json.dumps(event) + "\\n")
 elapsed = time.perf_counter() - start
-print(json.dumps({"count": events, "seconds": elapsed,
+print(json.dumps({"count": events, "seconds": elapsed, "cpu": time.process_time() - cpu,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -59,9 +59,12 @@ def run(quick: bool) -> list[Result]:
     (OUT / "firehose.jsonl").unlink(missing_ok=True)
     (OUT / "naive.jsonl").unlink(missing_ok=True)
     label = f"generate firehose {users // 1000}k users, {events // 1000}k ev"
+    cpu_rate = ours["count"] / ours["cpu"]
+    naive_cpu_rate = naive["count"] / naive["cpu"]
     return [
         Result(name=label, value=rate, unit="ev/s", reference_name="naive Faker/event", reference=naive_rate,
-               target=7.0, note="target ≥100k ev/s absolute (≈7× Faker's 14k names/s)"),
+               target=7.0, note=f"target ≥100k ev/s absolute (≈7× Faker's 14k names/s); per CPU-second "
+                                f"{cpu_rate:,.0f} vs naive {naive_cpu_rate:,.0f}"),
         Result(name=f"{label}: peak RSS", value=ours["rss_mb"], unit="MB", limit=200.0,
                note=f"naive baseline {naive['rss_mb']:.0f} MB"),
     ]

@@ -11,7 +11,7 @@ DEFAULTS = {"users": 6}
 def run(t):
     t.think()
     t.scim_sync(hires=2)
-    newcomers = t.users[-2:]
+    newcomers = [person for person in t.users if not person.devices]
     for person in newcomers:
         t.think(300)
         person.register_device("iphone" if t.rng.random() < 0.7 else "android_phone")

@@ -209,10 +209,10 @@ def _scim_sync(t: Tenant) -> bool:
     if len(t._users) < 3:
         leavers = 0
     with t._action():
-        t._scim_sync(hires, leavers)
+        hired = t._scim_sync(hires, leavers)
         # New hires install Secret Chest on their devices soon after.
-        for user in t._users.items()[-hires:] if hires else ():
-            if not user.devices:
+        for user in hired:
+            if user.active and not user.devices:
                 t.clock.think(600)
                 for dtype in t._device_plan():
                     t._register(user, dtype)
