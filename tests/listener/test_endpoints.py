@@ -165,3 +165,21 @@ async def test_offloaded_faults_match_inline_faults(tmp_path: Path, post: Post) 
         async with run_listener(config) as running:
             answers.append([(await post(running.url, *signed(e)))[0] for e in events])
     assert answers[0] == answers[1]
+
+
+def _has_ipv6() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback here")
+async def test_ipv6_loopback_url_has_brackets(tmp_path: Path, post: Post) -> None:
+    async with run_listener(Listener(host="::1", secrets=(SECRET,), db=tmp_path / "r.db")) as running:
+        assert running.url.startswith("http://[::1]:")
+        assert (await post(running.url, *signed(make_event())))[0] == 204
