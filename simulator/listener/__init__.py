@@ -1,9 +1,22 @@
 """The mock listener behind ``chestsim listen``: verify, validate, record, inject faults.
 
->>> from simulator.listener import Listener, ListenerThread
->>> with ListenerThread(Listener(port=0)) as listener:   # doctest: +SKIP
-...     print(listener.url)
-http://127.0.0.1:43127/webhooks
+Async code::
+
+    async with run_listener(Listener(secrets=(secret,), db="received.db")) as running:
+        await send_somehow(running.url)          # http://127.0.0.1:<port>/webhooks
+        records = running.records()              # committed before any 2xx went out
+
+Synchronous code (tests, the ``chest_listener`` fixture)::
+
+    with ListenerThread(Listener(secrets=(secret,))) as running:
+        requests.post(running.url, ...)
+        assert running.acknowledged_ids() == {...}
+
+After the fact: ``RecordStore("received.db").summary()`` or ``chestsim inspect``.
+Faults: ``Listener(faults=(FaultRule(fail_rate=0.2, fail_statuses=(500, 503)),), seed=7)``.
+
+>>> Listener(port=0).path
+'/webhooks'
 """
 
 from __future__ import annotations
