@@ -7,9 +7,11 @@ Exit codes: 0 every delivery delivered, 1 some dead-lettered, 2 bad input.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -92,6 +94,24 @@ def _progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     return update, bar.stop
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops a run like Ctrl-C: deliveries in flight end, the journal is flushed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (tests calling main() from a worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _emit(report: Report, fmt: OutputFormat) -> int:
     if fmt is OutputFormat.json:
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -165,13 +185,14 @@ def send(
         "http_client": http_client,
     }
     sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
-    try:
-        if resume is not None:
-            report = sender.resume(resume, path)
-        else:
-            report = sender.send(path or "-", journal=journal)
-    finally:
-        stop()
+    with _sigterm_interrupts():
+        try:
+            if resume is not None:
+                report = sender.resume(resume, path)
+            else:
+                report = sender.send(path or "-", journal=journal)
+        finally:
+            stop()
     return _emit(report, fmt)
 
 
@@ -224,11 +245,13 @@ def replay(
                            concurrency=parse_positive_int(concurrency, option="--concurrency"),
                            retry=retry, time_scale=time_scale,
                            timeout=parse_duration(timeout, option="--timeout"))
-    try:
-        report = sender.replay(journal_path, failed=failed, ids=event_id or (), types=type_ or (),
-                               since=_when(since, "--since"), until=_when(until, "--until"), record=record)
-    finally:
-        stop()
+    with _sigterm_interrupts():
+        try:
+            report = sender.replay(journal_path, failed=failed, ids=event_id or (), types=type_ or (),
+                                   since=_when(since, "--since"), until=_when(until, "--until"),
+                                   record=record)
+        finally:
+            stop()
     return _emit(report, fmt)
 
 

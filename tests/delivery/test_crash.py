@@ -77,3 +77,24 @@ def test_kill_and_resume(sink: Sink, tmp_path: Path) -> None:
         assert got.body == bodies[got.id]
     duplicates = len(sink.ids(ok_only=True)) - N
     assert duplicates < len(kill_points) * 600
+
+
+def test_sigterm_flushes_the_journal(sink: Sink, tmp_path: Path) -> None:
+    events = make_events(2000)
+    path = write_jsonl(tmp_path / "events.jsonl", events)
+    journal = tmp_path / "run.db"
+    sink.delay = 0.005
+    proc = start(["send", str(path), "--journal", str(journal), "--to", sink.url, "--concurrency", "8"])
+    deadline = time.monotonic() + 60
+    while len(sink.received) < 400 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    # Everything the sink acknowledged is in the journal, but what was cut mid-answer.
+    assert len(set(sink.ids(ok_only=True)) - delivered_in(journal)) <= 8
+    proc = start(["send", "--resume", str(journal), "--to", sink.url])
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert delivered_in(journal) == {e["id"] for e in events}

@@ -1,0 +1,87 @@
+"""The SQLite journal: creation, refusal of foreign files, pending deliveries, replay selection."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from simulator._exceptions import JournalError
+from simulator.delivery import Journal, Outbound
+
+
+def ev(i: int, kind: str = "secret.used", ts: str = "2026-11-28T09:00:00Z") -> Outbound:
+    return Outbound(i, f"evt_{i}", kind, "t1", ts, b'{"id":"evt_%d"}' % i)
+
+
+def make(tmp_path: Path) -> Journal:
+    return Journal.create(tmp_path / "run.db", endpoints=[{"name": "a", "url": "http://127.0.0.1/a"},
+                                                         {"name": "b", "url": "http://127.0.0.1/b"}])
+
+
+def test_pending_lists_only_unfinished_targets(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    seqs = jr.accept([(ev(1), (0, 1)), (ev(2), (1,)), (ev(3), (0,))], lines_read=3)
+    jr.outcome(seqs[0], 0, "delivered", 1, 204, None)
+    jr.outcome(seqs[1], 1, "dead", 3, 500, "retries exhausted")
+    jr.close()
+    jr = Journal.open(tmp_path / "run.db")
+    pending = [(p.id, p.targets, p.body) for p in jr.pending()]
+    assert pending == [("evt_1", (1,), b'{"id":"evt_1"}'), ("evt_3", (0,), b'{"id":"evt_3"}')]
+    assert jr.counts() == {"events": 3, "delivered": 1, "dead": 1, "pending": 2}
+    assert jr.meta()["lines_read"] == "3"
+    failed = [(p.id, p.targets) for p in jr.select(failed=True)]
+    assert failed == [("evt_2", (1,))]
+    assert [p.id for p in jr.select(ids=["evt_3"])] == ["evt_3"]
+    jr.close()
+
+
+def test_select_by_type_and_time(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    jr.accept([(ev(1, ts="2026-11-28T09:00:00Z"), (0,)), (ev(2, "user.created", "2026-11-28T10:00:00.500Z"), (0,)),
+               (ev(3, ts="2026-11-28T11:00:00Z"), (0,))])
+    assert [p.id for p in jr.select(types=["user.created"])] == ["evt_2"]
+    since = 1_795_860_000.0  # 2026-11-28T10:00:00Z
+    assert [p.id for p in jr.select(since=since)] == ["evt_2", "evt_3"]
+    assert [p.id for p in jr.select(until=since)] == ["evt_1"]
+    jr.close()
+
+
+def test_seq_continues_after_reopen(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    assert jr.accept([(ev(1), (0,))]) == [1]
+    jr.close()
+    jr = Journal.open(tmp_path / "run.db")
+    assert jr.accept([(ev(2), (0,))]) == [2]
+    jr.close()
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"", id="empty-file"),
+    pytest.param(b"SQLite format 3\x00" + b"\x00" * 200, id="damaged"),
+    pytest.param(b"id,type\n1,2\n", id="csv"),
+])
+def test_open_refuses_foreign_files(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(content)
+    with pytest.raises(JournalError, match="not a chestsim journal"):
+        Journal.open(path)
+
+
+def test_open_refuses_other_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        db.execute("INSERT INTO meta VALUES ('schema', '99')")
+    db.close()
+    with pytest.raises(JournalError, match="another chestsim version"):
+        Journal.open(path)
+
+
+def test_missing_and_existing(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="no such journal file"):
+        Journal.open(tmp_path / "absent.db")
+    make(tmp_path).close()
+    with pytest.raises(JournalError, match="already exists"):
+        make(tmp_path)
