@@ -161,3 +161,14 @@ async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str) -> set[s
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await asyncio.gather(terminator(), *(sender(session) for _ in range(16)))
     return acked
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["writer-process", "inline"])
+def test_listen_refuses_a_db_that_is_not_a_record_file(tmp_path: Path, inline: bool,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.db").write_text("hello")
+    args = ["listen", "--port", "0", "--view", "quiet", "--db", str(tmp_path / "notes.db")]
+    assert main(args + (["--inline"] if inline else [])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chestsim: error: ")
+    assert "not a chestsim listener record file" in err
