@@ -50,7 +50,6 @@ __all__ = ["VERDICTS", "ListenerThread", "RunningListener", "free_port", "run_li
 VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "error")
 
 
-
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
