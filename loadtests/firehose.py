@@ -104,13 +104,14 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except UsageError as exc:
         _fail(str(exc), quiet=quiet)
         return
-    if isinstance(runner, WorkerRunner):
-        # Prepare in the background: the master may start the test any moment, and this worker's
-        # heartbeats must go on meanwhile. test_start waits for it (or rebuilds if options differ).
+    if is_worker and getattr(options, "processes", None):
+        # A --processes child has its master's options already: prepare in the background (the
+        # master may start any moment, heartbeats must go on); test_start waits for it. Other
+        # workers get their options with the test, so they prepare in test_start.
         index, count = _slice(runner, options, at_init=True)
         gevent.spawn(_prepare_quietly, config, index, count)
-    elif not isinstance(runner, MasterRunner):
-        # Prepare now, before Locust's run-time clock starts; test_start reuses it.
+    elif runner is not None and not is_worker and not isinstance(runner, MasterRunner):
+        # One process: prepare now, before Locust's run-time clock starts; test_start reuses it.
         try:
             _pool_for(config, 0, 1, in_thread=False)
         except UsageError as exc:

@@ -6,18 +6,22 @@ imported here (it would monkey-patch this process with gevent).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.loadtests._helpers import (
+    FIREHOSE,
     SECRET,
     TOKEN,
     RunningListener,
     child_env,
+    free_port,
     run_locust,
 )
 
@@ -128,3 +132,45 @@ def test_chestsim_loadtest_runs_the_firehose_locustfile(tmp_path: Path) -> None:
                           cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("chestsim: error: --scenario='nope'")
+
+
+def test_master_and_workers_share_out_an_events_file(listener: RunningListener, tmp_path: Path) -> None:
+    # What several machines do, on one: workers start with nothing but -f; the master's options
+    # (events file, secret, token) reach them with the test, and each takes its slice of the file.
+    from simulator.model import generate
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in generate("share-lifecycle", seed=5, events=400)))
+    port = str(free_port())
+    env = child_env()
+    master = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(FIREHOSE), "--master", "--headless", "--expect-workers", "2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "-H", listener.host, "-u", "4", "-r", "4",
+         "-t", "5s", "--stop-timeout", "10", "--events-file", str(events), "--signing-secret", SECRET,
+         "--token", TOKEN, "--json-file", str(tmp_path / "locust")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(FIREHOSE), "--worker", "--master-host", "127.0.0.1",
+         "--master-port", port], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True) for _ in range(2)]
+    try:
+        _, master_err = master.communicate(timeout=90)
+        worker_errs = [w.communicate(timeout=30)[1] for w in workers]
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert master.returncode == 0, master_err[-3000:]
+    entries = json.loads((tmp_path / "locust.json").read_text())
+    successes = sum(e["num_requests"] - e["num_failures"] for e in entries)
+    assert successes > 20
+    assert listener.settled_stats()["by_verdict"] == {"valid": successes}
+    listener.stop()
+    [(rows, distinct, signed)] = listener.query(
+        "SELECT count(*), count(DISTINCT webhook_id), sum(signature = 'ok') FROM records")
+    assert rows == distinct == signed == successes
+    assert {p[-3:] for (p,) in listener.query("SELECT DISTINCT substr(webhook_id, 1, 13) FROM records")} == {
+        "000", "001"}
+    assert any("worker 0 of 2 sends 200 prepared events" in err for err in worker_errs), worker_errs
+    assert any("worker 1 of 2 sends 200 prepared events" in err for err in worker_errs), worker_errs
