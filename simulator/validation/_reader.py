@@ -52,6 +52,15 @@ class Record(NamedTuple):
         """``file:line`` for messages."""
         return f"{self.path}:{self.line}" if self.line else self.path
 
+    def parse(self) -> Any:
+        """The event (``orjson.loads`` of ``raw``); ``InputError`` naming ``file:line`` when there is none."""
+        if self.raw is None:
+            raise InputError(f"{self.where}: {self.error}", path=self.path, line=self.line or None)
+        try:
+            return orjson.loads(self.raw)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"{self.where}: not JSON ({exc})", path=self.path, line=self.line) from None
+
 
 def read_sources(sources: Iterable[str | os.PathLike[str]], *,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
@@ -244,13 +253,7 @@ def iter_events(sources: Iterable[str | os.PathLike[str]], *,
     For callers that need events, not a report (the delivery engine).
     """
     for record in read_sources(sources, max_line_bytes=max_line_bytes):
-        if record.error is not None or record.raw is None:
-            raise InputError(f"{record.where}: {record.error}", path=record.path, line=record.line or None)
-        try:
-            event = orjson.loads(record.raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"{record.where}: not JSON ({exc})", path=record.path, line=record.line) from None
-        yield record, event
+        yield record, record.parse()
 
 
 #: Files smaller than this are not worth splitting across processes.
