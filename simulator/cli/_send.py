@@ -31,15 +31,15 @@ __all__ = ["endpoints_check", "replay", "secret_new", "send"]
 secret_app = typer.Typer(help="Signing secrets.", no_args_is_help=True)
 app.add_typer(secret_app, name="secret")
 
-ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Endpoint URL (repeatable).",
+ToOpt = Annotated[list[str] | None, typer.Option("--to", metavar="URL", help="Endpoint URL (repeatable).",
                                                  show_default=False)]
-EndpointsOpt = Annotated[Path | None, typer.Option("--endpoints", help="endpoints.toml file.",
+EndpointsOpt = Annotated[Path | None, typer.Option("--endpoints", metavar="FILE", help="endpoints.toml file.",
                                                    show_default=False)]
 SecretOpt = Annotated[list[str] | None, typer.Option(
-    "--secret", help="whsec_… signing secret (repeat for rotation); default $CHESTSIM_SECRET.",
+    "--secret", metavar="WHSEC", help="whsec_… signing secret (repeat for rotation); default $CHESTSIM_SECRET.",
     show_default=False)]
 TokenOpt = Annotated[str | None, typer.Option(
-    "--token", help="Bearer token; default $CHESTSIM_TOKEN.", show_default=False)]
+    "--token", metavar="TOKEN", help="Bearer token; default $CHESTSIM_TOKEN.", show_default=False)]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Summary as text or json.")]
 
 
@@ -129,40 +129,40 @@ def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ..
 
 @app.command()
 def send(
-    path: Annotated[str | None, typer.Argument(help="JSONL/NDJSON events, or - for stdin.",
+    path: Annotated[str | None, typer.Argument(metavar="PATH|-", help="JSONL/NDJSON events, or - for stdin.",
                                                show_default=False)] = None,
     to: ToOpt = None,
     endpoints: EndpointsOpt = None,
     secret: SecretOpt = None,
     token: TokenOpt = None,
-    events: Annotated[str | None, typer.Option("--events", help="Only these types (keys, labels or all).",
+    events: Annotated[str | None, typer.Option("--events", metavar="TYPES", help="Only these types (keys, labels or all).",
                                                show_default=False)] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", help="Deliveries in flight.")] = "32",
-    rate: Annotated[str | None, typer.Option("--rate", help="At most N events per second (200/s).",
+    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
+    rate: Annotated[str | None, typer.Option("--rate", metavar="N/s", help="At most N events per second (200/s).",
                                              show_default=False)] = None,
-    pace: Annotated[str | None, typer.Option("--pace", help="asap | rate | recorded.",
+    pace: Annotated[str | None, typer.Option("--pace", metavar="asap|rate|recorded", help="asap | rate | recorded.",
                                              show_default=False)] = None,
-    speed: Annotated[float, typer.Option("--speed", help="With --pace recorded: X times faster.")] = 1.0,
+    speed: Annotated[float, typer.Option("--speed", metavar="X", help="With --pace recorded: X times faster.")] = 1.0,
     ordered: Annotated[bool, typer.Option("--ordered", help="FIFO per tenant (or --order-key).")] = False,
-    order_key: Annotated[str, typer.Option("--order-key", help="tenant | secret | a data field.")] = "tenant",
-    retry: Annotated[str, typer.Option("--retry", help="standard-webhooks | svix | hook0 | exponential "
+    order_key: Annotated[str, typer.Option("--order-key", metavar="KEY", help="tenant | secret | a data field.")] = "tenant",
+    retry: Annotated[str, typer.Option("--retry", metavar="PRESET|LIST", help="standard-webhooks | svix | hook0 | exponential "
                                                        "| none | a list like 1s,5s,30s.")] = "standard-webhooks",
-    jitter: Annotated[float, typer.Option("--jitter", help="Spread retry waits by ± this fraction.")] = 0.1,
-    time_scale: Annotated[float, typer.Option("--time-scale", help="Multiply retry waits (tests).")] = 1.0,
-    timeout: Annotated[str, typer.Option("--timeout", help="Per-attempt timeout.")] = "15s",
-    journal: Annotated[Path | None, typer.Option("--journal", help="Write a SQLite journal here.",
+    jitter: Annotated[float, typer.Option("--jitter", metavar="F", help="Spread retry waits by ± this fraction.")] = 0.1,
+    time_scale: Annotated[float, typer.Option("--time-scale", metavar="F", help="Multiply retry waits (tests).")] = 1.0,
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
+    journal: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="Write a SQLite journal here.",
                                                  show_default=False)] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this journal.",
+    resume: Annotated[Path | None, typer.Option("--resume", metavar="FILE", help="Continue the run in this journal.",
                                                 show_default=False)] = None,
-    clock_skew: Annotated[str | None, typer.Option("--clock-skew", help="Shift webhook-timestamp "
+    clock_skew: Annotated[str | None, typer.Option("--clock-skew", metavar="DURATION", help="Shift webhook-timestamp "
                                                    "(10m, -10m) to test listeners.", show_default=False)] = None,
     bad_signature: Annotated[bool, typer.Option("--bad-signature",
                                                 help="Sign with a wrong key (negative tests).")] = False,
-    app_spec: Annotated[str | None, typer.Option("--app", help="Deliver in process to an ASGI/WSGI "
+    app_spec: Annotated[str | None, typer.Option("--app", metavar="MODULE:ATTR", help="Deliver in process to an ASGI/WSGI "
                                                  "app (module:attr).", show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for retry jitter.",
+    seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Seed for retry jitter.",
                                              show_default=False)] = None,
-    http_client: Annotated[str, typer.Option("--http-client", help="auto (lean client for loopback "
+    http_client: Annotated[str, typer.Option("--http-client", metavar="auto|aiohttp|lean", help="auto (lean client for loopback "
                                              "http, aiohttp for https) | aiohttp | lean.")] = "auto",
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
@@ -215,24 +215,24 @@ def _when(text: str | None, option: str) -> float | None:
 def replay(
     journal_path: Annotated[Path, typer.Argument(metavar="JOURNAL", help="A journal written by --journal.")],
     failed: Annotated[bool, typer.Option("--failed", help="Only dead-lettered deliveries.")] = False,
-    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="Only this event (repeatable).",
+    event_id: Annotated[list[str] | None, typer.Option("--event-id", metavar="ID", help="Only this event (repeatable).",
                                                        show_default=False)] = None,
-    type_: Annotated[list[str] | None, typer.Option("--type", help="Only this type (repeatable).",
+    type_: Annotated[list[str] | None, typer.Option("--type", metavar="TYPE", help="Only this type (repeatable).",
                                                     show_default=False)] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Events at or after this time.",
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help="Events at or after this time.",
                                               show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Events before this time.",
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME", help="Events before this time.",
                                               show_default=False)] = None,
     to: ToOpt = None,
     endpoints: EndpointsOpt = None,
     secret: SecretOpt = None,
     token: TokenOpt = None,
-    record: Annotated[Path | None, typer.Option("--journal", help="With --to: journal the replay here.",
+    record: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="With --to: journal the replay here.",
                                                 show_default=False)] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", help="Deliveries in flight.")] = "32",
-    retry: Annotated[str, typer.Option("--retry", help="Retry schedule.")] = "standard-webhooks",
-    time_scale: Annotated[float, typer.Option("--time-scale", help="Multiply retry waits (tests).")] = 1.0,
-    timeout: Annotated[str, typer.Option("--timeout", help="Per-attempt timeout.")] = "15s",
+    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
+    retry: Annotated[str, typer.Option("--retry", metavar="PRESET|LIST", help="Retry schedule.")] = "standard-webhooks",
+    time_scale: Annotated[float, typer.Option("--time-scale", metavar="F", help="Multiply retry waits (tests).")] = 1.0,
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Re-send events from a journal, with the same webhook-id."""

@@ -149,3 +149,17 @@ def make_events(n: int, *, types: tuple[str, ...] = TYPES, start: float = 1_795_
 def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
     return path
+
+
+APP_RECEIVED: list[str] = []
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A tiny ASGI listener for ``--app delivery_sink:asgi_app``: records webhook-ids, answers 204."""
+    while True:
+        message = await receive()
+        if not message.get("more_body"):
+            break
+    APP_RECEIVED.append(dict(scope["headers"]).get(b"webhook-id", b"").decode())
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})

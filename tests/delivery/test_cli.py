@@ -147,3 +147,14 @@ def test_bad_input_one_line_exit_2(sink: Sink, tmp_path: Path, capsys: pytest.Ca
     assert os.listdir(tmp_path).count("a.db") == 0
     # Of all those, only the broken file's good first line was ever sent, once.
     assert sink.ids() == ["evt_1"]
+
+
+def test_send_to_in_process_app(events_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from delivery_sink import APP_RECEIVED
+
+    APP_RECEIVED.clear()
+    code, out, _ = run(["send", str(events_file), "--app", "delivery_sink:asgi_app", "--secret", SECRET,
+                        "--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(out)["delivered"] == 60
+    assert APP_RECEIVED[:2] == ["evt_000000", "evt_000001"]

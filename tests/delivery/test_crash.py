@@ -20,7 +20,7 @@ from delivery_sink import Sink, make_events, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-N = 3000
+N = 2000
 
 
 def delivered_in(journal: Path) -> set[str]:
@@ -52,7 +52,7 @@ def test_kill_and_resume(sink: Sink, tmp_path: Path) -> None:
     common = ["--to", sink.url, "--concurrency", "8", "--retry", "1s,1s,1s", "--time-scale", "0.05",
               "--format", "json"]
     proc = start(["send", str(path), "--journal", str(journal), *common])
-    kill_points = [150, 1100, 2200]
+    kill_points = [120, 700, 1400]
     kill_when(proc, sink, kill_points[0])
     for point in [*kill_points[1:], None]:
         already = delivered_in(journal)
