@@ -194,14 +194,11 @@ def build_pool(
     token: str | None = None,
     run_tag: str | None = None,
     clock: Callable[[], float] = time.time,
-    pause: Callable[[], object] | None = None,
 ) -> PayloadPool:
     """Generate this worker's slice of the stream (``pool_size`` events) and serialize it.
 
     Worker ``i`` of ``N`` takes events ``i, i+N, i+2N …`` of the stream, and its ids
     start ``evt_<run_tag><i:03d>``, so no two workers share an event or an id.
-    ``pause`` is called every few hundred events (a Locust worker passes
-    ``gevent.sleep(0)``, so that its heartbeats go on while it prepares).
     """
     if worker_count < 1 or worker_index < 0:
         raise ValueError(f"worker_index={worker_index} / worker_count={worker_count} is not a slice")
@@ -210,8 +207,6 @@ def build_pool(
         stream: Iterable[dict[str, Any]] = _read_jsonl(events_file)
     else:
         stream = scenario_events(scenario, seed=seed, users=tenant_users, events=pool_size * worker_count)
-    if pause is not None:
-        stream = _pausing(stream, pause)
     mine = itertools.islice(stream, slot, slot + pool_size * worker_count, worker_count)
     payloads = [Payload.from_event(event) for event in mine]
     tag = run_tag if run_tag is not None else new_run_tag()
@@ -276,14 +271,6 @@ def check_events_file(path: Path) -> None:
     if first is None:
         raise InputError(f"--events-file={str(path)!r} holds no events; pass a JSONL file with one "
                          "envelope per line", path=str(path))
-
-
-def _pausing(stream: Iterable[dict[str, Any]], pause: Callable[[], object],
-             every: int = 250) -> Iterator[dict[str, Any]]:
-    for n, event in enumerate(stream, 1):
-        if n % every == 0:
-            pause()
-        yield event
 
 
 def _model() -> Any:

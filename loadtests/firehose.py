@@ -104,6 +104,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     except UsageError as exc:
         _fail(str(exc), quiet=quiet)
         return
+    if not is_worker and options.headless and not environment.host:
+        _fail("--host is missing; pass the listener's base URL, like -H http://127.0.0.1:8000")
     if is_worker and getattr(options, "processes", None):
         # A --processes child has its master's options already: prepare in the background (the
         # master may start any moment, heartbeats must go on); test_start waits for it. Other
@@ -120,8 +122,6 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         gevent.get_hub().loop.update_now()
     if is_worker:
         return
-    if options.headless and not environment.host:
-        _fail("--host is missing; pass the listener's base URL, like -H http://127.0.0.1:8000")
     if config.shape:
         shape = shapes.make_shape(config.shape, peak=options.num_users, duration=options.run_time)
         shape.runner = runner

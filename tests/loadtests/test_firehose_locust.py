@@ -119,6 +119,13 @@ def test_bad_options_stop_locust_at_start(tmp_path: Path, args: list[str], fragm
     assert run.entries == []
 
 
+def test_a_missing_host_is_one_line_too(tmp_path: Path) -> None:
+    run = run_locust(["-u", "1", "-t", "5s"], tmp_path=tmp_path, timeout=30)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        "chestsim: error: --host is missing; pass the listener's base URL, like -H http://127.0.0.1:8000")
+
+
 def test_options_come_from_the_environment_too(tmp_path: Path) -> None:
     env = child_env(LOCUST_SCENARIO="tenant-dya", CHESTSIM_SECRET=SECRET)
     run = run_locust(["-H", "http://127.0.0.1:9", "-u", "1", "-t", "5s"], tmp_path=tmp_path, env=env, timeout=30)
