@@ -88,8 +88,13 @@ def chest_settings(request: pytest.FixtureRequest) -> ChestSettings:
 
 @pytest.fixture
 def chest_secret(chest_settings: ChestSettings) -> str:
-    """The ``whsec_…`` signing secret of this test; configure the listener under test with it."""
-    return chest_settings.secret.reveal()
+    """The ``whsec_…`` signing secret of this test; configure the listener under test with it.
+
+    A ``str`` whose ``repr`` is masked, so that failure reports do not print it.
+    """
+    from simulator.testing._settings import SecretText
+
+    return SecretText(chest_settings.secret.reveal())
 
 
 @pytest.fixture

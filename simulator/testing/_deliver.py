@@ -126,8 +126,8 @@ class Deliverer:
 
     def _crashed(self, delivery: Delivery, exc: BaseException) -> HarnessAssertion:
         return HarnessAssertion(
-            f"the listener raised {type(exc).__name__} on delivery {delivery.label!r}"
-            f"{f' ({delivery.detail})' if delivery.detail else ''} instead of answering; "
+            f"delivery {delivery.label!r}{f' ({delivery.detail})' if delivery.detail else ''}: "
+            f"the listener raised {type(exc).__name__}, it crashed instead of answering; "
             f"a listener must answer every POST with 2xx or 4xx; {self.settings.reproduce()}"
         )
 

@@ -45,6 +45,7 @@ _WHY: dict[str, str] = {
     "reject-400": "a signed body that is not a JSON object with a string 'type' and an object 'data' cannot be routed",
     "accept-or-reject": "hostile input must get a 2xx or a 4xx answer; a 5xx or an exception means the listener crashed",
 }
+_CRASHED = "a 5xx answer means the listener crashed on it (and a sender retries a 5xx for days)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class Delivery:
             return
         where = f" ({self.detail})" if self.detail else ""
         again = f"; reproduce with seed={seed}" if seed is not None else ""
+        why = _CRASHED if status >= 500 else _WHY[self.expect]
         raise HarnessAssertion(
             f"delivery {self.label!r}{where} expects {self.expect} ({EXPECTATIONS[self.expect]}); "
-            f"the listener answered {status}: {_WHY[self.expect]}{again}"
+            f"the listener answered {status}: {why}{again}"
         )

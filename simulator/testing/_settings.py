@@ -21,7 +21,7 @@ from typing import Any
 from simulator._exceptions import UsageError
 from simulator._signing import SigningSecret
 
-__all__ = ["DEFAULT_USERS", "TEST_SECRET", "ChestSettings", "parse_seed"]
+__all__ = ["DEFAULT_USERS", "TEST_SECRET", "ChestSettings", "SecretText", "parse_seed"]
 
 #: The signing secret tests use unless told otherwise. Public on purpose: never use it in production.
 TEST_SECRET = "whsec_Y2hlc3RzaW0tdGVzdC1zZWNyZXQtdjEh"
@@ -29,6 +29,23 @@ TEST_SECRET = "whsec_Y2hlc3RzaW0tdGVzdC1zZWNyZXQtdjEh"
 DEFAULT_USERS = 10
 
 _MARKER_KEYS = frozenset({"seed", "secret", "users"})
+
+
+class SecretText(str):
+    """The ``whsec_…`` text of a secret: a ``str`` for the app under test, masked in ``repr``
+    so that pytest's failure reports (which show fixture values) never print it.
+
+    >>> text = SecretText("whsec_Y2hlc3RzaW0tdGVzdC1zZWNyZXQtdjEh")
+    >>> text
+    'whsec_…'
+    >>> text.startswith("whsec_Y2")
+    True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'whsec_…'"
 
 
 def parse_seed(value: str | int | None, *, rng: random.Random | None = None) -> int:

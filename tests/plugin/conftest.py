@@ -13,6 +13,7 @@ import pytest
 # Inner in-process runs forget every module they import, and pytest rewrites the asserts of
 # plugin distributions (all of Hypothesis) on each import: about 4 s per run. Modules loaded
 # here, before any inner run, stay loaded.
+import simulator.listener
 import simulator.strategies
 import simulator.testing  # noqa: F401
 
