@@ -265,6 +265,7 @@ class Sender:
                     "--to/--endpoints as the original run, or none to reuse the journal's URLs",
                     endpoint=missing[0])
             self.endpoints = tuple(by_name[r["name"]] for r in rows)
+            _check_credentials(rows, self.endpoints)
             return
         rebuilt = []
         for r in rows:
@@ -273,6 +274,7 @@ class Sender:
                                              token=self._token, concurrency=r.get("concurrency"),
                                              rate=r.get("rate")))
         self.endpoints = tuple(rebuilt)
+        _check_credentials(rows, self.endpoints)
 
     # -- the engine -----------------------------------------------------------------------
 
@@ -613,6 +615,19 @@ class SchemeTransport:
     async def close(self) -> None:
         for transport in self._used:
             await transport.close()
+
+
+def _check_credentials(rows: Sequence[Mapping[str, Any]], endpoints: Sequence[Endpoint]) -> None:
+    """Refuse to continue unsigned (or without the token) what was signed: secrets are never stored."""
+    for row, endpoint in zip(rows, endpoints, strict=True):
+        if row.get("signed") and not endpoint.secrets:
+            raise EndpointConfigError(
+                f"endpoint {row['name']!r} was signed in the original run; give the secret again with "
+                "--secret or CHESTSIM_SECRET (journals never store secrets)", endpoint=row["name"])
+        if row.get("token") and not endpoint.token:
+            raise EndpointConfigError(
+                f"endpoint {row['name']!r} sent a bearer token in the original run; give it again with "
+                "--token or CHESTSIM_TOKEN (journals never store tokens)", endpoint=row["name"])
 
 
 def _close(batches: Iterator[list[Outbound]]) -> None:

@@ -158,3 +158,23 @@ def test_send_to_in_process_app(events_file: Path, capsys: pytest.CaptureFixture
     assert code == 0
     assert json.loads(out)["delivered"] == 60
     assert APP_RECEIVED[:2] == ["evt_000000", "evt_000001"]
+
+
+def test_resume_of_signed_run_needs_the_secret_again(sink: Sink, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.delivery as delivery
+
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    monkeypatch.delenv("CHESTSIM_TOKEN", raising=False)
+    journal = tmp_path / "run.db"
+    delivery.send(make_events(2), to=[sink.url], secrets=[SECRET], token=TOKEN, journal=journal)
+    code, _, err = run(["send", "--resume", str(journal)], capsys)
+    assert code == 2
+    assert "was signed in the original run; give the secret again" in err
+    code, _, err = run(["replay", str(journal), "--secret", SECRET], capsys)
+    assert code == 2
+    assert "sent a bearer token in the original run" in err
+    code, out, _ = run(["replay", str(journal), "--secret", SECRET, "--token", TOKEN, "--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(out)["delivered"] == 2
