@@ -77,7 +77,12 @@ def iter_events(
     start: str | None = None,
     overrides: Sequence[str | Override] = (),
 ) -> Iterator[Event]:
-    """Events of one scenario run, lazily. Events share fragments: do not mutate them."""
+    """Events of one scenario run, lazily. Events share fragments: do not mutate them
+    (``simulator.model.generate`` hands out independent copies).
+
+    >>> [e["type"] for e in iter_events("desharding", seed=1, users=1, events=3)]
+    ['user.created', 'device.registered', 'device.registered']
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if events is not None and events < 1:
@@ -174,6 +179,10 @@ def write_events(
     batch: int = 2048,
 ) -> int:
     """Write a stream as JSONL; call ``progress(count)`` every ``every`` events. Returns the count.
+
+    >>> import io
+    >>> write_events(iter_events("onboarding", seed=1, events=10), io.BytesIO())
+    10
 
     While it writes, the cyclic garbage collector runs rarely and, once the tenant's history is
     out, leaves the long-lived tenant alone (``gc.freeze``): events are freed by reference

@@ -93,7 +93,11 @@ def _shipped() -> dict[str, Path]:
 
 
 def list_scenarios() -> list[Scenario]:
-    """The shipped scenarios, by name."""
+    """The shipped scenarios, by name.
+
+    >>> "tenant-day" in [s.name for s in list_scenarios()]
+    True
+    """
     return [load_scenario(name) for name in _shipped()]
 
 

@@ -258,7 +258,7 @@ class Tenant(SecretActions):
         name = kind.name_pattern.format(
             first=user.given_name, model=model, model_short=short,
             FIRST=(user.email.split(".")[0][:8]).upper(), num=rng.randint(100, 999),
-            first_lower=user.email.split(".")[0], model_tag=short.split()[-1].lower())
+            first_lower=user.email.split(".")[0], model_tag=short.split()[0].lower())
         now = self._tick(1000, 60_000)
         device = Device(
             id=self.ids.uuid(), owner=user, type=dtype, model=model, name=name[:128],
