@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
 import typer
@@ -13,6 +14,9 @@ import typer
 from simulator._exceptions import UsageError
 from simulator._units import parse_duration, parse_positive_int, parse_rate
 from simulator.cli._app import OutputFormat, app, scenarios_app
+
+if TYPE_CHECKING:
+    from simulator.model._tenant import Tenant
 
 _EPILOG = (
     "--rate sets the spacing of the events' timestamps on the virtual clock (Poisson arrivals, "
@@ -43,6 +47,11 @@ def generate(
                                      "(default 2026-11-30T08:00Z)"),
     set_: list[str] = typer.Option([], "--set", help="TYPE:PATH=VALUE, repeatable"),
     out: str = typer.Option("-", "--out", "-o", help="output file, or - for stdout"),
+    no_history: bool = typer.Option(False, "--no-history", help="leave out the replayed history: start with "
+                                    "the scenario's own events (pair with --snapshot-out)"),
+    snapshot_out: str | None = typer.Option(None, "--snapshot-out", help="write the tenant as it stands at "
+                                            "--start (ids, shard maps) to FILE, for `chestsim validate "
+                                            "--sequence --snapshot FILE`"),
     realtime: bool = typer.Option(False, "--realtime", help="also pace the output in wall-clock time at --rate "
                                   "(for piping into a listener); the replayed history goes out at once"),
 ) -> None:
@@ -69,7 +78,8 @@ def generate(
     loaded = load_scenario(scenario)
     stream = iter_events(loaded, seed=seed, users=n_users, groups=n_groups, devices_per_user=n_devices,
                          events=n_events, duration=seconds, rate=per_second, locale=locale, start=start,
-                         overrides=overrides)
+                         overrides=overrides, history=not no_history,
+                         on_start=_snapshot_writer(snapshot_out) if snapshot_out else None)
     batch, every = 2048, 10_000
     if realtime:
         pace = per_second or loaded.defaults.get("rate")
@@ -98,6 +108,18 @@ def generate(
                          batch=batch)
         else:
             write_events(stream, sink, every=every, batch=batch)
+
+
+def _snapshot_writer(path: str) -> Callable[[Tenant], None]:
+    try:
+        Path(path).open("ab").close()
+    except OSError as exc:
+        raise UsageError(f"--snapshot-out={path!r} cannot be written: {exc.strerror}") from None
+
+    def write(tenant: Tenant) -> None:
+        Path(path).write_bytes(orjson.dumps(tenant.snapshot(), option=orjson.OPT_INDENT_2) + b"\n")
+
+    return write
 
 
 def _open_out(out: str) -> IO[bytes]:

@@ -79,11 +79,13 @@ def generate(
     locale: str | None = None,
     start: str | None = None,
     overrides: Sequence[str] = (),
+    history: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Events of a scenario (a shipped name or a script path), as independent dicts.
 
     ``duration`` takes seconds or ``"8h"``; ``rate`` events per virtual second or
-    ``"200/s"``; ``overrides`` are ``--set`` strings. Same arguments, same events.
+    ``"200/s"``; ``overrides`` are ``--set`` strings; ``history=False`` starts with the
+    scenario's own events (the tenant's earlier history left out). Same arguments, same events.
 
     >>> first = next(generate("onboarding", seed=1))
     >>> first["type"]
@@ -95,7 +97,7 @@ def generate(
     per_second = parse_rate(rate, option="rate") if rate is not None else None
     stream = iter_events(scenario, seed=seed, users=users, groups=groups, devices_per_user=devices_per_user,
                          events=events, duration=seconds, rate=per_second, locale=locale, start=start,
-                         overrides=overrides)
+                         overrides=overrides, history=history)
     loads, dumps = orjson.loads, orjson.dumps
     for event in stream:
         yield loads(dumps(event))

@@ -76,8 +76,14 @@ def iter_events(
     locale: str | None = None,
     start: str | None = None,
     overrides: Sequence[str | Override] = (),
+    history: bool = True,
+    on_start: Callable[[Tenant], object] | None = None,
 ) -> Iterator[Event]:
-    """Events of one scenario run, lazily. Events share fragments: do not mutate them
+    """Events of one scenario run, lazily.
+
+    ``history=False`` leaves out the replayed history (the tenant as it stood before
+    ``start``); ``on_start(tenant)`` is called once that history is behind, e.g. to save
+    ``tenant.snapshot()`` for a sequence checker. Events share fragments: do not mutate them
     (``simulator.model.generate`` hands out independent copies).
 
     >>> [e["type"] for e in iter_events("desharding", seed=1, users=1, events=3)]
@@ -94,7 +100,8 @@ def iter_events(
         rate = float(scenario.defaults["rate"])
     tenant = build_tenant(scenario, seed=seed, users=users, groups=groups, devices_per_user=devices_per_user,
                           locale=locale, start=start, rate=rate)
-    stream = _episodes(scenario, tenant, limited=events is not None or duration is not None)
+    stream = _episodes(scenario, tenant, limited=events is not None or duration is not None, history=history,
+                       on_start=on_start)
     if parsed:
         by_type: dict[str, list[Override]] = {}
         for o in parsed:
@@ -108,8 +115,15 @@ def iter_events(
     return stream
 
 
-def _episodes(scenario: Scenario, tenant: Tenant, *, limited: bool) -> Iterator[Event]:
-    yield from tenant.drain()
+def _episodes(scenario: Scenario, tenant: Tenant, *, limited: bool, history: bool = True,
+              on_start: Callable[[Tenant], object] | None = None) -> Iterator[Event]:
+    if history:
+        yield from tenant.drain()
+    else:
+        for _ in tenant.drain():
+            pass
+    if on_start is not None:
+        on_start(tenant)
     if scenario.setup is not None:
         scenario.call(scenario.setup, tenant)
         yield from tenant.drain()

@@ -89,3 +89,18 @@ def test_scenarios_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "share-lifecycle" in out
     assert "tenant-day" in out
+
+
+def test_no_history_with_a_snapshot_passes_the_strict_sequence_rules(tmp_path: Path) -> None:
+    from simulator.validation import SequenceChecker
+
+    out, snap = tmp_path / "live.jsonl", tmp_path / "snapshot.json"
+    assert main(["generate", "share-lifecycle", "--users", "5", "--events", "300", "--no-history",
+                 "--snapshot-out", str(snap), "--out", str(out)]) == 0
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(events) == 300
+    assert events[0]["type"] == "secret.created"  # the scenario's own first action, not the history
+    checker = SequenceChecker(mode="strict", snapshot=str(snap))
+    assert [f for i, e in enumerate(events) for f in checker.feed(e, str(i))] == []
+    blind = SequenceChecker(mode="strict")
+    assert [f for i, e in enumerate(events) for f in blind.feed(e, str(i))] != []
