@@ -87,7 +87,7 @@ def generate(
             raise UsageError("--realtime needs --rate (events per second), e.g. --rate 200/s --realtime")
         after = format_ms(parse_instant(start or loaded.defaults.get("start", DEFAULT_START)))
         stream = paced(stream, float(pace), after=after)
-        batch, every = 1, max(1, int(float(pace)))
+        batch, every = 1, max(1, int(float(pace) / 10))
     with ExitStack() as stack:
         sink: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open_out(out))
         if sys.stderr.isatty():

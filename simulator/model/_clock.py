@@ -54,26 +54,35 @@ def parse_instant(text: str, *, option: str = "--start") -> int:
     return round(moment.timestamp() * 1000)
 
 
-class _Formatter:
-    """Formats milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, caching the text up to the minute."""
+_MILLIS = tuple(f".{m:03d}Z" for m in range(1000))
 
-    __slots__ = ("_last", "_last_ms", "_minute", "_prefix")
+
+class _Formatter:
+    """Formats milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, caching the text up to the second."""
+
+    __slots__ = ("_last", "_last_ms", "_minute", "_prefix", "_second", "_second_prefix")
 
     def __init__(self) -> None:
         self._minute = -1
         self._prefix = ""
+        self._second = -1
+        self._second_prefix = ""
         self._last_ms = -1
         self._last = ""
 
     def __call__(self, ms: int) -> str:
         if ms == self._last_ms:
             return self._last
-        minute, rest = divmod(ms, 60_000)
-        if minute != self._minute:
-            self._minute = minute
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minute * 60))
+        second = ms // 1000
+        if second != self._second:
+            minute, in_minute = divmod(second, 60)
+            if minute != self._minute:
+                self._minute = minute
+                self._prefix = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minute * 60))
+            self._second = second
+            self._second_prefix = f"{self._prefix}{in_minute:02d}"
         self._last_ms = ms
-        self._last = text = f"{self._prefix}{rest // 1000:02d}.{rest % 1000:03d}Z"
+        self._last = text = self._second_prefix + _MILLIS[ms - second * 1000]
         return text
 
 

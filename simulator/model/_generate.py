@@ -208,6 +208,7 @@ def write_events(
     with _lean_gc():
         while True:
             chunk = writer.write_all(islice(stream, every))
+            writer.flush()
             count += chunk
             if progress is not None:
                 progress(count)

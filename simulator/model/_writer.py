@@ -11,6 +11,7 @@ b'{"id":"evt_1","type":"secret.used"}\\n'
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from types import TracebackType
 from typing import IO, Any
 
@@ -41,14 +42,20 @@ class EventWriter:
 
     def write_all(self, events: Iterable[dict[str, Any]]) -> int:
         """Write every event; return how many."""
-        dumps, buffer, batch = self._dumps, self._buffer, self.batch
-        n = 0
-        for event in events:
-            buffer.append(dumps(event, option=_NEWLINE))
-            n += 1
-            if len(buffer) >= batch:
-                self.flush()
-        return n
+        self.flush()
+        dumps, batch, out = self._dumps, self.batch, self._out
+        iterator = iter(events)
+        total = 0
+        while True:
+            lines = [dumps(event, option=_NEWLINE) for event in islice(iterator, batch)]
+            if not lines:
+                break
+            out.write(b"".join(lines))
+            total += len(lines)
+            self.count += len(lines)
+            if len(lines) < batch:
+                break
+        return total
 
     def flush(self) -> None:
         if self._buffer:
