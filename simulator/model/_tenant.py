@@ -94,8 +94,9 @@ class Tenant(SecretActions):
         """What exists now, as ids and shard maps: the ``--snapshot`` a sequence checker needs to
         judge a stream that starts here (``chestsim generate --no-history --snapshot-out``).
 
-        >>> sorted(Tenant(seed=1, users=2).snapshot())[:3]
-        ['devices', 'groups', 'installation_maps']
+        >>> snapshot = Tenant(seed=1, users=2).snapshot()
+        >>> len(snapshot["users"]), len(snapshot["devices"])
+        (2, 4)
         """
         self._finish_bootstrap()
         users = self._users.items()
