@@ -60,8 +60,8 @@ def test_disagreement_is_named(entries: list[dict[str, Any]], stats: dict[str, A
 def test_make_loadtest_leaves_reports_and_agrees(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "loadtests.run", "--users", "4", "--run-time", "4s",
-                           "--out", str(out)], cwd=ROOT, env=child_env(), capture_output=True, text=True,
-                          timeout=120, check=False)
+                           "--tenant-users", "200", "--out", str(out)], cwd=ROOT, env=child_env(),
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "OK: every success Locust counted arrived at the listener" in proc.stdout
     for name in ("report.html", "locust_stats.csv", "locust_failures.csv", "locust.json", "summary.json",
