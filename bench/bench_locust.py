@@ -49,8 +49,8 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 
 def run(quick: bool) -> list[Result]:
     users = 10
-    seconds = 4 if quick else 10
-    rounds = 1 if quick else 3
+    seconds = 4 if quick else 8
+    rounds = 1 if quick else 5
     work = Path(tempfile.mkdtemp(prefix="bench-locust-", dir=OUT if OUT.is_dir() else None))
     body_file = work / "body.json"
     body_file.write_bytes(_one_firehose_body())
@@ -72,8 +72,10 @@ def run(quick: bool) -> list[Result]:
     finally:
         sink.terminate()
         sink.wait(10)
-    note = (f"{users} users, {seconds}s × {rounds} rounds, medians; firehose "
-            f"{', '.join(f'{x:,.0f}' for x in firehose)} / bare {', '.join(f'{x:,.0f}' for x in bare)}")
+    paired = sorted(f / b for f, b in zip(firehose, bare, strict=True) if b)
+    note = (f"{users} users, {seconds}s × {rounds} rounds, medians; round ratios "
+            f"{', '.join(f'{r:.2f}' for r in paired)}; firehose {', '.join(f'{x:,.0f}' for x in firehose)}"
+            f" / bare {', '.join(f'{x:,.0f}' for x in bare)}")
     return [Result(name="locust firehose user (signed, fresh ids)", value=statistics.median(firehose),
                    unit="req/s", reference_name="bare FastHttpUser",
                    reference=statistics.median(bare), target=0.9, note=note)]
