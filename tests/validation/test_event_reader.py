@@ -120,3 +120,11 @@ def test_iter_events_yields_parsed_events_and_raises_input_error_with_the_place(
     with pytest.raises(InputError, match=r"e\.jsonl:2: not JSON") as info:
         next(events)
     assert info.value.line == 2
+
+
+def test_record_parse_gives_the_event_or_an_input_error_naming_the_place() -> None:
+    assert Record("f.jsonl", 3, b'{"a": 1}').parse() == {"a": 1}
+    with pytest.raises(InputError, match=r"f\.jsonl:4: not JSON"):
+        Record("f.jsonl", 4, b"{").parse()
+    with pytest.raises(InputError, match=r"f\.jsonl:5: line longer"):
+        Record("f.jsonl", 5, None, "line longer than 8 MiB skipped").parse()

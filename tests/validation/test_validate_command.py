@@ -245,3 +245,10 @@ def test_jobs_with_sequence_is_refused(capsys: pytest.CaptureFixture[str], good_
     code, _out, err = run(capsys, "validate", "--jobs", "2", "--sequence", str(good_file))
     assert code == 2
     assert "--jobs=2 cannot be used with --sequence" in err
+
+
+def test_validate_refuses_zero_jobs(good_file: Path) -> None:
+    from simulator.validation import validate
+
+    with pytest.raises(ValueError, match="jobs=0"):
+        validate([good_file], jobs=0)
