@@ -114,8 +114,8 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
                 if name == "chestsim":
                     rate, _ = _chestsim(stream, url, work / f"run-{i}.db")
                 else:
-                    # As long as chestsim's run, so both see the same sink warmth.
-                    seconds = max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0)))
+                    # About as long as chestsim's run (a rate needs no more than a minute).
+                    seconds = min(60, max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0))))
                     rate = _locust(url, body, work / f"locust-{i}", seconds=seconds)
                 figures.append(rate)
                 print(f"   round {i + 1}: {name} {rate:,.0f} req/s", file=sys.stderr, flush=True)
