@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from validation_examples import example, jsonl
 
 from simulator import InputError
@@ -128,3 +130,14 @@ def test_record_parse_gives_the_event_or_an_input_error_naming_the_place() -> No
         Record("f.jsonl", 4, b"{").parse()
     with pytest.raises(InputError, match=r"f\.jsonl:5: line longer"):
         Record("f.jsonl", 5, None, "line longer than 8 MiB skipped").parse()
+
+
+@settings(max_examples=200, deadline=None, print_blob=True)
+@given(st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(
+    [b"{", b"}", b"[", b"]", b'"', b"\\", b",", b"\n", b'{"a": 1}', b'[{"b": "x"}]']
+)), max_size=30))
+def test_any_bytes_give_records_never_an_exception(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    got = list(read_stream(io.BytesIO(data), "f", max_line_bytes=64))
+    assert all(r.line >= 0 for r in got)
+    assert all((r.raw is None) == (r.error is not None) for r in got)

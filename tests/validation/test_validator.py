@@ -6,6 +6,8 @@ import dataclasses
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from validation_examples import example
 
 from simulator import CATALOG
@@ -144,3 +146,22 @@ def test_a_long_low_entropy_name_is_not_a_leak(validator: Validator) -> None:
 
 def test_repr_shows_how_to_rebuild_it() -> None:
     assert repr(Validator(strict=True)) == "Validator(strict=True)"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, print_blob=True)
+@given(JSON, st.sampled_from([t.key for t in CATALOG] + ["nope", None]))
+def test_any_json_value_gives_problems_never_an_exception(value: object, event_type: str | None) -> None:
+    validator = Validator(strict=True)
+    assert isinstance(validator.check(value), list)
+    if isinstance(value, dict):
+        value = {**value, "type": event_type, "data": value}
+        problems = validator.check(value)
+        assert problems
+        assert all(p.pointer == "" or p.pointer.startswith("/") for p in problems)
