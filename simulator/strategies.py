@@ -39,6 +39,7 @@ from simulator.testing._settings import TEST_SECRET
 
 __all__ = [
     "HOSTILE_KINDS",
+    "TENANT_SEEDS",
     "Delivery",
     "deliveries",
     "delivery_sequences",
@@ -53,6 +54,10 @@ __all__ = [
 
 #: Tenant size behind realistic events: small keeps draws fast; the model stays consistent.
 _USERS = 5
+#: How many seeded tenants realistic events come from. A tenant takes ~50 ms to build and its
+#: events are remembered, so a bounded pool keeps draws and shrinking fast; the variety that
+#: finds bugs comes from the edge-case and hostile layers on top.
+TENANT_SEEDS = 32
 # The flagship type first, so that shrinking ends on it.
 _ORDER = ("secret.used", *(t.key for t in CATALOG if t.key != "secret.used"))
 _DEFAULT_TOLERANCE = 300.0
@@ -94,13 +99,13 @@ def _realistic(draw: st.DrawFn, keys: tuple[str, ...], users: int) -> Event:
     from simulator.testing._events import events_of
 
     key = draw(st.sampled_from(keys))
-    seed = draw(seeds())
+    seed = draw(st.integers(min_value=0, max_value=TENANT_SEEDS - 1))
     return events_of(key, 1, seed=seed, users=users)[0]
 
 
 def realistic_events(types: _Types = None, *, users: int = _USERS) -> st.SearchStrategy[Event]:
-    """Events from a simulated tenant whose seed Hypothesis draws: ids, people, devices and
-    shard maps that hang together, as Secret Chest would send them.
+    """Events from a simulated tenant whose seed Hypothesis draws (one of ``TENANT_SEEDS``):
+    ids, people, devices and shard maps that hang together, as Secret Chest would send them.
 
     >>> @given(realistic_events("secret.used"))      # doctest: +SKIP
     ... def test_used(event): assert event["data"]["device_ids"]
@@ -114,8 +119,9 @@ def _text_value(kind: str) -> st.SearchStrategy[Any]:
         return st.text(st.characters(categories=("L", "M", "N", "P", "S", "Zs")), min_size=1, max_size=40)
     if kind in ("longest-text", "shortest-text"):
         return st.sampled_from(("a", "é", "漢", "🔐", "\u05d0", "ß"))
-    if kind == "unicode-email":
-        return st.sampled_from(("josé.müller", "o'brien+webhooks", "δοκιμή", "用户", "a"))
+    if kind == "odd-email":
+        # ASCII only: the contract's "email" format is RFC 5321, not internationalized.
+        return st.sampled_from(("a", "o'brien+webhooks", "First.Last", "x_y-z"))
     if kind == "time-precision":
         return st.booleans()
     return st.none()

@@ -8,7 +8,7 @@ changes freely and still hand out valid events.
 unicode-text    a free-text value (a name, a title) becomes drawn Unicode text
 longest-text    a free-text value at its schema's maxLength
 shortest-text   a free-text value at its minLength ("" when allowed)
-unicode-email   an address with a Unicode, "+tag" or apostrophe local part
+odd-email       an address with a "+tag", an apostrophe, capitals or one letter
 drop-optional   a property the schema does not require is left out
 empty-list      an array without minItems becomes []
 lowest-number   an integer at its schema's minimum
@@ -38,7 +38,7 @@ EDGE_KINDS = (
     "unicode-text",
     "longest-text",
     "shortest-text",
-    "unicode-email",
+    "odd-email",
     "drop-optional",
     "empty-list",
     "lowest-number",
@@ -52,7 +52,7 @@ def _eligible(kind: str, slot: Slot) -> bool:
     schema = slot.schema
     if kind in ("unicode-text", "longest-text", "shortest-text"):
         return slot.free_text
-    if kind == "unicode-email":
+    if kind == "odd-email":
         return schema.get("format") == "email"
     if kind == "drop-optional":
         return not slot.required and isinstance(slot.path[-1], str)
@@ -78,7 +78,7 @@ def _value(kind: str, slot: Slot, old: Any, drawn: Any) -> Any:
         return str(drawn)[:1] * int(schema["maxLength"])
     if kind == "shortest-text":
         return str(drawn)[:1] * int(schema.get("minLength", 0))
-    if kind == "unicode-email":
+    if kind == "odd-email":
         domain = str(old).rpartition("@")[2] or "example.com"
         return f"{drawn}@{domain}"
     if kind == "empty-list":

@@ -14,6 +14,7 @@ scenario. Both are the same for the same seed, every run.
 from __future__ import annotations
 
 import copy
+import functools
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,16 @@ __all__ = ["EventFactory", "events_of"]
 
 
 def events_of(type_: str, n: int = 1, *, seed: int = 0, users: int = 10) -> list[Event]:
-    """``n`` consistent events of one type from a fresh tenant ``Tenant(seed=seed, users=users)``."""
+    """``n`` consistent events of one type from a fresh tenant ``Tenant(seed=seed, users=users)``.
+
+    The same arguments give the same events; they are remembered, because Hypothesis asks
+    again and again for the same few seeds while it shrinks (a tenant takes ~50 ms to build).
+    """
+    return copy.deepcopy(_events_of(type_, n, seed, users))
+
+
+@functools.lru_cache(maxsize=1024)
+def _events_of(type_: str, n: int, seed: int, users: int) -> list[Event]:
     from simulator.model._tenant import Tenant
 
     return Tenant(seed=seed, users=users).events_of(type_, n)
