@@ -24,8 +24,9 @@ _EPILOG = (
 
 @app.command("validate", epilog=_EPILOG)
 def validate_command(
-    paths: list[str] = typer.Argument(None, help=".json (one event or an array) or .jsonl files; - or "
-                                      "nothing reads stdin", show_default=False),
+    paths: list[str] = typer.Argument(None, metavar="PATH", show_default=False,
+                                      help=".json (one event or an array) or .jsonl files; - or nothing "
+                                      "reads stdin"),
     strict: bool = typer.Option(False, "--strict", help="unknown fields are errors (default: warnings)"),
     sequence: bool = typer.Option(False, "--sequence", help="also check the sequence rules across the stream; "
                                   "references the stream never introduced are warnings"),
