@@ -183,3 +183,21 @@ async def test_ipv6_loopback_url_has_brackets(tmp_path: Path, post: Post) -> Non
     async with run_listener(Listener(host="::1", secrets=(SECRET,), db=tmp_path / "r.db")) as running:
         assert running.url.startswith("http://[::1]:")
         assert (await post(running.url, *signed(make_event())))[0] == 204
+
+
+async def test_a_dead_writer_process_means_500_never_a_false_acknowledgement(
+        db: Path, post: Post, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+
+    async with run_listener(Listener(secrets=(SECRET,), db=db, offload=True)) as running:
+        assert (await post(running.url, *signed(make_event())))[0] == 204
+        worker = running._server.recorder._proc  # type: ignore[attr-defined]
+        os.kill(worker.pid, signal.SIGKILL)
+        await worker.wait()
+        statuses = [(await post(running.url, *signed(make_event())))[0] for _ in range(3)]
+        assert statuses == [500, 500, 500]
+        assert running.snapshot()["by_verdict"]["error"] == 3
+    assert "answering 500" in capsys.readouterr().err
+    with RecordStore(db) as store:
+        assert store.count() == 1
