@@ -259,3 +259,17 @@ def test_without_hypothesis_the_import_error_says_what_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1
     assert "pip install 'chestsim[testing]'" in out.stderr
+
+
+@pytest.mark.parametrize("name", [
+    "simulator.strategies", "simulator.testing", "simulator.testing._delivery", "simulator.testing._deliver",
+    "simulator.testing._edge", "simulator.testing._events", "simulator.testing._hostile",
+    "simulator.testing._settings", "simulator.testing._slots",
+])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0

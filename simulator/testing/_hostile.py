@@ -17,7 +17,7 @@ accept            valid rotation extra-fields duplicate (sequences)
 >>> secret = SigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 >>> event = lookup("user.created").examples[0]
 >>> header_attack("stale-timestamp", event, secret, now=1_800_000_000, tolerance=300, offset=3600)
-Delivery(label='stale-timestamp', expect='reject-401', detail='4200s old', event_type='user.created', body=... bytes)
+Delivery(label='stale-timestamp', expect='reject-401', detail='3900s old', event_type='user.created', body=... bytes)
 """
 
 from __future__ import annotations
