@@ -107,8 +107,9 @@ def run(quick: bool) -> list[Result]:
     results = [
         Result(name=f"validate JSONL ({events // 1000}k events, 1 process)", value=rate, unit="ev/s",
                reference_name="python-jsonschema", reference=base_rate, target=25.0,
-               note=f"best of 2 ({rates[0]:,.0f}); absolute target ≥150k ev/s "
-               f"{'met' if rate >= 150_000 else 'NOT met'}"),
+               note=f"best of 2 ({rates[0]:,.0f})"),
+        Result(name="validate µs per event (1 process)", value=1e6 / rate, unit="µs", limit=1e6 / 150_000,
+               note="the absolute target, ≥150k events/s, as a bound"),
         Result(name="validate peak RSS, 4× the file", value=ours["rss_mb"] / ours_small["rss_mb"], unit="×",
                limit=1.25, note=f"{ours_small['rss_mb']:.0f} MB at {events // 4:,} events, "
                f"{ours['rss_mb']:.0f} MB at {events:,}"),
