@@ -1,12 +1,15 @@
-"""The reference for ``bench_locust``: a bare ``FastHttpUser`` posting one constant body.
+"""The references for ``bench_locust``: a bare ``FastHttpUser`` posting one constant body.
 
-It sends what the firehose user sends (one event envelope, JSON, same path)
+It posts what the firehose user posts (one event envelope, JSON, same path)
 but prepares nothing per request: no fresh id, no timestamp, no signature.
-``BARE_BODY_FILE`` names the body to post (the bench writes one firehose body there).
+``BARE_BODY_FILE`` names the body to post; ``BARE_HEADERS_FILE`` (optional, a
+JSON object) adds constant headers, e.g. one firehose request's ``webhook-*``
+headers, to price the HTTP client's handling of those headers on their own.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,10 +17,12 @@ from locust import FastHttpUser, task
 
 _BODY = Path(os.environ["BARE_BODY_FILE"]).read_bytes() if os.environ.get("BARE_BODY_FILE") else b"{}"
 _HEADERS = {"content-type": "application/json"}
+if os.environ.get("BARE_HEADERS_FILE"):
+    _HEADERS.update(json.loads(Path(os.environ["BARE_HEADERS_FILE"]).read_text()))
 
 
 class BareUser(FastHttpUser):
-    """Posts the same bytes again and again."""
+    """Posts the same bytes, with the same headers, again and again."""
 
     def wait_time(self) -> float:
         return 0.0

@@ -83,8 +83,11 @@ class Payload:
 class PayloadPool:
     """Pre-serialized payloads handed out in a loop, each with a fresh id, timestamp and signature.
 
-    ``take()`` returns ``(event type, body, headers)``; the type names the row in
-    Locust's statistics. The repr shows the id prefix and size, never a secret.
+    ``take()`` returns ``(event type, body, headers)``: the headers that change per
+    delivery (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``); send them
+    with ``static_headers`` (content type, user agent, bearer token), which a
+    client sets once. The type names the row in Locust's statistics. The repr
+    shows the id prefix and size, never a secret.
     """
 
     __slots__ = ("_clock", "_count", "_n", "_payloads", "_prefix", "_signers", "_static")
@@ -119,6 +122,11 @@ class PayloadPool:
         return self._n
 
     @property
+    def static_headers(self) -> dict[str, str]:
+        """Headers every delivery carries unchanged (a copy): content type, user agent, token."""
+        return dict(self._static)
+
+    @property
     def id_prefix(self) -> str:
         """What every id of this pool starts with (``evt_<run tag><worker index>``)."""
         return self._prefix
@@ -129,7 +137,7 @@ class PayloadPool:
         return frozenset(p.type for p in self._payloads)
 
     def take(self) -> tuple[str, bytes, dict[str, str]]:
-        """The next ``(event type, body, headers)``; signed now, so the timestamp is fresh."""
+        """The next ``(event type, body, per-delivery headers)``; signed now, so the timestamp is fresh."""
         n = self._n
         self._n = n + 1
         payload = self._payloads[n % self._count]
@@ -137,7 +145,7 @@ class PayloadPool:
         raw_id = msg_id.encode()
         body = b"".join((_HEAD, raw_id, payload.tail))
         stamp = str(int(self._clock()))
-        headers = {**self._static, "webhook-id": msg_id, "webhook-timestamp": stamp}
+        headers = {"webhook-id": msg_id, "webhook-timestamp": stamp}
         if self._signers:
             signed = b"".join((raw_id, b".", stamp.encode(), b"."))
             headers["webhook-signature"] = " ".join(s.sign(signed, body) for s in self._signers)

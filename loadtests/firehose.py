@@ -215,6 +215,8 @@ class FirehoseUser(FastHttpUser):
     def configure(cls, pool: PayloadPool, config: FirehoseConfig) -> None:
         """Hand every user of this process the pool of the current test."""
         cls.pool = pool
+        # Set once on each user's client, so a request only carries what changes per delivery.
+        cls.default_headers = pool.static_headers
         cls.path = config.webhook_path
         cls._pace = constant_throughput(config.user_rate) if config.user_rate > 0 else None
 

@@ -54,18 +54,20 @@ def test_take_signs_with_a_fresh_timestamp_and_a_fresh_id() -> None:
         assert ID.match(event["id"])
         assert event["type"] == name
         assert headers["webhook-timestamp"] == str(int(now[0]))
-        assert headers["content-type"] == "application/json"
         assert verify(headers, body, [SECRET], now=lambda: now[0]) == event["id"]
         seen.add(event["id"])
     assert len(seen) == 50
     assert pool.sent == 50
 
 
-def test_token_travels_as_bearer_and_unsigned_without_secrets() -> None:
+def test_static_headers_carry_type_agent_and_token() -> None:
     pool = build_pool(pool_size=3, tenant_users=20, token="t0k3n")
+    static = pool.static_headers
+    assert static["content-type"] == "application/json"
+    assert static["user-agent"].startswith("chestsim-loadtest/")
+    assert static["authorization"] == "Bearer t0k3n"
     _, _, headers = pool.take()
-    assert headers["authorization"] == "Bearer t0k3n"
-    assert "webhook-signature" not in headers
+    assert set(headers) == {"webhook-id", "webhook-timestamp"}  # unsigned without a secret
     assert "t0k3n" not in repr(pool)
 
 
