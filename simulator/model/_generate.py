@@ -198,13 +198,13 @@ def write_events(
     >>> write_events(iter_events("onboarding", seed=1, events=10), io.BytesIO())
     10
 
-    While it writes, the cyclic garbage collector runs rarely and, once the tenant's history is
-    out, leaves the long-lived tenant alone (``gc.freeze``): events are freed by reference
-    counting, and scanning a 10k-user tenant again and again would cost more than making events.
+    While it writes, the cyclic garbage collector runs rarely: every 100k events it collects what
+    died and sets the survivors aside (``gc.freeze``). Events are freed by reference counting, and
+    scanning a 10k-user tenant again and again would cost more than making the events.
     """
     writer = EventWriter(out, batch=batch)
     count = 0
-    frozen = False
+    next_freeze = _FREEZE_EVERY
     with _lean_gc():
         while True:
             chunk = writer.write_all(islice(stream, every))
@@ -214,15 +214,17 @@ def write_events(
                 progress(count)
             if chunk < every:
                 break
-            if not frozen and count >= _FREEZE_AFTER:
+            if count >= next_freeze:
+                # Collect what died since the last time (shares and their pending shares form
+                # reference cycles), then set the survivors aside from future collections.
                 gc.collect()
                 gc.freeze()
-                frozen = True
+                next_freeze = count + _FREEZE_EVERY
         writer.flush()
     return count
 
 
-_FREEZE_AFTER = 100_000
+_FREEZE_EVERY = 100_000
 
 
 @contextmanager
