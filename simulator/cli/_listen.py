@@ -62,6 +62,9 @@ def listen_command(
                                           help="answer 410 after N acknowledged requests"),
     fault_type: list[str] = typer.Option([], "--fault-type", metavar="TYPE", show_default=False,
                                          help="limit faults to these event types (repeat; keys or labels)"),
+    faults: Path | None = typer.Option(None, "--faults", metavar="FILE", show_default=False,
+                                       help="more fault rules, each scoped to its own event types: a JSON "
+                                       'list like [{"fail_rate": 0.5, "event_types": ["secret.used"]}]'),
     seed: int = typer.Option(0, "--seed", help="seed of the fault draws"),
     view: ViewMode = typer.Option(ViewMode.auto, "--view",
                                   help="live (Rich), plain lines, quiet; auto: live on a terminal"),
@@ -72,7 +75,7 @@ def listen_command(
     """Run a mock webhook listener: verify, validate, record, and inject faults."""
     from simulator._signing import parse_secrets
     from simulator._units import parse_duration, parse_fraction, parse_rate, parse_size
-    from simulator.listener import FaultRule, Latency, Listener, parse_statuses
+    from simulator.listener import FaultRule, Latency, Listener, load_rules, parse_statuses
 
     try:
         secrets = parse_secrets(secret or [os.environ.get("CHESTSIM_SECRET", "")])
@@ -97,7 +100,8 @@ def listen_command(
         host=host, port=port, path=path, secrets=secrets, token=token,
         tolerance=parse_duration(tolerance, option="--tolerance"), db=db,
         reject_invalid=reject_invalid, strict=strict, max_body=_max_body(max_body, parse_size),
-        faults=(fault,) if fault.active else (), seed=seed, offload=not inline, fsync=fsync)
+        faults=((fault,) if fault.active else ()) + (load_rules(faults) if faults else ()), seed=seed,
+        offload=not inline, fsync=fsync)
     if view is ViewMode.auto:
         view = ViewMode.live if sys.stdout.isatty() else ViewMode.plain
     asyncio.run(_serve(config, view))
@@ -132,12 +136,12 @@ async def _serve(config: Any, view: ViewMode) -> None:
         if config.secrets:
             checks.append(f"signatures ({len(config.secrets)} secret{'s' * (len(config.secrets) > 1)}, "
                           f"tolerance {config.tolerance:g}s)")
-        else:
-            checks.append("no signature check (give --secret or CHESTSIM_SECRET)")
         if config.token:
-            checks.append("bearer token")
+            checks.append("the bearer token")
+        verifying = (f"verifying {' and '.join(checks)}" if checks else
+                     "NOT verifying signatures (give --secret or CHESTSIM_SECRET)")
         print(f"chestsim listen: {running.url}", file=out)
-        print(f"  checking {', '.join(checks)}; recording to {config.db}", file=out)
+        print(f"  {verifying}; recording to {config.db}", file=out)
         for rule in config.faults:
             print(f"  faults (seed {config.seed}): {rule.describe()}", file=out)
         print(f"  send with: chestsim send --to {running.url} …   stop with Ctrl-C", file=out, flush=True)

@@ -27,6 +27,7 @@ from simulator.listener._faults import (
     FaultInjector,
     FaultRule,
     Latency,
+    load_rules,
     parse_statuses,
 )
 from simulator.listener._records import Record, RecordStore, Summary
@@ -53,6 +54,7 @@ __all__ = [
     "Stats",
     "Summary",
     "free_port",
+    "load_rules",
     "parse_statuses",
     "run_listener",
 ]

@@ -20,12 +20,15 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
 
 from simulator._catalog import expand_event_types
 from simulator._exceptions import UsageError
-from simulator._units import parse_duration
+from simulator._units import parse_duration, parse_fraction, parse_rate
 
-__all__ = ["FaultDecision", "FaultInjector", "FaultRule", "Latency", "parse_statuses"]
+__all__ = ["FaultDecision", "FaultInjector", "FaultRule", "Latency", "load_rules", "parse_statuses"]
 
 FAIL = "fail"
 DROP = "drop"
@@ -161,6 +164,60 @@ class FaultRule:
             parts.append(f"410 after {self.gone_after}")
         scope = "every type" if self.event_types is None else ", ".join(sorted(self.event_types))
         return f"{', '.join(parts) or 'no faults'} [{scope}]"
+
+
+_RULE_KEYS = ("fail_rate", "fail_status", "latency", "drop_rate", "hang_rate", "rate_limit", "gone_after",
+              "event_types")
+
+
+def load_rules(path: str | Path) -> tuple[FaultRule, ...]:
+    """Fault rules from a JSON file: a list of objects with the keys of the ``--…`` flags.
+
+    ``[{"fail_rate": 0.5, "fail_status": "503", "event_types": ["secret.used"]},
+    {"latency": "10ms..50ms"}]``: half the ``secret.used`` deliveries fail, all are slow.
+    """
+    option = f"--faults={str(path)!r}"
+    try:
+        doc = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot read it ({exc.strerror or exc})") from None
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{option} is not JSON ({exc}); write a list of rule objects") from None
+    if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
+        raise UsageError(f"{option} must hold a JSON list of rule objects, like "
+                         '[{"fail_rate": 0.2, "event_types": ["secret.used"]}]')
+    rules = []
+    for number, item in enumerate(doc, 1):
+        where = f"{option} rule {number}"
+        unknown = sorted(set(item) - set(_RULE_KEYS))
+        if unknown:
+            raise UsageError(f"{where}: unknown key {unknown[0]!r}; use {', '.join(_RULE_KEYS)}")
+        try:
+            types = item.get("event_types")
+            rules.append(FaultRule(
+                fail_rate=parse_fraction(item.get("fail_rate", 0), option="fail_rate"),
+                fail_statuses=parse_statuses(str(item.get("fail_status", "500")), option="fail_status"),
+                latency=Latency.parse(str(item["latency"]), option="latency") if item.get("latency") else None,
+                drop_rate=parse_fraction(item.get("drop_rate", 0), option="drop_rate"),
+                hang_rate=parse_fraction(item.get("hang_rate", 0), option="hang_rate"),
+                rate_limit=parse_rate(item["rate_limit"], option="rate_limit") if item.get("rate_limit") else None,
+                gone_after=_count(item.get("gone_after")),
+                event_types=frozenset([types] if isinstance(types, str) else types) if types else None,
+            ))
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        except (TypeError, AttributeError, ValueError):
+            raise UsageError(f"{where}: values must be numbers or strings like the flags take, "
+                             "and event_types a list of names") from None
+    return tuple(rules)
+
+
+def _count(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UsageError(f"gone_after={value!r} must be a whole number ≥ 0")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,3 +200,38 @@ async def test_faults_scoped_to_event_types(db: Path, post: Post) -> None:
     async with run_listener(Listener(secrets=(SECRET,), db=db, faults=(rule,))) as running:
         assert (await post(running.url, *signed(make_event("secret.used"))))[0] == 500
         assert (await post(running.url, *signed(make_event("user.created"))))[0] == 204
+
+
+def test_rules_file(tmp_path: Path) -> None:
+    from simulator.listener import load_rules
+
+    path = tmp_path / "faults.json"
+    path.write_text('[{"fail_rate": 0.5, "fail_status": "502,503", "event_types": ["Secret Used"]},'
+                    ' {"latency": "10ms..50ms", "rate_limit": "100/s", "gone_after": 9}]')
+    first, second = load_rules(path)
+    assert (first.fail_rate, first.fail_statuses, first.event_types) == (0.5, (502, 503), frozenset({"secret.used"}))
+    assert (second.latency, second.rate_limit, second.gone_after, second.event_types) == (
+        Latency(0.01, 0.05), 100.0, 9, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("not json", "is not JSON"),
+        ('{"fail_rate": 1}', "JSON list of rule objects"),
+        ('[{"fail_rte": 1}]', "rule 1: unknown key 'fail_rte'"),
+        ('[{}, {"fail_rate": 3}]', "rule 2: fail_rate=3 must be"),
+        ('[{"event_types": ["secret.usd"]}]', "did you mean 'secret.used'"),
+        ('[{"rate_limit": [1]}]', "rule 1: values must be"),
+        ('[{"gone_after": -1}]', "gone_after=-1"),
+    ],
+    ids=["not-json", "not-a-list", "unknown-key", "bad-rate", "bad-type", "bad-value", "bad-count"],
+)
+def test_rules_file_refuses(tmp_path: Path, text: str, fragment: str) -> None:
+    from simulator.listener import load_rules
+
+    path = tmp_path / "faults.json"
+    path.write_text(text)
+    with pytest.raises(UsageError, match="--faults=") as caught:
+        load_rules(path)
+    assert fragment in str(caught.value)
