@@ -39,6 +39,7 @@ from simulator.listener import Listener, RecordStore, free_port, run_listener
         pytest.param(["--secret", "whsec_!!!notbase64"], "--secret", id="secret"),
         pytest.param(["--view", "fancy"], "--view", id="view"),
         pytest.param(["--db", "/nonexistent-folder/x.db", "--port", "0"], "--db=", id="db-folder"),
+        pytest.param(["--faults", "/nonexistent-folder/faults.json"], "--faults=", id="faults-file"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], fragment: str,
