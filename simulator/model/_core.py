@@ -15,14 +15,7 @@ from typing import Any
 
 from simulator.model._catalogs import GROUP_NAMES
 from simulator.model._clock import DEFAULT_START, VirtualClock, parse_instant
-from simulator.model._entities import (
-    Group,
-    ModelError,
-    PendingShare,
-    Roster,
-    Secret,
-    User,
-)
+from simulator.model._entities import Group, ModelError, PendingShare, Roster, Secret, User
 from simulator.model._ids import Ids
 from simulator.model._people import DEFAULT_LOCALE, PersonPool
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.model._catalogs import (
-    SECRET_TEMPLATES,
-)
+from simulator.model._catalogs import SECRET_TEMPLATES
 from simulator.model._core import TenantCore
 from simulator.model._entities import (
     Device,

@@ -28,13 +28,7 @@ from simulator.model._catalogs import (
     TABLETS,
     serial_for,
 )
-from simulator.model._entities import (
-    Device,
-    Group,
-    ModelError,
-    Secret,
-    User,
-)
+from simulator.model._entities import Device, Group, ModelError, Secret, User
 from simulator.model._sharing import SecretActions
 
 __all__ = ["Tenant"]
