@@ -144,7 +144,7 @@ def run(quick: bool) -> list[Result]:
                        note="SKIPPED: wrk is not installed and could not be installed (apt-get install wrk)")]
     from simulator.listener import free_port
 
-    seconds, rounds, connections = (3, 1, 64) if quick else (8, 2, 64)
+    seconds, rounds, connections = (3, 1, 64) if quick else (5, 3, 64)
     OUT.mkdir(exist_ok=True)
     script = OUT / "listen.lua"
     _lua(script)
