@@ -34,22 +34,22 @@ _EPILOG = (
 def generate(
     scenario: str = typer.Argument(..., help="a shipped scenario name (see `chestsim scenarios list`) or a path "
                                    "to your own script"),
-    seed: int = typer.Option(0, "--seed", help="same seed and options, same bytes"),
-    users: str | None = typer.Option(None, "--users", help="tenant size (default: the scenario's)"),
-    groups: str | None = typer.Option(None, "--groups", help="number of groups (default: users/6)"),
-    devices_per_user: str | None = typer.Option(None, "--devices-per-user", help="devices each user has (default 2)"),
-    events: str | None = typer.Option(None, "--events", help="stop after N events"),
-    duration: str | None = typer.Option(None, "--duration", help="stop at --start plus this virtual time, "
+    seed: int = typer.Option(0, "--seed", metavar="N", help="same seed and options, same bytes"),
+    users: str | None = typer.Option(None, "--users", metavar="N", help="tenant size (default: the scenario's)"),
+    groups: str | None = typer.Option(None, "--groups", metavar="N", help="number of groups (default: users/6)"),
+    devices_per_user: str | None = typer.Option(None, "--devices-per-user", metavar="N", help="devices each user has (default 2)"),
+    events: str | None = typer.Option(None, "--events", metavar="N", help="stop after N events (with --duration: whichever comes first)"),
+    duration: str | None = typer.Option(None, "--duration", metavar="DURATION", help="stop at --start plus this virtual time, "
                                         "e.g. 8h"),
-    rate: str | None = typer.Option(None, "--rate", help="events per virtual second, e.g. 200 or 200/s"),
-    locale: str | None = typer.Option(None, "--locale", help="Faker locale for names, e.g. de_DE"),
-    start: str | None = typer.Option(None, "--start", help="virtual start time, e.g. 2026-11-28T08:00Z "
+    rate: str | None = typer.Option(None, "--rate", metavar="RATE", help="events per virtual second, e.g. 200 or 200/s"),
+    locale: str | None = typer.Option(None, "--locale", metavar="LOCALE", help="Faker locale for names, e.g. de_DE"),
+    start: str | None = typer.Option(None, "--start", metavar="INSTANT", help="virtual start time, e.g. 2026-11-28T08:00Z "
                                      "(default 2026-11-30T08:00Z)"),
-    set_: list[str] = typer.Option([], "--set", help="TYPE:PATH=VALUE, repeatable"),
-    out: str = typer.Option("-", "--out", "-o", help="output file, or - for stdout"),
+    set_: list[str] = typer.Option([], "--set", metavar="TYPE:PATH=VALUE", help="override a field in every event of a type; repeatable"),
+    out: str = typer.Option("-", "--out", "-o", metavar="FILE", help="output file, or - for stdout"),
     no_history: bool = typer.Option(False, "--no-history", help="leave out the replayed history: start with "
                                     "the scenario's own events (pair with --snapshot-out)"),
-    snapshot_out: str | None = typer.Option(None, "--snapshot-out", help="write the tenant as it stands at "
+    snapshot_out: str | None = typer.Option(None, "--snapshot-out", metavar="FILE", help="write the tenant as it stands at "
                                             "--start (ids, shard maps) to FILE, for `chestsim validate "
                                             "--sequence --snapshot FILE`"),
     realtime: bool = typer.Option(False, "--realtime", help="also pace the output in wall-clock time at --rate "
