@@ -134,9 +134,13 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
     runner = environment.runner
-    if isinstance(runner, MasterRunner):  # the master runs no users
-        return
     options = environment.parsed_options
+    if isinstance(runner, MasterRunner):
+        # The master runs no users; it sends its options to the workers right after this event.
+        # The web UI's form may have blanked the secret: fall back to the chestsim variables again.
+        options.signing_secret = options.signing_secret or secret_from_env() or ""
+        options.token = options.token or token_from_env() or ""
+        return
     index, count = _slice(runner, options)
     if index >= count:
         logger.warning("chestsim firehose: worker index %d ≥ --expect-workers %d; its events repeat "
