@@ -29,6 +29,13 @@ def test_every_event_is_valid_and_the_stream_is_consistent(scenario: str, seed: 
     assert problems(stream) == []
     stamps = [e["timestamp"] for e in stream]
     assert stamps == sorted(stamps)
+    for event in stream:
+        time = event["data"].get("time")
+        if time is None:
+            continue
+        # The envelope says when the event happened: completion for completed things, else start.
+        assert event["timestamp"] == time.get("completed_at", time["initiated_at"])
+        assert time["initiated_at"] <= event["timestamp"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
