@@ -39,7 +39,7 @@ from simulator._signing import SigningSecret, sign_headers, verify
 from simulator._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from simulator.delivery import Endpoint, Journal, Report, RetryPolicy, Sender, send
+    from simulator.delivery import Endpoint, Journal, RetryPolicy, Sender, send
     from simulator.listener import Listener, ListenerThread, RecordStore, run_listener
     from simulator.model import Tenant, VirtualClock, generate
     from simulator.validation import Problem, SequenceChecker, Validator, validate
@@ -51,7 +51,6 @@ _LAZY = {
     "ListenerThread": "simulator.listener",
     "Problem": "simulator.validation",
     "RecordStore": "simulator.listener",
-    "Report": "simulator.delivery",
     "RetryPolicy": "simulator.delivery",
     "Sender": "simulator.delivery",
     "SequenceChecker": "simulator.validation",
@@ -81,7 +80,6 @@ __all__ = [
     "ListenerThread",
     "Problem",
     "RecordStore",
-    "Report",
     "RetryPolicy",
     "ScenarioError",
     "Sender",
