@@ -104,3 +104,17 @@ def test_no_history_with_a_snapshot_passes_the_strict_sequence_rules(tmp_path: P
     assert [f for i, e in enumerate(events) for f in checker.feed(e, str(i))] == []
     blind = SequenceChecker(mode="strict")
     assert [f for i, e in enumerate(events) for f in blind.feed(e, str(i))] != []
+
+
+def test_output_does_not_depend_on_the_interpreters_hash_seed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def run(hash_seed: str) -> bytes:
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        return subprocess.run([sys.executable, "-m", "simulator", "generate", "firehose", "--users", "20",
+                               "--events", "4000", "--seed", "5"], env=env, capture_output=True, check=True,
+                              timeout=120).stdout
+
+    assert run("1") == run("2")
