@@ -17,7 +17,7 @@ import pytest
 
 if TYPE_CHECKING:
     from simulator.listener import RunningListener
-    from simulator.model._tenant import Tenant
+    from simulator.model import Tenant
     from simulator.testing import ChestSettings, Deliverer, EventFactory
 
 _SEED = pytest.StashKey[int]()

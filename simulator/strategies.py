@@ -244,7 +244,7 @@ def deliveries(*, secret: _Secret = TEST_SECRET, types: _Types = None,
 @st.composite
 def _sequence(draw: st.DrawFn, keys: tuple[str, ...], secret: SigningSecret,
               now: Callable[[], float], min_size: int, max_size: int, users: int) -> list[Delivery]:
-    from simulator.model._tenant import Tenant
+    from simulator.model import Tenant
 
     size = draw(st.integers(min_value=min_size, max_value=max_size))
     tenant = Tenant(seed=draw(seeds()), users=users)

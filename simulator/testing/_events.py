@@ -23,7 +23,7 @@ from simulator._types import Event
 from simulator.testing._settings import ChestSettings
 
 if TYPE_CHECKING:
-    from simulator.model._tenant import Tenant
+    from simulator.model import Tenant
 
 __all__ = ["EventFactory", "events_of"]
 
@@ -39,7 +39,7 @@ def events_of(type_: str, n: int = 1, *, seed: int = 0, users: int = 10) -> list
 
 @functools.lru_cache(maxsize=1024)
 def _events_of(type_: str, n: int, seed: int, users: int) -> list[Event]:
-    from simulator.model._tenant import Tenant
+    from simulator.model import Tenant
 
     return Tenant(seed=seed, users=users).events_of(type_, n)
 
@@ -61,7 +61,7 @@ class EventFactory:
     @cached_property
     def tenant(self) -> Tenant:
         """The simulated tenant, built on first use."""
-        from simulator.model._tenant import Tenant
+        from simulator.model import Tenant
 
         return Tenant(seed=self.settings.seed, users=self.settings.users)
 
@@ -85,13 +85,12 @@ class EventFactory:
         return lookup(name).key
 
     def _scenario(self, name: str, n: int | None, unknown: UnknownEventType) -> list[Event]:
-        from simulator.model._generate import iter_events
+        from simulator.model import generate, load_scenario
 
         try:
-            stream = iter_events(name, seed=self.settings.seed, users=self.settings.users, events=n)
+            scenario = load_scenario(name)
         except UsageError as exc:
             raise UsageError(
                 f"chest_events({name!r}) names neither an event type ({unknown}) nor a scenario ({exc})"
             ) from None
-        # Scenario events share fragments; copies keep a test's edits out of the next event.
-        return copy.deepcopy(list(stream))
+        return list(generate(scenario, seed=self.settings.seed, users=self.settings.users, events=n))
