@@ -49,9 +49,14 @@ class Person:
         return f"{self.given_name} {self.family_name}".strip()
 
 
+_LEGAL_FORMS = {"and", "inc", "llc", "ltd", "plc", "group", "sons", "gmbh", "co", "ag", "kg", "ev", "sa",
+                "sas", "sarl", "spa", "srl", "bv", "nv", "oy", "ab", "as", "mbh", "ohg", "kgaa"}
+
+
 def _ascii_slug(text: str) -> str:
-    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "", flat.lower())
+    from faker.decode import unidecode
+
+    return re.sub(r"[^a-z0-9]+", "", unidecode(text).lower())
 
 
 class PersonPool:
@@ -72,23 +77,31 @@ class PersonPool:
         self._rng = random.Random(f"people:{seed}")
         givens = max(40, min(400, size_hint))
         families = max(60, min(600, size_hint * 2))
-        romanized = hasattr(fake, "first_romanized_name")
+        # Names as written in the locale; emails from their romanized form (Faker's pairs where the
+        # locale has them, as in ja_JP, else a transliteration: Сорокина -> sorokina).
+        pairs = hasattr(fake, "first_name_pair") and hasattr(fake, "last_name_pair")
         self._given: list[tuple[str, str]] = []
         self._family: list[tuple[str, str]] = []
         for _ in range(givens):
-            name = fake.first_name()
-            slug = _ascii_slug(fake.first_romanized_name()) if romanized else _ascii_slug(name)
-            self._given.append((name, slug or "user"))
+            if pairs:
+                name, _kana, roman = fake.first_name_pair()
+            else:
+                name = roman = fake.first_name()
+            self._given.append((name, _ascii_slug(roman) or "user"))
         for _ in range(families):
-            name = fake.last_name()
-            slug = _ascii_slug(fake.last_romanized_name()) if romanized else _ascii_slug(name)
-            self._family.append((name, slug or "member"))
+            if pairs:
+                name, _kana, roman = fake.last_name_pair()
+            else:
+                name = roman = fake.last_name()
+            self._family.append((name, _ascii_slug(roman) or "member"))
         company = fake.company()
         self.company = company
-        # A company domain from the company name: "Hernandez-Scott" -> "hernandez-scott.com".
-        words = [w for w in re.split(r"[^a-z0-9]+", _ascii_slug_keep_words(company)) if w]
-        words = [w for w in words if w not in {"and", "inc", "llc", "ltd", "plc", "group", "sons", "gmbh", "co", "ag"}]
-        stem = "-".join(words[:2]) or "example-corp"
+        # A company domain from the company name ("Hernandez-Scott" -> "hernandez-scott.com"), or
+        # Faker's domain word where the name is not in Latin script.
+        flat = unicodedata.normalize("NFKD", company).encode("ascii", "ignore").decode().lower()
+        words = [w for w in re.split(r"[^a-z0-9]+", flat) if w] if len(flat) * 2 >= len(company) else []
+        words = [w for w in words if w not in _LEGAL_FORMS]
+        stem = "-".join(words[:2]) or _ascii_slug(fake.domain_word()) or "example-corp"
         self.slug = stem
         self.domain = f"{stem}.{self._rng.choice(('com', 'com', 'com', 'io', 'dev', 'net'))}"
         self._used: set[str] = set()
@@ -114,8 +127,3 @@ class PersonPool:
     def release(self, email: str) -> None:
         """Free an email when its user leaves (someone new may be hired under it)."""
         self._used.discard(email)
-
-
-def _ascii_slug_keep_words(text: str) -> str:
-    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return flat.lower()
