@@ -195,9 +195,19 @@ def test_entities_look_real() -> None:
     assert all(len(n) > 3 for n in names)
 
 
-def test_locale_changes_names_but_emails_stay_ascii() -> None:
-    t = Tenant(seed=1, users=10, locale="de_DE")
+@pytest.mark.parametrize("locale", ["de_DE", "ru_RU", "ja_JP"])
+def test_locale_changes_names_but_emails_stay_ascii_and_match(locale: str) -> None:
+    from faker.decode import unidecode
+
+    t = Tenant(seed=1, users=10, locale=locale)
     assert all(u.email.isascii() for u in t.users)
+    assert any(not u.display_name.isascii() for u in t.users) or locale == "de_DE"
+    if locale == "ru_RU":
+        for u in t.users:
+            assert u.email.startswith(unidecode(u.given_name).lower().replace(" ", "").replace("'", ""))
+
+
+def test_unknown_locale_suggests() -> None:
     with pytest.raises(ValueError, match="not a Faker locale"):
         Tenant(seed=1, users=2, locale="xx_YY")
 
