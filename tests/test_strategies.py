@@ -273,3 +273,14 @@ def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name),
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def test_hypothesis_prints_the_short_repr() -> None:
+    from hypothesis.vendor.pretty import pretty
+
+    delivery = Delivery(label="wrong-type", expect="accept-or-reject", body=b"{}", headers=(),
+                        event_type="user.created", detail="/data/user/email")
+    assert pretty(delivery) == repr(delivery) == (
+        "Delivery(label='wrong-type', expect='accept-or-reject', detail='/data/user/email', "
+        "event_type='user.created', body=2 bytes)"
+    )

@@ -81,6 +81,11 @@ class Delivery:
         parts.append(f"body={len(self.body)} bytes")
         return f"Delivery({', '.join(parts)})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints failing examples with IPython's protocol, field by field for a
+        # dataclass; the short repr reads better (the label and detail say what is wrong).
+        printer.text(repr(self))
+
     @property
     def header_dict(self) -> dict[str, str]:
         """The headers as a plain dict (names are lower-case)."""
