@@ -284,3 +284,21 @@ def test_hypothesis_prints_the_short_repr() -> None:
         "Delivery(label='wrong-type', expect='accept-or-reject', detail='/data/user/email', "
         "event_type='user.created', body=2 bytes)"
     )
+
+
+def test_deliver_signs_with_the_test_secret_without_a_fixture() -> None:
+    from simulator.testing import deliver
+
+    seen: list[dict[str, str]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+        seen.append(headers)
+        verify(headers, body, [SECRET])
+        start_response("204 No Content", [])
+        return [b""]
+
+    [response] = deliver(app, events_of("user.created", 1), check=True)
+    assert response.status_code == 204
+    assert seen[0]["webhook-signature"].startswith("v1,")

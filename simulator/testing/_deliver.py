@@ -27,7 +27,7 @@ from simulator.testing._delivery import Delivery
 from simulator.testing._hostile import valid
 from simulator.testing._settings import ChestSettings
 
-__all__ = ["Deliverer"]
+__all__ = ["Deliverer", "deliver"]
 
 T = TypeVar("T")
 Item = Event | Delivery
@@ -192,3 +192,20 @@ class Deliverer:
         if check:
             delivery.check(response, seed=self.settings.seed)
         return response
+
+
+def deliver(target: Any, items: Item | Iterable[Item], *, secret: str | SigningSecret | None = None,
+            path: str | None = None, headers: Mapping[str, str] | None = None,
+            kind: Kind | None = None, check: bool = False) -> list[httpx.Response]:
+    """``chest_deliver`` without the fixture, for Hypothesis tests (no function-scoped fixture
+    to reset between examples). Events are signed with ``secret`` (default ``TEST_SECRET``).
+
+    >>> from hypothesis import given
+    >>> from simulator import strategies as cs
+    >>> @given(cs.deliveries())                                   # doctest: +SKIP
+    ... def test_listener(delivery):
+    ...     deliver(create_app(TEST_SECRET), delivery, check=True)
+    """
+    marker = {} if secret is None else {"secret": secret}
+    return Deliverer(ChestSettings.resolve(marker=marker))(
+        target, items, path=path, headers=headers, kind=kind, check=check)
