@@ -8,6 +8,11 @@ posts one firehose body again and again (``bench/_locust_bare.py``). A second
 line puts the firehose beside the bare user carrying one firehose request's
 three ``webhook-*`` headers as constants: what is left is chestsim's own cost
 (ids, timestamps, signatures), apart from the HTTP client's cost of headers.
+
+Throughput on a shared machine swings with its load, so a third line reports
+Locust's CPU per request in the steady state, from a short and a long run of
+each side (the difference cancels start-up: imports, the payload pool):
+bare µs / firehose µs, contention-proof, informational.
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 def run(quick: bool) -> list[Result]:
     users = 10
     seconds = 4 if quick else 8
-    rounds = 1 if quick else 4
+    short = 2
+    rounds = 1 if quick else 3
     work = Path(tempfile.mkdtemp(prefix="bench-locust-", dir=OUT if OUT.is_dir() else None))
     body_file = work / "body.json"
     headers_file = work / "headers.json"
@@ -63,42 +69,60 @@ def run(quick: bool) -> list[Result]:
     port = _free_port()
     sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    names = ["firehose", "bare", "bare+headers"]
+    rps: dict[str, list[float]] = {name: [] for name in names}
+    cpu_us: dict[str, list[float]] = {name: [] for name in names}
     try:
         _wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
         host = f"http://127.0.0.1:{port}"
-        figures: dict[str, list[float]] = {"firehose": [], "bare": [], "bare+headers": []}
-        names = list(figures)
         for i in range(rounds):
             # A new order each round, so drift on a shared machine hits every side alike.
             for name in names[i % 3:] + names[:i % 3]:
-                figures[name].append(_locust_rps(name, host, users=users, seconds=seconds,
-                                                 work=work / f"{name}-{i}", body_file=body_file,
-                                                 headers_file=headers_file))
-                print(f"   round {i + 1}: {name} {figures[name][-1]:,.0f} req/s", file=sys.stderr, flush=True)
+                files = {"body_file": body_file, "headers_file": headers_file}
+                n_short, cpu_short, _ = _locust(name, host, users=users, seconds=short,
+                                                work=work / f"{name}-{i}-short", **files)
+                n_long, cpu_long, long_rps = _locust(name, host, users=users, seconds=seconds,
+                                                     work=work / f"{name}-{i}", **files)
+                rps[name].append(long_rps)
+                if n_long > n_short:
+                    cpu_us[name].append((cpu_long - cpu_short) / (n_long - n_short) * 1e6)
+                print(f"   round {i + 1}: {name} {long_rps:,.0f} req/s, "
+                      f"{cpu_us[name][-1] if cpu_us[name] else float('nan'):,.0f} µs CPU/request",
+                      file=sys.stderr, flush=True)
     finally:
         sink.terminate()
         sink.wait(10)
 
     def note(reference: str) -> str:
-        pairs = sorted(f / b for f, b in zip(figures["firehose"], figures[reference], strict=True) if b)
+        pairs = sorted(f / b for f, b in zip(rps["firehose"], rps[reference], strict=True) if b)
         return (f"{users} users, {seconds}s × {rounds} rounds; round ratios "
                 f"{', '.join(f'{r:.2f}' for r in pairs)}; firehose "
-                f"{', '.join(f'{x:,.0f}' for x in figures['firehose'])} / {reference} "
-                f"{', '.join(f'{x:,.0f}' for x in figures[reference])}")
+                f"{', '.join(f'{x:,.0f}' for x in rps['firehose'])} / {reference} "
+                f"{', '.join(f'{x:,.0f}' for x in rps[reference])}")
 
-    firehose = statistics.median(figures["firehose"])
-    return [
+    firehose = statistics.median(rps["firehose"])
+    results = [
         Result(name="locust firehose user (signed, fresh ids)", value=firehose, unit="req/s",
-               reference_name="bare FastHttpUser", reference=statistics.median(figures["bare"]),
+               reference_name="bare FastHttpUser", reference=statistics.median(rps["bare"]),
                target=0.9, note=note("bare")),
         Result(name="locust firehose user, chestsim's own cost", value=firehose, unit="req/s",
-               reference_name="bare + same 3 headers", reference=statistics.median(figures["bare+headers"]),
+               reference_name="bare + same 3 headers", reference=statistics.median(rps["bare+headers"]),
                target=0.9, note=note("bare+headers")),
     ]
+    if all(cpu_us.values()):
+        med = {name: statistics.median(values) for name, values in cpu_us.items()}
+        # Requests per Locust CPU-second, so that the ratio reads like the throughput ratios.
+        results.append(Result(
+            name="locust firehose user, req per CPU-second", value=1e6 / med["firehose"], unit="req/s",
+            reference_name="bare FastHttpUser", reference=1e6 / med["bare"],
+            note=(f"steady-state CPU per request: firehose {med['firehose']:.0f} µs, bare {med['bare']:.0f} µs, "
+                  f"bare + same headers {med['bare+headers']:.0f} µs")))
+    return results
 
 
-def _locust_rps(name: str, host: str, *, users: int, seconds: int, work: Path, body_file: Path,
-                headers_file: Path) -> float:
+def _locust(name: str, host: str, *, users: int, seconds: int, work: Path, body_file: Path,
+            headers_file: Path) -> tuple[int, float, float]:
+    """One headless Locust run: (successful requests, CPU seconds of the process, req/s)."""
     locustfile = FIREHOSE if name == "firehose" else BARE
     args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-H", host,
             "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--only-summary",
@@ -109,11 +133,17 @@ def _locust_rps(name: str, host: str, *, users: int, seconds: int, work: Path, b
         env["BARE_HEADERS_FILE"] = str(headers_file)
     if name == "firehose":
         env["CHESTSIM_SECRET"] = SECRET
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 120,
-                          check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"locust ({name}) exited {proc.returncode}: {proc.stderr[-1500:]}")
-    return _rps(json.loads(work.with_suffix(".json").read_text()))
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        # wait4 gives this child's own CPU time (no locust --processes here: one process).
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"locust ({name}) exited {proc.returncode}: {err.read().decode()[-1500:]}")
+    entries = json.loads(work.with_suffix(".json").read_text())
+    ok = sum(int(e["num_requests"]) - int(e["num_failures"]) for e in entries)
+    return ok, usage.ru_utime + usage.ru_stime, _rps(entries)
 
 
 def _rps(entries: list[dict[str, object]]) -> float:
