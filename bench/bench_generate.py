@@ -14,11 +14,20 @@ _CHESTSIM = """
 import json, resource, sys, time
 from simulator.model._generate import iter_events, write_events
 users, events, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+# Faker's name rate on this machine, now: the yardstick DESIGN.md states the target against.
+from faker import Faker
+fake = Faker("en_US")
+fake.seed_instance(1)
+names_cpu = time.process_time()
+for _ in range(3000):
+    fake.name()
+names_per_cpu_second = 3000 / (time.process_time() - names_cpu)
 start, cpu = time.perf_counter(), time.process_time()
 with open(path, "wb") as out:
     count = write_events(iter_events("firehose", seed=1, users=users, events=events), out)
 elapsed = time.perf_counter() - start
 print(json.dumps({"count": count, "seconds": elapsed, "cpu": time.process_time() - cpu,
+                  "faker_names": names_per_cpu_second,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -65,6 +74,9 @@ def run(quick: bool) -> list[Result]:
         Result(name=label, value=rate, unit="ev/s", reference_name="naive Faker/event", reference=naive_rate,
                target=7.0, note=f"target ≥100k ev/s absolute (≈7× Faker's 14k names/s); per CPU-second "
                                 f"{cpu_rate:,.0f} vs naive {naive_cpu_rate:,.0f}"),
+        Result(name=f"{label}: per CPU-second", value=cpu_rate, unit="ev/s",
+               reference_name="Faker names/CPU-s", reference=ours["faker_names"], target=100_000 / 14_000,
+               note="the 100k ev/s target in machine-free terms: ≥ 7.1× Faker's name rate, same process"),
         Result(name=f"{label}: peak RSS", value=ours["rss_mb"], unit="MB", limit=200.0,
                note=f"naive baseline {naive['rss_mb']:.0f} MB"),
     ]

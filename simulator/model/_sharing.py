@@ -187,10 +187,9 @@ class SecretActions(TenantCore):
                 chosen += self.rng.sample(others, k - len(chosen))
             else:
                 shard_map.chosen[user.id] = chosen
-        iso = self._iso
-        started = iso(self.clock.now)
-        now = self._tick(150, 1500)
-        done = iso(now)
+        iso, clock = self._iso, self.clock
+        started = iso(clock.now)
+        done = iso(clock.tick(0 if clock.rate else clock.latency(150, 1500)))
         if purpose is None:
             purposes = _PURPOSES[secret.kind]
             purpose = purposes[int(self._random() * len(purposes))]

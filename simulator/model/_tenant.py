@@ -15,6 +15,7 @@ page describes, in causal order, stamped by the virtual clock.
 
 from __future__ import annotations
 
+from bisect import bisect
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -39,6 +40,29 @@ Event = dict[str, Any]
 _WEEK_MS = 7 * 86_400_000
 _APP_VERSIONS = ("4.11.3", "4.12.0", "4.12.1", "4.13.0")
 _OKTA_ID = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+Weighted = tuple[tuple[str, ...], tuple[float, ...]]
+
+
+def _weighted(table: Sequence[tuple[str, float]]) -> Weighted:
+    total = sum(w for _, w in table)
+    cumulative, running = [], 0.0
+    for _, w in table:
+        running += w / total
+        cumulative.append(running)
+    return tuple(name for name, _ in table), tuple(cumulative)
+
+
+def _pick_weighted(table: Weighted, r: float) -> str:
+    names, cumulative = table
+    return names[min(bisect(cumulative, r), len(names) - 1)]
+
+
+_PHONES = _weighted(PHONES)
+_COMPUTERS = _weighted(COMPUTERS)
+_TABLETS = _weighted(TABLETS)
+_ANY_DEVICE = _weighted(COMPUTERS + PHONES)
 
 
 class Tenant(SecretActions):
@@ -171,12 +195,11 @@ class Tenant(SecretActions):
         return ("member",)
 
     def _device_plan(self) -> list[str]:
-        rng = self.rng
-        plan = [rng.choices([t for t, _ in PHONES], [w for _, w in PHONES])[0],
-                rng.choices([t for t, _ in COMPUTERS], [w for _, w in COMPUTERS])[0]]
+        """A user's devices: a phone, a computer, then a tablet, then more of either."""
+        rand = self._random
+        plan = [_pick_weighted(_PHONES, rand()), _pick_weighted(_COMPUTERS, rand())]
         while len(plan) < self.devices_per_user:
-            pool = TABLETS if len(plan) == 2 else COMPUTERS + PHONES
-            plan.append(rng.choices([t for t, _ in pool], [w for _, w in pool])[0])
+            plan.append(_pick_weighted(_TABLETS if len(plan) == 2 else _ANY_DEVICE, rand()))
         return plan[: self.devices_per_user]
 
     # -- users ----------------------------------------------------------------------------
