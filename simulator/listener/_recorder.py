@@ -44,7 +44,7 @@ class RecorderFailed(RuntimeError):
 
 
 class Recorder:
-    """Batches rows and resolves one shared future per batch with the batch's outcomes."""
+    """Batches requests and resolves one shared future per batch with the batch's outcomes."""
 
     def __init__(self, config: Listener, path: Path) -> None:
         self.config = config
