@@ -67,7 +67,8 @@ _SHAPE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "a Slack token"),
     (r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}", "a Stripe key"),
     (r"\bAIza[0-9A-Za-z_-]{35}", "a Google API key"),
-    (r"(?i:[a-z][a-z0-9+.-]*://[^/\s:@\"]+:[^/\s@\"]+@)", "a URL with credentials"),
+    # Bounded repeats: Python's backtracking `re` would go quadratic on a long unbroken field.
+    (r"(?i:[a-z][a-z0-9+.-]{0,31}://[^/\s:@\"]{1,256}:[^/\s@\"]{1,256}@)", "a URL with credentials"),
 )
 _SHAPES = tuple((re.compile(pattern), what) for pattern, what in _SHAPE_PATTERNS)
 

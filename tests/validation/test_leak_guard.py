@@ -132,3 +132,14 @@ def test_random_keys_in_free_text_are_caught(raw: bytes) -> None:
     assume(len(set(token)) >= 16)
     assume(all(any(test(c) for c in token) for test in (str.isdigit, str.islower, str.isupper)))
     assert looks_like_secret(f"note {token}", free_text=True) is not None
+
+
+@pytest.mark.parametrize("length", [200_000])
+def test_long_unbroken_fields_stay_linear(length: int) -> None:
+    # A quadratic pattern once stalled `chestsim listen` for minutes on one padded body.
+    # No timing assertion: pytest-timeout (300 s) is the bound; the quadratic pattern took
+    # ~46 s at 50 kB, so ~12 min here.
+    value = "a1" * (length // 2)
+    assert looks_like_secret(value, free_text=True) is None
+    assert looks_like_secret("x://" * (length // 4)) is None
+    assert looks_like_secret("see https://ops:hunter2@db.example.com/") == "a URL with credentials"
