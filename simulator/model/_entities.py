@@ -272,6 +272,7 @@ class PendingShare:
     index: int
     device: Device
     created_at: int
+    created_iso: str = ""
     status: str = "pending"
 
     def __repr__(self) -> str:
@@ -292,7 +293,9 @@ class Share:
     began_at: int
     message_id: str
     message: JSON = field(repr=False)
+    began_iso: str = ""
     posted_at: int = 0
+    posted_iso: str = ""
     pending: list[PendingShare] = field(default_factory=list)
     accepted: list[User] = field(default_factory=list)
 

@@ -304,7 +304,8 @@ class SecretActions(TenantCore):
         message: JSON = {"id": self.ids.uuid(), "queue": "shares", "object": {"type": "share", "id": share_id},
                          "action": "deliver_shard"}
         share = Share(id=share_id, kind=kind, secret=secret, sender=sender, recipients=recipients, group=group,
-                      threshold=threshold, began_at=now, message_id=message["id"], message=message)
+                      threshold=threshold, began_at=now, began_iso=iso, message_id=message["id"],
+                      message=message)
         refs = [u.ref for u in recipients]
         if multi:
             self._emit("secret.multi_share.began", {
@@ -324,13 +325,14 @@ class SecretActions(TenantCore):
         self._emit("backend_message.posted", {"message": message, "time": {
             "initiated_at": piso, "expires_at": self._iso(posted + _WEEK_MS)}}, piso)
         share.posted_at = posted
+        share.posted_iso = piso
         for position, user in enumerate(recipients, 1):
             # The slot offered: after the current shards, in recipient order.
             index = secret.shard_map.total + position
             device = user.devices[0]
             at = self._tick(10, 200)
             pending = PendingShare(id=self.ids.uuid(), share=share, recipient=user, index=index,
-                                   device=device, created_at=at)
+                                   device=device, created_at=at, created_iso=self._iso(at))
             share.pending.append(pending)
             self._open[pending.id] = pending
             aiso = self._iso(at)
@@ -376,7 +378,7 @@ class SecretActions(TenantCore):
         del self._open[pending.id]
         now = self._tick(2000, 120_000)
         iso = self._iso(now)
-        time = {"initiated_at": self._iso(pending.created_at), "completed_at": iso}
+        time = {"initiated_at": pending.created_iso, "completed_at": iso}
         if accept and secret.active and user.active:
             pending.status = "accepted"
             share.accepted.append(user)
@@ -390,7 +392,7 @@ class SecretActions(TenantCore):
                 self._emit("secret.share.completed", {
                     "share_id": share.id, "secret": secret.ref, "kind": share.kind, "sender": share.sender.ref,
                     "recipient": user.ref,
-                    "time": {"initiated_at": self._iso(share.began_at), "completed_at": diso}}, diso)
+                    "time": {"initiated_at": share.began_iso, "completed_at": diso}}, diso)
         else:
             pending.status = "rejected"
             data = self._pending_json(pending, "rejected", time)
@@ -421,9 +423,9 @@ class SecretActions(TenantCore):
                     "share_id": share.id, "secret": secret.ref, "original_sender": share.sender.ref,
                     "recipients": [u.ref for u in share.recipients if u.active],
                     "accepted_by": [p.recipient.ref for p in joined],
-                    "time": {"initiated_at": self._iso(share.began_at), "completed_at": diso}}, diso)
+                    "time": {"initiated_at": share.began_iso, "completed_at": diso}}, diso)
         now = self._tick(20, 500)
         iso = self._iso(now)
         self._emit("backend_message.archived", {"message": share.message, "time": {
-            "initiated_at": self._iso(share.posted_at), "completed_at": iso}}, iso)
+            "initiated_at": share.posted_iso, "completed_at": iso}}, iso)
 
