@@ -111,7 +111,7 @@ def iter_events(
         end = format_ms(tenant.clock.start + int(duration * 1000))
         stream = _until(stream, end)
     if events is not None:
-        stream = _take(stream, events)
+        stream = islice(stream, events)
     return stream
 
 
@@ -139,15 +139,6 @@ def _episodes(scenario: Scenario, tenant: Tenant, *, limited: bool, history: boo
             raise ScenarioError(f"scenario {scenario.name!r} ({scenario.path}) emitted no events in "
                                 f"{_STALL_EPISODES} episodes in a row; its run(t) must act on the tenant",
                                 path=str(scenario.path))
-
-
-def _take(stream: Iterator[Event], n: int) -> Iterator[Event]:
-    if n <= 0:
-        return
-    for i, event in enumerate(stream, 1):
-        yield event
-        if i >= n:
-            return
 
 
 def _until(stream: Iterator[Event], end_iso: str) -> Iterator[Event]:
