@@ -46,12 +46,16 @@ class RecorderFailed(RuntimeError):
 class Recorder:
     """Batches requests and resolves one shared future per batch with the batch's outcomes."""
 
+    #: Most requests in one batch (one transaction).
+    batch_max = 1000
+
     def __init__(self, config: Listener, path: Path) -> None:
         self.config = config
         self.path = path
         self.committed = 0
         self._pending: list[Raw] = []
         self._pending_done: asyncio.Future[list[Outcome]] | None = None
+        self._ready: deque[tuple[list[Raw], asyncio.Future[list[Outcome]]]] = deque()
         self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -77,6 +81,11 @@ class Recorder:
             raise RecorderFailed(str(self._failed))
         if self._closing and self._task is None:
             raise RecorderFailed("the recorder is closed")
+        if len(self._pending) >= self.batch_max:
+            # Full: it waits for its turn whole, and a new batch starts.
+            assert self._pending_done is not None
+            self._ready.append((self._pending, self._pending_done))
+            self._pending, self._pending_done = [], None
         done = self._pending_done
         if done is None:
             assert self._loop is not None
@@ -87,21 +96,31 @@ class Recorder:
             wake.set_result(None)
         return done, len(self._pending) - 1
 
+    def _take(self) -> tuple[list[Raw], asyncio.Future[list[Outcome]]] | None:
+        """The next batch to write: full ones first, in order, then the one filling up."""
+        if self._ready:
+            return self._ready.popleft()
+        if not self._pending:
+            return None
+        items, done = self._pending, self._pending_done
+        self._pending, self._pending_done = [], None
+        assert done is not None
+        return items, done
+
     async def _run(self) -> None:
         assert self._loop is not None
         loop = self._loop
         # One turn per batch; ends once closing and nothing is left.
         while True:
-            if not self._pending:
+            batch = self._take()
+            if batch is None:
                 if self._closing:
                     return
                 self._wake = loop.create_future()
                 await self._wake
                 self._wake = None
                 continue
-            items, done = self._pending, self._pending_done
-            self._pending, self._pending_done = [], None
-            assert done is not None
+            items, done = batch
             try:
                 outcomes = await self._write(items)
             except Exception as exc:
@@ -170,6 +189,8 @@ class ProcessRecorder(Recorder):
     start_timeout = 60.0
     #: Batches sent and not yet answered; more overlap the loop's work with the writer's.
     max_in_flight = 8
+    #: Small batches keep the loop and the writer busy at the same time.
+    batch_max = 16
     _proc: asyncio.subprocess.Process | None = None
 
     async def _open(self) -> None:
@@ -213,16 +234,15 @@ class ProcessRecorder(Recorder):
             while True:
                 if self._failed is not None:
                     break
-                if not self._pending or len(in_flight) >= self.max_in_flight:
-                    if self._closing and not self._pending:
+                batch = self._take() if len(in_flight) < self.max_in_flight else None
+                if batch is None:
+                    if self._closing and not self._pending and not self._ready:
                         break
                     self._wake = loop.create_future()
                     await self._wake
                     self._wake = None
                     continue
-                items, done = self._pending, self._pending_done
-                self._pending, self._pending_done = [], None
-                assert done is not None
+                items, done = batch
                 in_flight.append(done)
                 try:
                     # Plain tuples pickle ten times faster than named ones.
@@ -239,6 +259,8 @@ class ProcessRecorder(Recorder):
                     _fail_future(done, self._failed)
                 if self._pending_done is not None:
                     _fail_future(self._pending_done, self._failed)
+                for _, waiting in self._ready:
+                    _fail_future(waiting, self._failed)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
