@@ -8,6 +8,7 @@ ChestsimError
 │   ├── InvalidSecret                a signing secret that is not ``whsec_<base64>``
 │   ├── InputError                   unreadable input (file, line)
 │   ├── ScenarioError                a scenario that cannot be loaded or run
+│   │   └── ModelError               an action the tenant model refuses (simulator.model)
 │   ├── EndpointConfigError          a bad endpoints file or endpoint option
 │   └── JournalError                 a journal that cannot be opened or resumed
 ├── SignatureError                   a delivery whose signature or token does not verify
