@@ -28,6 +28,8 @@ def test_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, simulator; print(sorted(m for m in ('aiohttp', 'faker', 'httpx') if m in sys.modules))"
+    # The CLI too: `chestsim events list` should not pay for aiohttp, Faker or httpx.
+    code = ("import sys, simulator, simulator.cli; "
+            "print(sorted(m for m in ('aiohttp', 'faker', 'httpx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -23,8 +23,9 @@ from simulator._exceptions import UsageError
 from simulator._signing import SigningSecret, parse_secrets
 from simulator._units import parse_duration, parse_positive_int, parse_rate
 from simulator.cli._app import OutputFormat, app, endpoints_app
-from simulator.delivery import Endpoint, Report, Sender, check_endpoints, load_endpoints
-from simulator.delivery._transports import load_app
+
+if TYPE_CHECKING:  # the delivery stack (aiohttp) loads only when a delivery command runs
+    from simulator.delivery import Endpoint, Report, Sender
 
 __all__ = ["endpoints_check", "replay", "secret_new", "send"]
 
@@ -62,6 +63,8 @@ def _token(flag: str | None) -> str | None:
 
 def _endpoints(to: Sequence[str] | None, endpoints_file: Path | None,
                secrets: tuple[SigningSecret, ...], token: str | None) -> tuple[Endpoint, ...]:
+    from simulator.delivery import Endpoint, load_endpoints
+
     found: list[Endpoint] = []
     for url in to or ():
         found.append(Endpoint.from_url(url, secrets=secrets, token=token))
@@ -123,6 +126,8 @@ def _emit(report: Report, fmt: OutputFormat) -> int:
 def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ...], token: str | None,
             fmt: OutputFormat, **options: Any) -> tuple[Sender, Callable[[], None]]:
     update, stop = _progress() if fmt is OutputFormat.text else (None, lambda: None)
+    from simulator.delivery import Sender
+
     sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=update, **options)
     return sender, stop
 
@@ -172,6 +177,9 @@ def send(
     if path is None and resume is None:
         raise UsageError("give the events to send: a JSONL file, or - for stdin")
     secrets, tok = _secrets(secret), _token(token)
+    from simulator.delivery import Endpoint
+    from simulator.delivery._transports import load_app
+
     app_obj = load_app(app_spec) if app_spec else None
     eps = _endpoints(to, endpoints, secrets, tok)
     if app_obj is not None and not to and endpoints is None:
@@ -263,6 +271,8 @@ def endpoints_check(
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Validate endpoint configuration without sending anything."""
+    from simulator.delivery import check_endpoints
+
     found = check_endpoints(target, default_secrets=_secrets(secret), default_token=_token(token))
     rows = [e.describe() for e in found]
     if fmt is OutputFormat.json:
