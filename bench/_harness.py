@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OUT", "Result", "peak_rss_mb", "run_python", "timed"]
+__all__ = ["BARE_SINK", "OUT", "Result", "free_port", "peak_rss_mb", "run_python", "timed", "wait_ready"]
 
 #: Where benchmarks leave their files (git-ignored).
 OUT = Path(__file__).resolve().parent / "out"
@@ -77,3 +80,44 @@ def run_python(args: Sequence[str], *, env: dict[str, str] | None = None, timeou
         raise RuntimeError(f"benchmark child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return proc.stdout, max(after, before) / 1024
+
+
+#: A bare aiohttp sink, the reference for senders: read the body, answer 204, nothing else.
+#: Run it as ``python -c BARE_SINK PORT``; ``GET /_ready`` answers once it listens.
+BARE_SINK = """
+import sys
+from aiohttp import web
+
+async def receive(request):
+    await request.read()
+    return web.Response(status=204)
+
+async def ready(request):
+    return web.Response(status=204)
+
+app = web.Application()
+app.router.add_get("/_ready", ready)
+app.router.add_post("/{tail:.*}", receive)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 20) -> None:
+    """Poll ``url`` until it answers; fail early if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sink exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"sink did not start within {timeout:g} s")

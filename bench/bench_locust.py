@@ -19,40 +19,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bench._harness import OUT, Result
+from bench._harness import BARE_SINK, OUT, Result, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 FIREHOSE = ROOT / "loadtests" / "firehose.py"
 BARE = Path(__file__).resolve().parent / "_locust_bare.py"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's test secret
 
-# A bare aiohttp sink: read the body, answer 204, nothing else.
-_SINK = """
-import sys
-from aiohttp import web
-
-async def receive(request):
-    await request.read()
-    return web.Response(status=204)
-
-async def ready(request):
-    return web.Response(status=204)
-
-app = web.Application()
-app.router.add_get("/_ready", ready)
-app.router.add_post("/{tail:.*}", receive)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
 
 
 def run(quick: bool) -> list[Result]:
@@ -66,14 +45,14 @@ def run(quick: bool) -> list[Result]:
     body, headers = _one_firehose_request()
     body_file.write_bytes(body)
     headers_file.write_text(json.dumps(headers))
-    port = _free_port()
-    sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stdout=subprocess.DEVNULL,
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", BARE_SINK, str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     names = ["firehose", "bare", "bare+headers"]
     rps: dict[str, list[float]] = {name: [] for name in names}
     cpu_us: dict[str, list[float]] = {name: [] for name in names}
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
+        wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
         host = f"http://127.0.0.1:{port}"
         for i in range(rounds):
             # A new order each round, so drift on a shared machine hits every side alike.
@@ -164,21 +143,3 @@ def _one_firehose_request() -> tuple[bytes, dict[str, str]]:
     _, body, headers = build_pool(pool_size=200, tenant_users=100, secrets=(SigningSecret(SECRET),)).take()
     return body, headers
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sink exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError("sink did not start within 20 s")

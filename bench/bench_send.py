@@ -15,40 +15,21 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
 
-from bench._harness import OUT, Result
+from bench._harness import BARE_SINK, OUT, Result, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's test secret
 CONCURRENCY = 32
 
-_SINK = """
-import sys
-from aiohttp import web
-
-async def receive(request):
-    await request.read()
-    return web.Response(status=204)
-
-async def ready(request):
-    return web.Response(status=204)
-
-app = web.Application()
-app.router.add_get("/_ready", ready)
-app.router.add_post("/{tail:.*}", receive)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
-"""
 
 _LOCUSTFILE = """
 import os
@@ -100,11 +81,11 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
     _write_events(stream, events)
     body = work / "body.json"
     body.write_bytes(stream.open("rb").readline().strip())
-    port = _free_port()
-    sink = subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stdout=subprocess.DEVNULL,
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", BARE_SINK, str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
+        wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
         url = f"http://127.0.0.1:{port}/webhooks"
         ours: list[float] = []
         locust: list[float] = []
@@ -213,21 +194,3 @@ def _wrk(url: str, body: Path, *, seconds: int) -> float | None:
     match = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
     return float(match.group(1)) if match else None
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sink exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError("sink did not start within 20 s")
