@@ -19,13 +19,13 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 import orjson
 
 from simulator._exceptions import InputError
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "Record", "iter_events", "read_sources", "read_stream"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "Block", "Record", "iter_events", "read_sources", "read_stream"]
 
 #: Longest line (or array element) read; longer ones are reported and skipped.
 DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -62,13 +62,40 @@ class Record(NamedTuple):
             raise InputError(f"{self.where}: not JSON ({exc})", path=self.path, line=self.line) from None
 
 
+class Block(NamedTuple):
+    """Consecutive lines of a JSON Lines source, for callers that check many at once.
+
+    ``lines[i]`` is line ``line + i``, as read: unstripped, possibly blank,
+    none longer than the limit. Only :func:`read_sources` with ``blocks=True``
+    makes them; everything else (arrays, documents, overlong lines, unreadable
+    sources) still comes as :class:`Record` items.
+    """
+
+    path: str
+    line: int
+    lines: list[bytes]
+
+    def records(self) -> Iterator[Record]:
+        """The block's non-blank lines as records, as ``read_sources`` would give them one by one."""
+        for offset, raw in enumerate(self.lines):
+            raw = raw.strip()
+            if raw:
+                yield Record(self.path, self.line + offset, raw)
+
+
 def read_sources(sources: Iterable[str | os.PathLike[str]], *,
                  max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
     """Records from each path in turn (``-`` is standard input)."""
+    return cast(Iterator[Record], read_blocks(sources, max_line_bytes=max_line_bytes, blocks=False))
+
+
+def read_blocks(sources: Iterable[str | os.PathLike[str]], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                blocks: bool = True) -> Iterator[Record | Block]:
+    """Like :func:`read_sources`, with the lines of JSON Lines sources in ``Block``s of about 1 MiB."""
     for source in sources:
         name = os.fspath(source)
         if name == _STDIN:
-            yield from read_stream(sys.stdin.buffer, "<stdin>", max_line_bytes=max_line_bytes)
+            yield from read_stream(sys.stdin.buffer, "<stdin>", max_line_bytes=max_line_bytes, blocks=blocks)
             continue
         path = Path(name)
         if path.is_dir():
@@ -84,11 +111,11 @@ def read_sources(sources: Iterable[str | os.PathLike[str]], *,
             yield Record(name, 0, None, f"{name} cannot be read: {exc.strerror or exc}", fatal=True)
             continue
         with handle:
-            yield from read_stream(handle, name, max_line_bytes=max_line_bytes)
+            yield from read_stream(handle, name, max_line_bytes=max_line_bytes, blocks=blocks)
 
 
-def read_stream(stream: IO[bytes], name: str, *,
-                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
+def read_stream(stream: IO[bytes], name: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                blocks: bool = False) -> Iterator[Record | Block]:
     """Records from one binary stream, whatever its shape (lines, an array, one document)."""
     try:
         first = stream.read(_CHUNK)
@@ -114,7 +141,7 @@ def read_stream(stream: IO[bytes], name: str, *,
         # A pretty-printed document (or several): split values, not lines.
         yield from _documents(first, stream, name, max_line_bytes, array=False)
         return
-    yield from _lines(first, stream, name, max_line_bytes)
+    yield from _lines(first, stream, name, max_line_bytes, blocks=blocks)
 
 
 def _complete(line: bytes) -> bool:
@@ -125,7 +152,8 @@ def _complete(line: bytes) -> bool:
     return True
 
 
-def _lines(first: bytes, stream: IO[bytes], name: str, limit: int) -> Iterator[Record]:
+def _lines(first: bytes, stream: IO[bytes], name: str, limit: int, *,
+           blocks: bool = False) -> Iterator[Record | Block]:
     number = 0
     carry = b""
     skipping = False  # inside an overlong line, dropping bytes until its newline
@@ -134,6 +162,10 @@ def _lines(first: bytes, stream: IO[bytes], name: str, limit: int) -> Iterator[R
         lines = chunk.split(b"\n")
         lines[0] = carry + lines[0]
         carry = lines.pop()
+        if blocks and not skipping and lines and max(map(len, lines)) <= limit:
+            yield Block(name, number + 1, lines)
+            number += len(lines)
+            lines = []
         for line in lines:
             number += 1
             if skipping:
@@ -313,12 +345,13 @@ class _Slice:
         return data
 
 
-def read_slice(name: str, start: int, end: int, *,
-               max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record]:
+def read_slice(name: str, start: int, end: int, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+               blocks: bool = False) -> Iterator[Record | Block]:
     """Records of the lines in bytes ``[start, end)`` of a JSON Lines file; line numbers count from the slice."""
     with open(name, "rb") as handle:
         view = _Slice(handle, start, end)
-        yield from _lines(view.read(_CHUNK), view, name, max_line_bytes)  # type: ignore[arg-type]
+        yield from _lines(view.read(_CHUNK), view, name, max_line_bytes,  # type: ignore[arg-type]
+                          blocks=blocks)
 
 
 def count_lines(name: str, start: int, end: int) -> int:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import groupby
 from typing import Any
 
 import orjson
 
 from simulator.validation._problem import Problem
-from simulator.validation._reader import DEFAULT_MAX_LINE_BYTES, Record, read_sources, splittable
+from simulator.validation._reader import (
+    DEFAULT_MAX_LINE_BYTES,
+    Block,
+    Record,
+    read_blocks,
+    splittable,
+)
 from simulator.validation._report import Entry, Report
+from simulator.validation._semantic import check_semantic
 from simulator.validation._sequence import SequenceChecker, SequenceMode
 from simulator.validation._validator import Validator
 
@@ -56,7 +64,7 @@ def validate(
             validate_in_slices(run, name, jobs=jobs, strict=run.checker.strict, max_errors=max_errors,
                                max_line_bytes=max_line_bytes)
         else:
-            run.consume(read_sources([name], max_line_bytes=max_line_bytes))
+            run.consume(read_blocks([name], max_line_bytes=max_line_bytes))
     return run.finish()
 
 
@@ -77,64 +85,127 @@ class _Run:
             self.seen_files.add(path)
             self.report.files.append(path)
 
-    def consume(self, records: Iterable[Record], *, line_offset: int = 0) -> int:
-        """Check every record; returns the last line number seen (for slices)."""
-        report, totals, sequencer = self.report, self.totals, self.sequencer
-        check = self.checker.check
-        loads = orjson.loads
+    def consume(self, items: Iterable[Record | Block]) -> int:
+        """Check every record and block; returns the last line number seen (for slices)."""
         last_line = 0
-        for record in records:
-            path, raw = record.path, record.raw
-            line = record.line + line_offset if record.line else 0
-            last_line = line or last_line
-            if path not in self.seen_files:
-                self.note_file(path)
-            if raw is None:
-                if record.fatal:
-                    report.input_errors.append(record.error or f"{path}: unreadable")
-                    continue
-                report.add(Entry(path, line, None, None, Problem("json", "error", "", record.error or "unreadable")))
-                totals.setdefault(None, [0, 0, 0])[1] += 1
+        block_check = self._block if self.sequencer is None else None
+        for item in items:
+            if item.__class__ is Block:
+                assert isinstance(item, Block)
+                if block_check is not None:
+                    block_check(item)
+                else:
+                    for record in item.records():
+                        self._record(record)
+                last_line = item.line + len(item.lines) - 1
                 continue
-            try:
-                event = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                report.add(Entry(path, line, None, None, _json_problem(str(exc))))
-                totals.setdefault(None, [0, 0, 0])[1] += 1
-                continue
-            problems = check(event)
-            event_type = event.get("type") if event.__class__ is dict else None
-            if event_type.__class__ is not str:
-                event_type = None
-            if not problems and sequencer is None:
-                counts = totals.get(event_type)
-                if counts is None:
-                    counts = totals[event_type] = [0, 0, 0]
-                counts[0] += 1
-                continue
-            event_id = event.get("id") if event.__class__ is dict else None
-            if event_id.__class__ is not str:
-                event_id = None
-            for problem in problems:
-                report.add(Entry(path, line, event_id, event_type, problem))
-            errors = sum(1 for p in problems if p.is_error)
-            warnings = len(problems) - errors
-            if sequencer is not None:
-                for finding in sequencer.feed(event, f"{path}:{line}"):
-                    if finding.problem.is_error:
-                        errors += 1
-                    if finding.rule in self.first_by_rule:
-                        self.repeats[finding.rule] = self.repeats.get(finding.rule, 0) + 1
-                        continue
-                    if not finding.problem.is_error:
-                        warnings += 1
-                    stored = len(report.entries)
-                    report.add(Entry(path, line, event_id, event_type, finding.problem))
-                    self.first_by_rule[finding.rule] = stored if len(report.entries) > stored else -1
-            counts = totals.setdefault(event_type, [0, 0, 0])
-            counts[0 if not errors else 1] += 1
-            counts[2] += warnings
+            assert isinstance(item, Record)
+            self._record(item)
+            if item.line:
+                last_line = item.line
         return last_line
+
+    def _record(self, record: Record) -> None:
+        path, raw = record.path, record.raw
+        line = record.line
+        if path not in self.seen_files:
+            self.note_file(path)
+        if raw is None:
+            if record.fatal:
+                self.report.input_errors.append(record.error or f"{path}: unreadable")
+                return
+            self.report.add(Entry(path, line, None, None, Problem("json", "error", "", record.error or "unreadable")))
+            self.totals.setdefault(None, [0, 0, 0])[1] += 1
+            return
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self.report.add(Entry(path, line, None, None, _json_problem(str(exc))))
+            self.totals.setdefault(None, [0, 0, 0])[1] += 1
+            return
+        self._event(path, line, event, self.checker.check(event))
+
+    def _event(self, path: str, line: int, event: Any, problems: list[Problem]) -> None:
+        report, sequencer = self.report, self.sequencer
+        event_type = event.get("type") if event.__class__ is dict else None
+        if event_type.__class__ is not str:
+            event_type = None
+        if not problems and sequencer is None:
+            self.totals.setdefault(event_type, [0, 0, 0])[0] += 1
+            return
+        event_id = event.get("id") if event.__class__ is dict else None
+        if event_id.__class__ is not str:
+            event_id = None
+        for problem in problems:
+            report.add(Entry(path, line, event_id, event_type, problem))
+        errors = sum(1 for p in problems if p.is_error)
+        warnings = len(problems) - errors
+        if sequencer is not None:
+            for finding in sequencer.feed(event, f"{path}:{line}"):
+                if finding.problem.is_error:
+                    errors += 1
+                if finding.rule in self.first_by_rule:
+                    self.repeats[finding.rule] = self.repeats.get(finding.rule, 0) + 1
+                    continue
+                if not finding.problem.is_error:
+                    warnings += 1
+                stored = len(report.entries)
+                report.add(Entry(path, line, event_id, event_type, finding.problem))
+                self.first_by_rule[finding.rule] = stored if len(report.entries) > stored else -1
+        counts = self.totals.setdefault(event_type, [0, 0, 0])
+        counts[0 if not errors else 1] += 1
+        counts[2] += warnings
+
+    def _block(self, block: Block) -> None:
+        """Check a block of lines at once: parse all, then each event type's events together.
+
+        Checking one type's events in a row keeps its validator hot in the CPU
+        caches (about a quarter faster than file order on a firehose mix).
+        Anything unusual — a blank or broken line, a non-object, an unknown
+        type, an event that fails a check — goes through the one-by-one path,
+        in line order, so the report is the same as reading line by line.
+        """
+        path, lines = block.path, block.lines
+        if path not in self.seen_files:
+            self.note_file(path)
+        try:
+            events = list(map(orjson.loads, lines))
+        except orjson.JSONDecodeError:  # a blank or broken line: parse one by one, mark the broken
+            events = [_loads_or_broken(raw) for raw in lines]
+        # Anything but a string type (no object, no type, a number…) sorts into "", which no type has.
+        types = [event.get("type", "") if event.__class__ is dict else "" for event in events]
+        types = [name if name.__class__ is str else "" for name in types]
+        type_of: Callable[[int], str] = types.__getitem__
+        closed = self.checker.fast_paths
+        semantic = check_semantic
+        totals = self.totals
+        slow: list[int] = []
+        for event_type, group in groupby(sorted(range(len(events)), key=type_of), key=type_of):
+            indexes = list(group)
+            is_valid = closed.get(event_type)
+            if is_valid is None:
+                slow.extend(indexes)
+                continue
+            members = list(map(events.__getitem__, indexes))
+            verdicts = list(map(is_valid, members))
+            if all(verdicts):
+                findings = list(map(semantic, members))
+                bad = [i for i, found in zip(indexes, findings, strict=True) if found] if any(findings) else []
+            else:
+                bad = [i for i, ok, event in zip(indexes, verdicts, members, strict=True)
+                       if not ok or semantic(event)]
+            slow.extend(bad)
+            if len(bad) < len(indexes):
+                totals.setdefault(event_type, [0, 0, 0])[0] += len(indexes) - len(bad)
+        check = self.checker.check
+        for index in sorted(slow):
+            event = events[index]
+            if event is _BROKEN:
+                raw = lines[index].strip()
+                if raw:
+                    self._record(Record(path, block.line + index, raw))
+                continue
+            self._event(path, block.line + index, event, check(event))
 
     def finish(self) -> Report:
         report = self.report
@@ -147,6 +218,16 @@ class _Run:
                 report.entries[index] = Entry(entry.path, entry.line, entry.event_id, entry.event_type,
                                               entry.problem, repeats=count)
         return report
+
+
+_BROKEN: Any = object()  # stands for a line that is blank or not JSON, in a parsed block
+
+
+def _loads_or_broken(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _BROKEN
 
 
 def _json_problem(message: str) -> Problem:
