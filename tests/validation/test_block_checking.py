@@ -9,6 +9,7 @@ folding that makes the closed fast path cheaper.
 from __future__ import annotations
 
 import copy
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,26 @@ def test_a_folded_schema_gives_the_same_verdicts(instance: Any) -> None:
                         {"type": "array"}]}
     folded = _fold(copy.deepcopy(schema))
     assert jsonschema_rs.is_valid(folded, instance) == jsonschema_rs.is_valid(schema, instance)
+
+
+def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "few.jsonl"
+    path.write_bytes(b"\n".join(VARIANTS) + b"\n")
+    states: list[bool] = []
+    real = _Run._check_block
+
+    def spy(run: _Run, block: Block) -> None:
+        states.append(gc.isenabled())
+        real(run, block)
+
+    monkeypatch.setattr(_Run, "_check_block", spy)
+    assert gc.isenabled()
+    validate(path)
+    assert gc.isenabled()
+    assert states == [False]  # paused while the block was checked
+    gc.disable()
+    try:
+        validate(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
