@@ -19,7 +19,7 @@ from simulator.validation._reader import (
     splittable,
 )
 from simulator.validation._report import Entry, Report
-from simulator.validation._semantic import check_semantic
+from simulator.validation._semantic import check_schema_valid
 from simulator.validation._sequence import SequenceChecker, SequenceMode
 from simulator.validation._validator import Validator
 
@@ -192,7 +192,7 @@ class _Run:
         types = [name if name.__class__ is str else "" for name in types]
         type_of: Callable[[int], str] = types.__getitem__
         closed = self.checker.fast_paths
-        semantic = check_semantic
+        semantic = check_schema_valid
         totals = self.totals
         slow: list[int] = []
         for event_type, group in groupby(sorted(range(len(events)), key=type_of), key=type_of):

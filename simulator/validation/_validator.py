@@ -19,7 +19,7 @@ from simulator._exceptions import UnknownEventType
 from simulator.validation._leakguard import leaks, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import Compiled, compiled
-from simulator.validation._semantic import check_semantic
+from simulator.validation._semantic import check_schema_valid, check_semantic
 
 __all__ = ["Validator"]
 
@@ -74,7 +74,7 @@ class Validator:
         if schema is None:
             return self._untyped(event)
         if schema.closed.is_valid(event):
-            return check_semantic(event)
+            return check_schema_valid(event)
         return self._explain(event, schema)
 
     def _untyped(self, event: dict[str, Any]) -> list[Problem]:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from validation_examples import example
 
 from simulator import CATALOG
+from simulator.strategies import realistic_events
 from simulator.validation import Validator, check_semantic
 from simulator.validation._registry import compiled, reference_validator
-from simulator.validation._semantic import time_key
+from simulator.validation._semantic import check_schema_valid, time_key
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -134,3 +139,74 @@ def test_time_order_is_numeric_not_lexical(earlier: str, later: str) -> None:
 def test_semantic_rules_tolerate_garbage() -> None:
     for data in ({"time": 3}, {"shard_map": {"shards": [1, None]}}, {"device_ids": "x", "shard_map": []}, None):
         check_semantic({"type": "secret.used", "data": data})
+
+
+# --- the rules after the closed schema give the general rules' verdict -----------------------------
+
+_TIMES = ["2026-11-28T12:00:01Z", "2026-11-28T12:00:01.5Z", "2026-11-28T12:00:01.388Z",
+          "2026-11-28T12:00:00.999999Z", "2026-11-28T12:00:02Z", "2026-11-27T23:59:59.9Z"]
+
+
+@st.composite
+def _semantic_mutants(draw: st.DrawFn) -> dict[str, Any]:
+    """A shipped or simulated event, with a few of the fields the semantic rules read redrawn."""
+    ruled = [e for t in CATALOG for e in t.examples if {"time", "shard_map", "group"} & set(e["data"])
+             or t.key == "scim.updated"]
+    event = copy.deepcopy(draw(st.sampled_from(ruled) | realistic_events(users=6)))
+    data = event["data"]
+    for _ in range(draw(st.integers(1, 3))):
+        time, shard_map, group = data.get("time"), data.get("shard_map"), data.get("group")
+        choice = draw(st.integers(0, 8))
+        if choice <= 1 and isinstance(time, dict):
+            time[draw(st.sampled_from(["initiated_at", "completed_at", "expires_at"]))] = draw(st.sampled_from(_TIMES))
+        elif choice == 2 and isinstance(shard_map, dict):
+            shard_map[draw(st.sampled_from(["threshold", "total"]))] = draw(st.integers(1, 6))
+        elif choice == 3 and isinstance(shard_map, dict) and shard_map["shards"]:
+            shard = draw(st.sampled_from(shard_map["shards"]))
+            shard["index"] = draw(st.integers(1, 6))
+        elif choice == 4 and isinstance(shard_map, dict) and len(shard_map["shards"]) > 1:
+            shard_map["shards"].pop()
+        elif choice == 5 and isinstance(shard_map, dict):
+            shard_map["secret_id"] = draw(st.sampled_from([shard_map["secret_id"], str(uuid.UUID(int=7))]))
+        elif choice == 6 and isinstance(data.get("device_ids"), list):
+            data["device_ids"].append(draw(st.sampled_from([str(uuid.UUID(int=9)), *data["device_ids"]])))
+        elif choice == 7 and isinstance(group, dict):
+            group["member_count"] = draw(st.integers(0, 5))
+        elif choice == 8 and event["type"] == "scim.updated":
+            data[draw(st.sampled_from(["users_created", "users_pruned"]))] = []
+    return event
+
+
+def _dup_index(event: dict[str, Any]) -> None:
+    shards = event["data"]["shard_map"]["shards"]
+    shards[-1]["index"] = shards[0]["index"]
+
+
+@pytest.mark.parametrize(("key", "mutate"), [
+    pytest.param("secret.used", _set("data/device_ids/0", "00000000-0000-4000-8000-000000000009"),
+                 id="device-not-in-map"),
+    pytest.param("secret.used", _both(_set("data/time/initiated_at", "2026-11-28T12:00:01.5Z"),
+                                      _set("data/time/completed_at", "2026-11-28T12:00:01Z")),
+                 id="earlier-but-lexically-later"),
+    pytest.param("secret.used", _dup_index, id="duplicate-index"),
+    pytest.param("secret.used", _set("data/shard_map/secret_id", "00000000-0000-4000-8000-000000000007"),
+                 id="map-of-another-secret"),
+    pytest.param("secret.used", _set("data/shard_map/threshold", 9), id="k-greater-than-n"),
+    pytest.param("secret.used", _pop_shard, id="fewer-shards-than-n"),
+    pytest.param("group.created", _set("data/group/member_count", 99), id="member-count"),
+    pytest.param("scim.updated", _both(_set("data/users_created", []), _set("data/users_pruned", [])),
+                 id="scim-changed-nobody"),
+])
+def test_rules_after_the_closed_schema_catch_each_rule(key: str, mutate: Mutation) -> None:
+    event = example(key)
+    mutate(event)
+    assert compiled()[1][key].closed.is_valid(event)
+    assert check_schema_valid(event) == check_semantic(event) != []
+
+
+@settings(max_examples=300, deadline=None)
+@given(_semantic_mutants())
+def test_rules_after_the_closed_schema_agree_with_the_general_rules(event: dict[str, Any]) -> None:
+    closed = compiled()[1][event["type"]].closed
+    assume(closed.is_valid(event))
+    assert check_schema_valid(event) == check_semantic(event)
