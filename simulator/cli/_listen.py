@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,9 @@ _LISTEN_EPILOG = (
     "over --max-body; 415 not application/json; 422 invalid payload with --reject-invalid; faults as "
     "configured. Secrets come from --secret or CHESTSIM_SECRET (several: rotation), the token from --token "
     "or CHESTSIM_TOKEN; neither is ever printed or recorded. Without a secret, signatures are not checked. "
-    "GET /_chestsim/stats and /_chestsim/events?type=&verdict=&limit= on the same port. SIGINT/SIGTERM: "
-    "requests in flight finish, every acknowledged request is in --db, exit 0."
+    "GET /_chestsim/stats and /_chestsim/events?type=&verdict=&limit= on the same port. SIGINT (Ctrl-C) "
+    "and SIGTERM: requests in flight finish and every acknowledged request is in --db; exit 0 on SIGTERM, "
+    "130 on Ctrl-C (with one line, chestsim: error: interrupted, on stderr)."
 )
 
 
@@ -73,6 +76,35 @@ def listen_command(
     fsync: bool = typer.Option(False, "--fsync", help="fsync every batch (survives power loss, slower)"),
 ) -> None:
     """Run a mock webhook listener: verify, validate, record, and inject faults."""
+    with _ctrl_c(db):
+        _listen(host=host, port=port, path=path, secret=secret, token=token, tolerance=tolerance, db=db,
+                reject_invalid=reject_invalid, strict=strict, max_body=max_body, fail_rate=fail_rate,
+                fail_status=fail_status, latency=latency, drop_rate=drop_rate, hang_rate=hang_rate,
+                rate_limit=rate_limit, gone_after=gone_after, fault_type=fault_type, faults=faults,
+                seed=seed, view=view, inline=inline, fsync=fsync)
+
+
+@contextlib.contextmanager
+def _ctrl_c(db: Path) -> Iterator[None]:
+    """Ctrl-C gives one line, ``chestsim: error: interrupted; …``, and exit code 130 (Typer would
+    turn the KeyboardInterrupt into a silent 130); by then every record is flushed."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from simulator.cli import _error  # the one printer of `chestsim: error: …` lines
+
+        if db.exists():
+            _error(f"interrupted; requests in flight were finished and every record is flushed to {db}")
+        else:
+            _error("interrupted before the listener started; nothing was received")
+        raise typer.Exit(130) from None
+
+
+def _listen(*, host: str, port: int, path: str, secret: list[str], token: str | None, tolerance: str, db: Path,
+            reject_invalid: bool, strict: bool, max_body: str, fail_rate: str, fail_status: str,
+            latency: str | None, drop_rate: str, hang_rate: str, rate_limit: str | None, gone_after: int | None,
+            fault_type: list[str], faults: Path | None, seed: int, view: ViewMode, inline: bool,
+            fsync: bool) -> None:
     from simulator._signing import parse_secrets
     from simulator._units import parse_duration, parse_fraction, parse_rate, parse_size
     from simulator.listener import FaultRule, Latency, Listener, load_rules, parse_statuses
@@ -104,7 +136,8 @@ def listen_command(
         offload=not inline, fsync=fsync)
     if view is ViewMode.auto:
         view = ViewMode.live if sys.stdout.isatty() else ViewMode.plain
-    asyncio.run(_serve(config, view))
+    if asyncio.run(_serve(config, view)):
+        raise KeyboardInterrupt  # stopped by Ctrl-C, after flushing: said as any interrupt is
 
 
 def _gone_after(value: int | None) -> int | None:
@@ -120,7 +153,8 @@ def _max_body(text: str, parse_size: Any) -> int:
     return size
 
 
-async def _serve(config: Any, view: ViewMode) -> None:
+async def _serve(config: Any, view: ViewMode) -> bool:
+    """Listen until SIGINT or SIGTERM, then finish and flush; True when SIGINT (Ctrl-C) stopped it."""
     from rich.console import Console
 
     from simulator.listener import run_listener
@@ -128,8 +162,14 @@ async def _serve(config: Any, view: ViewMode) -> None:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     out = sys.stdout
     async with run_listener(config) as running:
         checks = []
@@ -154,11 +194,13 @@ async def _serve(config: Any, view: ViewMode) -> None:
         await stop.wait()
         if task is not None:
             await task
-        print("chestsim listen: stopping; finishing requests in flight", file=sys.stderr, flush=True)
+        # On stdout with the other status lines: stderr is for the one line a Ctrl-C gives.
+        print("chestsim listen: stopping; finishing requests in flight", file=out, flush=True)
     snap = running.stats.snapshot()
     verdicts = ", ".join(f"{k}={v}" for k, v in snap["by_verdict"].items()) or "nothing"
     print(f"chestsim listen: stopped after {snap['requests']} requests ({verdicts}); records in "
           f"{config.db} — `chestsim inspect {config.db}`", file=out, flush=True)
+    return bool(stopped_by) and stopped_by[0] == signal.SIGINT
 
 
 @app.command("inspect")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -98,21 +99,55 @@ def _progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops a run like Ctrl-C: deliveries in flight end, the journal is flushed."""
+def _interruptible(kept: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop a run: deliveries in flight end, the journal is flushed, and one
+    line, ``chestsim: error: interrupted; <kept()>``, says what was kept; exit code 130.
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    Typer turns a ``KeyboardInterrupt`` into a silent exit 130, so it is caught here, where
+    the command still knows what it was doing.
+    """
+
+    def terminate(signum: int, frame: Any) -> None:
+        # Stop as Ctrl-C does: within asyncio.run its handler cancels the run, whose cleanup
+        # flushes the journal at an await, never halfway through a write; elsewhere this is
+        # Python's own handler, which raises KeyboardInterrupt.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous: Any = signal.signal(signal.SIGTERM, terminate)
+        installed = True
     except ValueError:  # not the main thread (tests calling main() from a worker)
-        yield
-        return
+        installed = False
     try:
         yield
+    except KeyboardInterrupt:
+        from simulator.cli import _error  # the one printer of `chestsim: error: …` lines
+
+        _error(f"interrupted; {kept()}")
+        raise typer.Exit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if installed:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _kept_by(journal: Path | None) -> Callable[[], str]:
+    """What an interrupted ``send`` leaves behind, said when it is interrupted."""
+
+    def kept() -> str:
+        if journal is None:
+            return ("no --journal was given, so this run cannot be resumed (give --journal FILE "
+                    "to make a run resumable)")
+        if not journal.exists():
+            return f"nothing was sent; the journal {str(journal)!r} was not created yet"
+        where = shlex.quote(str(journal))
+        return (f"the journal {where} holds the progress (every finished delivery is recorded); "
+                f"`chestsim send --resume {where}` sends the rest")
+
+    return kept
 
 
 def _emit(report: Report, fmt: OutputFormat) -> int:
@@ -176,6 +211,19 @@ def send(
         raise UsageError("--journal and --resume cannot be used together; --resume writes to its own journal")
     if path is None and resume is None:
         raise UsageError("give the events to send: a JSONL file, or - for stdin")
+    with _interruptible(_kept_by(resume or journal)):
+        return _send(path, to=to, endpoints=endpoints, secret=secret, token=token, journal=journal,
+                     resume=resume, app_spec=app_spec, fmt=fmt, options={
+                         "types": events, "concurrency": concurrency, "rate": rate, "pace": pace,
+                         "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
+                         "jitter": jitter, "time_scale": time_scale, "timeout": timeout,
+                         "clock_skew": clock_skew, "bad_signature": bad_signature, "seed": seed,
+                         "http_client": http_client})
+
+
+def _send(path: str | None, *, to: list[str] | None, endpoints: Path | None,
+          secret: list[str] | None, token: str | None, journal: Path | None, resume: Path | None,
+          app_spec: str | None, fmt: OutputFormat, options: dict[str, Any]) -> int:
     secrets, tok = _secrets(secret), _token(token)
     from simulator.delivery import Endpoint
     from simulator.delivery._transports import load_app
@@ -184,23 +232,20 @@ def send(
     eps = _endpoints(to, endpoints, secrets, tok)
     if app_obj is not None and not to and endpoints is None:
         eps = (Endpoint.from_url("http://localhost/", secrets=secrets, token=tok),)
-    options: dict[str, Any] = {
-        "types": events, "concurrency": parse_positive_int(concurrency, option="--concurrency"),
-        "rate": parse_rate(rate, option="--rate") if rate is not None else None,
-        "pace": pace, "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
-        "jitter": jitter, "time_scale": time_scale, "timeout": parse_duration(timeout, option="--timeout"),
-        "clock_skew": _skew(clock_skew), "bad_signature": bad_signature, "app": app_obj, "seed": seed,
-        "http_client": http_client,
+    options = {
+        **options, "concurrency": parse_positive_int(options["concurrency"], option="--concurrency"),
+        "rate": parse_rate(options["rate"], option="--rate") if options["rate"] is not None else None,
+        "timeout": parse_duration(options["timeout"], option="--timeout"),
+        "clock_skew": _skew(options["clock_skew"]), "app": app_obj,
     }
     sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
-    with _sigterm_interrupts():
-        try:
-            if resume is not None:
-                report = sender.resume(resume, path)
-            else:
-                report = sender.send(path or "-", journal=journal)
-        finally:
-            stop()
+    try:
+        if resume is not None:
+            report = sender.resume(resume, path)
+        else:
+            report = sender.send(path or "-", journal=journal)
+    finally:
+        stop()
     return _emit(report, fmt)
 
 
@@ -253,7 +298,7 @@ def replay(
                            concurrency=parse_positive_int(concurrency, option="--concurrency"),
                            retry=retry, time_scale=time_scale,
                            timeout=parse_duration(timeout, option="--timeout"))
-    with _sigterm_interrupts():
+    with _interruptible(lambda: "deliveries not yet made were not sent; run the replay again to send them"):
         try:
             report = sender.replay(journal_path, failed=failed, ids=event_id or (), types=type_ or (),
                                    since=_when(since, "--since"), until=_when(until, "--until"),

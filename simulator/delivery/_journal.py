@@ -163,6 +163,7 @@ class Journal:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._clear_buffers()
         return seqs
 
     def attempt(self, seq: int, endpoint: int, attempt: int, status: int | None, latency_ms: float,
@@ -198,14 +199,18 @@ class Journal:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._clear_buffers()
 
     def _write_buffers(self) -> None:
         if self._attempts:
             self._conn.executemany("INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?)", self._attempts)
-            self._attempts = []
         if self._outcomes:
             self._conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?)", self._outcomes)
-            self._outcomes = []
+
+    def _clear_buffers(self) -> None:
+        # Only once committed: a rollback (an interrupt mid-write) keeps them for the next flush.
+        self._attempts = []
+        self._outcomes = []
 
     # -- reading ---------------------------------------------------------------------
 

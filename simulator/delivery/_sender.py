@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import random
 import time
@@ -294,6 +295,11 @@ class Sender:
             except InputError as exc:
                 input_error = exc
             await run.drain()
+        except asyncio.CancelledError:
+            # Interrupted (Ctrl-C, SIGTERM): no delivery starts any more, those in flight get
+            # their answer and it is journalled, so a --resume sends each of the rest once.
+            await run.settle()
+            raise
         finally:
             if batches is not None:
                 _close(batches)
@@ -326,6 +332,10 @@ class _Run:
         self.room = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
+        #: Set once interrupted: no attempt starts; ``quiet`` is set when the last in flight ends.
+        self.closing = False
+        self.inflight = 0
+        self.quiet = asyncio.Event()
         self.chains: dict[tuple[int, str], collections.deque[_Job]] = {}
         self.waiting: dict[int, set[_Job]] = collections.defaultdict(set)
         self.tasks: list[asyncio.Task[None]] = []
@@ -374,6 +384,14 @@ class _Run:
         while self.outstanding:
             self.idle.clear()
             await self.idle.wait()
+
+    async def settle(self) -> None:
+        """Start no more attempts and wait for those in flight to end (each is bounded by the
+        per-attempt timeout); their outcomes are journalled as usual."""
+        self.closing = True
+        if self.inflight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), self.s.timeout + 5)
 
     # -- producing ------------------------------------------------------------------------
 
@@ -498,6 +516,8 @@ class _Run:
             try:
                 if (limiter := self.ep_rates[ep_index]) is not None:
                     await limiter.wait(self.loop)
+                if self.closing:
+                    return  # interrupted: the job stays owed in the journal
                 stamp = int(clock() + skew)
                 headers = self.base_headers[ep_index].copy()
                 headers["webhook-id"] = ev.id
@@ -508,7 +528,13 @@ class _Run:
                     headers["webhook-signature"] = " ".join(
                         s.sign(ev.id, stamp, ev.body) for s in endpoint.secrets)
                 started = perf()
-                resp = await self.send_fns[ep_index](self.urls[ep_index], ev.body, headers, timeout)
+                self.inflight += 1
+                try:
+                    resp = await self.send_fns[ep_index](self.urls[ep_index], ev.body, headers, timeout)
+                finally:
+                    self.inflight -= 1
+                    if self.closing and not self.inflight:
+                        self.quiet.set()
                 latency = perf() - started
             finally:
                 if limit is not None:

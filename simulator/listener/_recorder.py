@@ -11,9 +11,9 @@ Two recorders share that protocol:
   to start: tests, the pytest plugin, small runs);
 - ``ProcessRecorder`` hands batches to a writer process over a pipe, so
   verification, validation and SQLite use another core and the loop only
-  reads requests and writes answers (``chestsim listen``). The writer ignores
-  SIGINT and SIGTERM and exits when the pipe closes, after committing what it
-  received. The configuration (secrets, token) travels over the pipe, never
+  reads requests and writes answers (``chestsim listen``). The writer runs in
+  its own process group, ignores SIGINT and SIGTERM, and exits when the pipe
+  closes, after committing what it received. The configuration (secrets, token) travels over the pipe, never
   on a command line.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import sys
 import time
@@ -194,9 +195,12 @@ class ProcessRecorder(Recorder):
     _proc: asyncio.subprocess.Process | None = None
 
     async def _open(self) -> None:
+        # Its own process group: a Ctrl-C in the terminal reaches the whole foreground group,
+        # and would kill the writer with a traceback before it gets to ignore SIGINT.
+        group: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "simulator.listener._worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, **group)
         try:
             # The injected clock stays in this process: the writer uses the system clock.
             await self._send((replace(self.config, clock=time.time), str(self.path)))

@@ -4,9 +4,9 @@ Its first frame on stdin is the listener's configuration and record path (so
 secrets never appear on a command line); then come length-prefixed pickled
 batches of requests. For each batch it runs the pipeline (verify, judge,
 track, faults), commits the rows and answers ``("ok", outcomes)`` on stdout.
-It ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the
-listener decides when to stop, by closing stdin once everything it answered
-is committed.
+It runs in its own process group (out of reach of a terminal's Ctrl-C, even
+while it starts) and ignores SIGINT and SIGTERM: the listener decides when to
+stop, by closing stdin once everything it answered is committed.
 """
 
 from __future__ import annotations

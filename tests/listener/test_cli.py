@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -130,17 +131,48 @@ def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert TOKEN.encode() not in db.read_bytes()
 
 
-async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str) -> set[str]:
-    """16 senders post until the listener goes away (at most 4000 posts or 20 s); SIGTERM
-    once 300 are acknowledged. Returns every webhook-id answered 2xx."""
+@pytest.mark.slow
+@pytest.mark.integration
+def test_ctrl_c_under_load_says_so_in_one_line_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "received.db"
+    env = {**os.environ, "CHESTSIM_SECRET": SECRET.reveal(), "CHESTSIM_TOKEN": TOKEN}
+    # Its own session, so the Ctrl-C below reaches its whole process group, as a terminal's does.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "listen", "--port", str(port), "--db", str(db), "--view", "plain"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}")
+        acked = asyncio.run(_load_then_terminate(proc, f"http://127.0.0.1:{port}/webhooks",
+                                                 stop=lambda: os.killpg(proc.pid, signal.SIGINT)))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert err.decode().splitlines() == [
+        f"chestsim: error: interrupted; requests in flight were finished and every record is flushed to {db}"]
+    assert b"Traceback" not in out + err
+    assert len(acked) >= 100
+    with RecordStore(db) as store:
+        recorded = store.acknowledged_ids()
+    assert acked <= recorded, f"{len(acked - recorded)} acknowledged deliveries are missing"
+    assert "stopped after" in out.decode()
+
+
+async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str,
+                               stop: Callable[[], None] | None = None) -> set[str]:
+    """16 senders post until the listener goes away (at most 4000 posts or 20 s); ``stop`` it
+    (default: SIGTERM) once 300 are acknowledged. Returns every webhook-id answered 2xx."""
     acked: set[str] = set()
     budget = iter(range(4000))
     deadline = time.monotonic() + 20
-    stop = asyncio.Event()
+    gone = asyncio.Event()
 
     async def sender(session: aiohttp.ClientSession) -> None:
         for _ in budget:
-            if stop.is_set() or time.monotonic() > deadline:
+            if gone.is_set() or time.monotonic() > deadline:
                 return
             event = make_event()
             body, headers = signed(event, token=TOKEN)
@@ -150,13 +182,16 @@ async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str) -> set[s
                     if 200 <= response.status < 300:
                         acked.add(event["id"])
             except (TimeoutError, aiohttp.ClientError):
-                stop.set()
+                gone.set()
                 return
 
     async def terminator() -> None:
-        while len(acked) < 300 and time.monotonic() < deadline and not stop.is_set():
+        while len(acked) < 300 and time.monotonic() < deadline and not gone.is_set():
             await asyncio.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
+        if stop is None:
+            proc.send_signal(signal.SIGTERM)
+        else:
+            stop()
 
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(timeout=timeout) as session:

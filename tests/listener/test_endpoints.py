@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiohttp
@@ -183,6 +184,16 @@ async def test_ipv6_loopback_url_has_brackets(tmp_path: Path, post: Post) -> Non
     async with run_listener(Listener(host="::1", secrets=(SECRET,), db=tmp_path / "r.db")) as running:
         assert running.url.startswith("http://[::1]:")
         assert (await post(running.url, *signed(make_event())))[0] == 204
+
+
+@pytest.mark.skipif(not hasattr(os, "getpgid"), reason="process groups are POSIX")
+async def test_the_writer_process_is_out_of_reach_of_a_terminal_ctrl_c(db: Path) -> None:
+    # A terminal's Ctrl-C goes to its foreground process group: in a group of its own, the
+    # writer cannot be killed by one while it starts, before it ignores SIGINT.
+    async with run_listener(Listener(secrets=(SECRET,), db=db, offload=True)) as running:
+        worker = running._server.recorder._proc  # type: ignore[attr-defined]
+        assert os.getpgid(worker.pid) == worker.pid
+        assert os.getpgid(worker.pid) != os.getpgrp()
 
 
 async def test_a_dead_writer_process_means_500_never_a_false_acknowledgement(
