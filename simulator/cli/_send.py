@@ -150,6 +150,82 @@ def _kept_by(journal: Path | None) -> Callable[[], str]:
     return kept
 
 
+# What a journal stores of a run (``Sender.run_options``), as the flags that set each option.
+_FLAGS = {
+    "types": "--events", "concurrency": "--concurrency", "rate": "--rate", "pace": "--pace",
+    "speed": "--speed", "ordered": "--ordered", "order_key": "--order-key", "retry": "--retry",
+    "jitter": "--jitter", "time_scale": "--time-scale", "timeout": "--timeout",
+    "clock_skew": "--clock-skew", "bad_signature": "--bad-signature", "seed": "--seed",
+    "http_client": "--http-client",
+}
+# Shown when a run resumes with the original run's options.
+_SUMMARY = ("retry", "pace", "rate", "concurrency", "timeout")
+
+
+def _given(ctx: typer.Context, flag: str) -> bool:
+    """Whether ``flag`` was written on the command line (not left at its default)."""
+    from typer._click.core import ParameterSource
+
+    source = ctx.get_parameter_source(flag.removeprefix("--").replace("-", "_"))
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+
+def _stored_options(ctx: typer.Context, journal: Path,
+                    options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, set[str]]:
+    """The options to resume with: the journal's stored ones but for the flags given again.
+
+    Returns them, the stored options (``None``: an older journal without them, so the command
+    line's values are used, as before) and the names of the options given again.
+    """
+    from simulator.delivery import Journal
+
+    with Journal.open(journal) as jr:
+        stored = jr.run_options()
+    if stored is None:
+        return options, None, set()
+    known = {k: v for k, v in stored.items() if k in _FLAGS}
+    given = {k for k in known if _given(ctx, _FLAGS[k])}
+    return {**options, **{k: v for k, v in known.items() if k not in given}}, known, given
+
+
+def _shown(key: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if key == "retry":
+        from simulator.delivery import RetryPolicy
+
+        policy = RetryPolicy.parse(str(value))
+        return policy.name if policy.name != "custom" else ",".join(f"{d:g}s" for d in policy.delays)
+    if key == "types":
+        from simulator._catalog import CATALOG
+
+        return "all" if len(value) == len(CATALOG) else ",".join(value)
+    if key == "rate":
+        return f"{value:g}/s"
+    if key in ("timeout", "clock_skew"):
+        return f"{value:g}s"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _resume_line(stored: dict[str, Any] | None, given: set[str], effective: dict[str, Any]) -> str:
+    """The one line that says which options a resumed run uses."""
+    if stored is None:
+        return ("this journal stores no delivery options (an older chestsim wrote it); resuming "
+                "with this command line's")
+    overridden = sorted((k for k in given if effective.get(k) != stored[k]), key=list(_FLAGS).index)
+    # --pace is shown when it is not the one --rate implies (rate with a rate, else asap).
+    implied = {"rate": None, "pace": "asap" if stored.get("rate") is None else "rate"}
+    kept = ", ".join(f"{_FLAGS[k]} {_shown(k, stored[k])}" for k in _SUMMARY
+                     if k in stored and k not in overridden and implied.get(k, ...) != stored[k])
+    line = f"resuming with the original run's options ({kept})"
+    if overridden:
+        line += "; " + ", ".join(f"{_FLAGS[k]} {_shown(k, effective[k])} given overrides "
+                                 f"{_shown(k, stored[k])}" for k in overridden)
+    return line
+
+
 def _emit(report: Report, fmt: OutputFormat) -> int:
     if fmt is OutputFormat.json:
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -169,6 +245,7 @@ def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ..
 
 @app.command()
 def send(
+    ctx: typer.Context,
     path: Annotated[str | None, typer.Argument(metavar="PATH|-", help="JSONL/NDJSON events, or - for stdin.",
                                                show_default=False)] = None,
     to: ToOpt = None,
@@ -192,7 +269,8 @@ def send(
     timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
     journal: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="Write a SQLite journal here.",
                                                  show_default=False)] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", metavar="FILE", help="Continue the run in this journal.",
+    resume: Annotated[Path | None, typer.Option("--resume", metavar="FILE", help="Continue the run in this journal, "
+                                                "with its options (flags given here override them).",
                                                 show_default=False)] = None,
     clock_skew: Annotated[str | None, typer.Option("--clock-skew", metavar="DURATION", help="Shift webhook-timestamp "
                                                    "(10m, -10m) to test listeners.", show_default=False)] = None,
@@ -206,13 +284,17 @@ def send(
                                              "http, aiohttp for https) | aiohttp | lean.")] = "auto",
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
-    """Deliver events, signed, to endpoints; retry, journal, and print a summary."""
+    """Deliver events, signed, to endpoints; retry, journal, and print a summary.
+
+    With --resume, the original run's delivery options (retry, pacing, concurrency, timeout…)
+    are used again, but for the flags given on this command line.
+    """
     if resume is not None and journal is not None:
         raise UsageError("--journal and --resume cannot be used together; --resume writes to its own journal")
     if path is None and resume is None:
         raise UsageError("give the events to send: a JSONL file, or - for stdin")
     with _interruptible(_kept_by(resume or journal)):
-        return _send(path, to=to, endpoints=endpoints, secret=secret, token=token, journal=journal,
+        return _send(ctx, path, to=to, endpoints=endpoints, secret=secret, token=token, journal=journal,
                      resume=resume, app_spec=app_spec, fmt=fmt, options={
                          "types": events, "concurrency": concurrency, "rate": rate, "pace": pace,
                          "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
@@ -221,7 +303,7 @@ def send(
                          "http_client": http_client})
 
 
-def _send(path: str | None, *, to: list[str] | None, endpoints: Path | None,
+def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoints: Path | None,
           secret: list[str] | None, token: str | None, journal: Path | None, resume: Path | None,
           app_spec: str | None, fmt: OutputFormat, options: dict[str, Any]) -> int:
     secrets, tok = _secrets(secret), _token(token)
@@ -238,9 +320,15 @@ def _send(path: str | None, *, to: list[str] | None, endpoints: Path | None,
         "timeout": parse_duration(options["timeout"], option="--timeout"),
         "clock_skew": _skew(options["clock_skew"]), "app": app_obj,
     }
+    stored: dict[str, Any] | None = None
+    given: set[str] = set()
+    if resume is not None:
+        options, stored, given = _stored_options(ctx, resume, options)
     sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
     try:
         if resume is not None:
+            print(f"chestsim send: {_resume_line(stored, given, sender.run_options())}", file=sys.stderr,
+                  flush=True)
             report = sender.resume(resume, path)
         else:
             report = sender.send(path or "-", journal=journal)

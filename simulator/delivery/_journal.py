@@ -2,7 +2,8 @@
 
 Tables::
 
-    meta(key, value)                 schema version, input path, lines read, input done
+    meta(key, value)                 schema version, input path, lines read, input done, and
+                                     ``options``: the run's delivery options as JSON (no secrets)
     endpoints(idx, name, url, info)  what may be known about each endpoint (no secrets)
     events(seq, line, id, type, tenant_id, ts, ts_epoch, targets, ntargets, body)
                                      accepted events, with the exact body sent
@@ -13,7 +14,10 @@ Tables::
 An event is written (accepted) and committed before its first attempt; outcomes
 and attempts are buffered and committed with the next batch or every fraction
 of a second. After a kill -9, a delivery without an outcome is sent again with
-the same ``webhook-id``. No secret, token or header value is ever written.
+the same ``webhook-id``. No secret, token or header value is ever written; the
+stored options are the ones ``Sender.run_options`` lists (retry, pacing,
+concurrency, timeout…), which ``--resume`` uses unless a flag overrides them.
+Journals written before options were stored have no ``options`` row.
 
 >>> j = Journal.create(":memory:", endpoints=[])
 >>> j.counts()
@@ -77,8 +81,12 @@ class Journal:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, endpoints: Sequence[dict[str, Any]],
-               meta: dict[str, str] | None = None) -> Journal:
-        """A new journal; refuses to overwrite an existing file."""
+               meta: dict[str, str] | None = None, options: dict[str, Any] | None = None) -> Journal:
+        """A new journal; refuses to overwrite an existing file.
+
+        ``options`` are the run's delivery options (``Sender.run_options()``): plain values,
+        never a secret or a token.
+        """
         where = os.fspath(path)
         if where != ":memory:" and os.path.exists(where) and os.path.getsize(where) > 0:
             raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
@@ -95,6 +103,8 @@ class Journal:
             raise JournalError(f"--journal={where!r}: cannot create it ({exc})", path=where) from None
         rows = {"schema": SCHEMA_VERSION, "created_at": repr(time.time()), "lines_read": "0",
                 "input_done": "0", **(meta or {})}
+        if options is not None:
+            rows["options"] = orjson.dumps(options).decode()
         conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
         conn.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, NULL)",
                          [(i, e["name"], e["url"], orjson.dumps(e).decode()) for i, e in enumerate(endpoints)])
@@ -226,6 +236,18 @@ class Journal:
 
     def meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def run_options(self) -> dict[str, Any] | None:
+        """The delivery options stored by the run that created the journal, or ``None`` when
+        it predates stored options (or the row is unreadable)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='options'").fetchone()
+        if row is None:
+            return None
+        try:
+            options = orjson.loads(row[0])
+        except orjson.JSONDecodeError:
+            return None
+        return options if isinstance(options, dict) else None
 
     def endpoint_rows(self) -> list[dict[str, Any]]:
         """Each endpoint's stored description, with ``disabled`` (a reason or ``None``)."""

@@ -88,6 +88,15 @@ class RetryPolicy:
         return cls("custom", delays, jitter, time_scale)
 
     @property
+    def spec(self) -> str:
+        """The ``--retry`` text that parses back to these waits: a preset name, else exact seconds.
+
+        >>> RetryPolicy.parse("1s,250ms").spec
+        '1.0,0.25'
+        """
+        return self.name if self.name != "custom" else ",".join(repr(d) for d in self.delays)
+
+    @property
     def attempts(self) -> int:
         """Attempts in all, the first included."""
         return len(self.delays) + 1

@@ -160,6 +160,23 @@ class Sender:
         self._progress = progress
         self._clock = clock
 
+    def run_options(self) -> dict[str, Any]:
+        """The delivery options a journal stores, as plain values; ``Sender(**run_options())``
+        rebuilds them. Never a secret, a token or an endpoint (endpoints are stored apart,
+        without credentials); ``app`` and ``transport`` are objects and are not stored.
+
+        >>> Sender(retry="1s,5s", rate=200).run_options()["retry"]
+        '1.0,5.0'
+        """
+        return {
+            "types": sorted(self.types) if self.types is not None else None,
+            "concurrency": self.concurrency, "rate": self.rate, "pace": self.pace, "speed": self.speed,
+            "ordered": self.ordered, "order_key": self.order_key, "retry": self.retry.spec,
+            "jitter": self.retry.jitter, "time_scale": self.retry.time_scale, "timeout": self.timeout,
+            "clock_skew": self.clock_skew, "bad_signature": self.bad_signature, "seed": self.seed,
+            "http_client": self.http_client,
+        }
+
     def __repr__(self) -> str:
         return (f"Sender(endpoints={[e.name for e in self.endpoints]!r}, concurrency={self.concurrency}, "
                 f"retry={self.retry!r})")
@@ -179,7 +196,8 @@ class Sender:
         batches = read_batches(events, order_key=self.order_key)
         try:
             jr = Journal.create(journal, endpoints=[e.describe() for e in self.endpoints],
-                                meta={"input": source_name, "order_key": self.order_key}) if journal else None
+                                meta={"input": source_name, "order_key": self.order_key},
+                                options=self.run_options()) if journal else None
         except BaseException:
             _close(batches)
             raise
@@ -187,7 +205,11 @@ class Sender:
 
     def resume(self, journal: str | os.PathLike[str], events: EventSource | None = None) -> Report:
         """Continue a killed run: resend everything unfinished with the same ``webhook-id``,
-        then read the rest of the input (``events``, or the journal's own input path)."""
+        then read the rest of the input (``events``, or the journal's own input path).
+
+        The run uses this ``Sender``'s options; the original run's are in
+        ``Journal.open(journal).run_options()`` (``Sender(**those)`` rebuilds them), which is
+        what ``chestsim send --resume`` does for every flag not given again."""
         return _run_sync(self.resume_async(journal, events))
 
     async def resume_async(self, journal: str | os.PathLike[str], events: EventSource | None = None) -> Report:
@@ -242,7 +264,8 @@ class Sender:
         rerouted = ([Outbound(e.line, e.id, e.type, e.tenant_id, e.timestamp, e.body)
                      for e in batch] for batch in _chunks(selection, 512))
         target = Journal.create(record, endpoints=[e.describe() for e in self.endpoints],
-                                meta={"input": f"replay:{source.path}"}) if record else None
+                                meta={"input": f"replay:{source.path}"},
+                                options=self.run_options()) if record else None
         try:
             return await self._run(rerouted, target, pending=None, disabled={})
         finally:

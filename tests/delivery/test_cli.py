@@ -178,3 +178,88 @@ def test_resume_of_signed_run_needs_the_secret_again(sink: Sink, tmp_path: Path,
     code, out, _ = run(["replay", str(journal), "--secret", SECRET, "--token", TOKEN, "--format", "json"], capsys)
     assert code == 0
     assert json.loads(out)["delivered"] == 2
+
+
+def broken_run(sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+               *flags: str) -> tuple[list[dict[str, object]], Path, Path]:
+    """A journalled run stopped by a broken line 21 (exit 2), then the line mended: 20 events
+    are delivered and 20 are left for ``--resume``."""
+    events = make_events(40)
+    lines = [json.dumps(e) for e in events]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([*lines[:20], '{"id": "evt_broken", ', *lines[21:]]) + "\n")
+    journal = tmp_path / "run.db"
+    code, _, err = run(["send", str(path), "--to", sink.url, "--journal", str(journal), *flags], capsys)
+    assert code == 2, err
+    assert "--resume" in err
+    path.write_text("\n".join(lines) + "\n")
+    return events, path, journal
+
+
+ORIGINAL = ("--retry", "1s,1s,1s", "--time-scale", "0.01", "--concurrency", "3", "--timeout", "5s",
+            "--rate", "500", "--secret", SECRET, "--token", TOKEN)
+
+
+def test_resume_uses_the_original_runs_options(sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    monkeypatch.delenv("CHESTSIM_TOKEN", raising=False)
+    events, _, journal = broken_run(sink, tmp_path, capsys, *ORIGINAL)
+    sink.script = {"evt_000030": [500, 500, 500]}  # delivered at the 4th attempt of 1s,1s,1s
+    code, out, err = run(["send", "--resume", str(journal), "--secret", SECRET, "--token", TOKEN,
+                          "--format", "json"], capsys)
+    assert code == 0, err
+    assert err.splitlines() == ["chestsim send: resuming with the original run's options (--retry 1s,1s,1s, "
+                                "--rate 500/s, --concurrency 3, --timeout 5s)"]
+    summary = json.loads(out)
+    assert (summary["delivered"], summary["retried"], summary["attempts"]) == (20, 1, 23)
+    assert sink.ids().count("evt_000030") == 4
+    assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
+    # The journal stores the options but never a secret or a token.
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("run.db*"))
+    assert b'"retry":"1.0,1.0,1.0"' in raw
+    for needle in (SECRET, SECRET.removeprefix("whsec_"), TOKEN):
+        assert needle.encode() not in raw
+
+
+def test_flags_given_on_resume_override_the_stored_ones(sink: Sink, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHESTSIM_SECRET", SECRET)
+    _, _, journal = broken_run(sink, tmp_path, capsys, *ORIGINAL[:-4])
+    sink.script = {"evt_000030": [500]}
+    code, out, err = run(["send", "--resume", str(journal), "--retry", "none", "--rate", "1000",
+                          "--concurrency", "3", "--format", "json"], capsys)
+    assert code == 1, err  # --retry none: the one 500 dead-letters evt_000030
+    # --concurrency 3 is the stored value: given, but nothing to override.
+    assert err.splitlines() == ["chestsim send: resuming with the original run's options (--concurrency 3, "
+                                "--timeout 5s); --rate 1000/s given overrides 500/s, --retry none given "
+                                "overrides 1s,1s,1s"]
+    summary = json.loads(out)
+    assert (summary["delivered"], summary["dead_lettered"], summary["attempts"]) == (19, 1, 20)
+    assert sink.ids().count("evt_000030") == 1
+    # The stored options stay the original run's: a second resume has nothing left to send,
+    # and says so with the original options.
+    code, _, err = run(["send", "--resume", str(journal)], capsys)
+    assert code == 0
+    assert "(--retry 1s,1s,1s, --rate 500/s, --concurrency 3, --timeout 5s)" in err
+    assert SECRET.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("run.db*"))
+
+
+def test_journal_without_stored_options_resumes_with_the_command_line(
+        sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    events, _, journal = broken_run(sink, tmp_path, capsys, "--retry", "none")
+    with sqlite3.connect(journal) as db:  # as a chestsim from before stored options wrote it
+        db.execute("DELETE FROM meta WHERE key='options'")
+    db.close()
+    sink.script = {"evt_000030": [500]}
+    code, out, err = run(["send", "--resume", str(journal), "--retry", "1s", "--time-scale", "0.01",
+                          "--format", "json"], capsys)
+    assert code == 0, err
+    assert err.splitlines() == ["chestsim send: this journal stores no delivery options (an older chestsim "
+                                "wrote it); resuming with this command line's"]
+    assert json.loads(out)["retried"] == 1
+    assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]

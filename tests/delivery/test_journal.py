@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator._exceptions import JournalError
-from simulator.delivery import Journal, Outbound
+from simulator.delivery import Journal, Outbound, Sender
 
 
 def ev(i: int, kind: str = "secret.used", ts: str = "2026-11-28T09:00:00Z") -> Outbound:
@@ -55,6 +55,26 @@ def test_seq_continues_after_reopen(tmp_path: Path) -> None:
     jr = Journal.open(tmp_path / "run.db")
     assert jr.accept([(ev(2), (0,))]) == [2]
     jr.close()
+
+
+def test_run_options_round_trip_and_older_journals(tmp_path: Path) -> None:
+    sender = Sender(to=["http://127.0.0.1:9/h"], secrets=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+                    token="tok", types="secret.used", concurrency=4, rate=200, retry="1s,250ms,1e-05",
+                    jitter=0.2, time_scale=0.5, timeout=2.5, clock_skew=-600, seed=7, ordered=True)
+    options = sender.run_options()
+    assert options["retry"] == "1.0,0.25,1e-05"
+    assert not [key for key in options if "secret" in key or "token" in key]
+    assert "MfKQ9r8G" not in repr(options)
+    assert "tok" not in [str(v) for v in options.values()]
+    Journal.create(tmp_path / "run.db", endpoints=[], options=options).close()
+    with Journal.open(tmp_path / "run.db") as jr:
+        assert jr.run_options() == options
+    # Sender(**stored) is the original run's sender again, option for option.
+    assert Sender(**options).run_options() == options
+    # A journal from before options were stored: None, and --resume uses the command line.
+    Journal.create(tmp_path / "old.db", endpoints=[]).close()
+    with Journal.open(tmp_path / "old.db") as jr:
+        assert jr.run_options() is None
 
 
 @pytest.mark.parametrize("content", [
