@@ -112,11 +112,16 @@ def chest_tenant(chest_events: EventFactory) -> Tenant:
 
 
 @pytest.fixture
-def chest_deliver(chest_settings: ChestSettings) -> Deliverer:
-    """``chest_deliver(target, events)``: sign and POST to a URL or into an ASGI/WSGI app."""
+def chest_deliver(chest_settings: ChestSettings) -> Iterator[Deliverer]:
+    """``chest_deliver(target, events)``: sign and POST to a URL or into an ASGI/WSGI app.
+
+    An ASGI app's lifespan starts before the first delivery into it and shuts down at
+    teardown, as under a server (an app without lifespan support is called as it is).
+    """
     from simulator.testing import Deliverer
 
-    return Deliverer(chest_settings)
+    with Deliverer(chest_settings) as deliverer:
+        yield deliverer
 
 
 @pytest.fixture

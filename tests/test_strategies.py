@@ -264,7 +264,8 @@ def test_without_hypothesis_the_import_error_says_what_to_install() -> None:
 @pytest.mark.parametrize("name", [
     "simulator.strategies", "simulator.testing", "simulator.testing._delivery", "simulator.testing._deliver",
     "simulator.testing._edge", "simulator.testing._events", "simulator.testing._hostile",
-    "simulator.testing._settings", "simulator.testing._slots",
+    "simulator.testing._lifespan", "simulator.testing._portal", "simulator.testing._settings",
+    "simulator.testing._slots",
 ])
 def test_docstring_examples(name: str) -> None:
     import doctest

@@ -4,6 +4,7 @@
 ChestSettings   seed, secret and tenant size of one test (marker > options > defaults)
 EventFactory    chest_events: n consistent events of a type, or a scenario's events
 Deliverer       chest_deliver: signed POSTs to a URL, or into an ASGI/WSGI app in process
+                (an ASGI app gets its lifespan: startup first, shutdown at close)
 deliver         the same without a fixture, for Hypothesis tests
 Delivery        one POST (headers, body) labelled with the answer a listener owes
 hostile_suite   every hostile kind against given events: a deterministic table of Deliveries

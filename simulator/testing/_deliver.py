@@ -5,6 +5,11 @@ The ``chest_deliver`` fixture is a ``Deliverer``. Events are signed when sent
 ``simulator.strategies`` are sent exactly as drawn. An app that raises instead of
 answering fails the test with ``HarnessAssertion``, naming the delivery.
 
+An ASGI app is served as a server would: its lifespan starts before the first
+delivery into it and shuts down at ``close()`` (the fixture's teardown). Synchronous
+calls run it on one event loop in a helper thread (``Portal``); ``asend`` on the
+test's own loop.
+
 >>> from simulator.testing import ChestSettings
 >>> Deliverer(ChestSettings.resolve())
 Deliverer(seed=0, path='/webhooks')
@@ -13,9 +18,9 @@ Deliverer(seed=0, path='/webhooks')
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -25,6 +30,8 @@ from simulator._signing import SigningSecret
 from simulator._types import Event
 from simulator.testing._delivery import Delivery
 from simulator.testing._hostile import valid
+from simulator.testing._lifespan import Lifespan
+from simulator.testing._portal import Portal
 from simulator.testing._settings import ChestSettings
 
 __all__ = ["Deliverer", "deliver"]
@@ -59,24 +66,12 @@ def _kind(target: Any, kind: Kind | None) -> Kind:
     return "asgi" if is_asgi(target) else "wsgi"
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from synchronous code, even inside a running event loop."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is None:
-        return asyncio.run(coro)
-    # A sync call from an async test: the app gets its own loop in a helper thread.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="chestsim-asgi") as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 class Deliverer:
     """Sends events or ``Delivery`` objects and returns each ``httpx.Response``.
 
     ``target`` is a URL, a running ``chest_listener``, or an ASGI/WSGI app object
     (told apart by its signature; pass ``kind="asgi"`` or ``"wsgi"`` to be explicit).
+    ASGI apps get their lifespan events; ``close()`` (or ``with``) shuts them down.
 
     >>> responses = chest_deliver(app, chest_events("secret.used", n=3))   # doctest: +SKIP
     >>> [r.status_code for r in responses]                                 # doctest: +SKIP
@@ -91,9 +86,81 @@ class Deliverer:
         self.timeout = timeout
         #: Every (delivery, response) this deliverer has sent, in order.
         self.sent: list[tuple[Delivery, httpx.Response]] = []
+        self._lifespans: list[Lifespan] = []
+        self._portal: Portal | None = None
 
     def __repr__(self) -> str:
         return f"Deliverer(seed={self.settings.seed!r}, path={self.path!r})"
+
+    def __enter__(self) -> Deliverer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Deliverer:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def close(self) -> None:
+        """Shut down every ASGI app whose lifespan started (``lifespan.shutdown``).
+
+        Raises ``HarnessAssertion`` when an app's shutdown fails (after shutting down the rest).
+        """
+        lifespans, self._lifespans = self._lifespans, []
+        failures: list[HarnessAssertion] = []
+        try:
+            for lifespan in lifespans:
+                try:
+                    self._shutdown(lifespan)
+                except HarnessAssertion as exc:
+                    failures.append(exc)
+        finally:
+            if self._portal is not None:
+                self._portal.close()
+                self._portal = None
+        if failures:
+            raise failures[0]
+
+    async def aclose(self) -> None:
+        """``close()`` from async code: apps on the running loop shut down on it."""
+        loop = asyncio.get_running_loop()
+        here = [lifespan for lifespan in self._lifespans if lifespan.loop is loop]
+        self._lifespans = [lifespan for lifespan in self._lifespans if lifespan.loop is not loop]
+        failure: HarnessAssertion | None = None
+        for lifespan in here:
+            try:
+                await lifespan.shutdown()
+            except HarnessAssertion as exc:
+                failure = failure or exc
+        try:
+            self.close()
+        except HarnessAssertion as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _shutdown(self, lifespan: Lifespan) -> None:
+        loop = lifespan.loop
+        if loop is None:
+            return
+        if self._portal is not None and loop is self._portal.loop:
+            self._portal.call(lifespan.shutdown())
+        elif loop.is_closed():
+            # An async test's loop closes before this fixture's teardown; the app was shut
+            # down as it closed (see Lifespan._receive): report how that went.
+            lifespan.settle_after_loop_closed()
+        elif not loop.is_running() and not _loop_running_here():
+            loop.run_until_complete(lifespan.shutdown())
+        else:
+            raise UsageError(
+                f"{lifespan!r} runs on an event loop that is busy: call `await deliverer.aclose()` "
+                f"on that loop to shut the app down"
+            )
 
     def sign(self, event: Event, *, secret: str | SigningSecret | None = None) -> Delivery:
         """The genuine ``Delivery`` of ``event``, signed now with ``secret`` (default: the test's)."""
@@ -142,7 +209,7 @@ class Deliverer:
         how = _kind(target, kind)
         deliveries = self._prepare(items, secret, headers)
         if how == "asgi":
-            return _run(self._send_async(target, deliveries, path, check))
+            return self._in_portal(self._send_async(target, deliveries, path, check))
         url = self._url(target, how, path)
         transport = httpx.WSGITransport(app=target) if how == "wsgi" else None
         with httpx.Client(transport=transport, timeout=self.timeout) as client:
@@ -161,9 +228,24 @@ class Deliverer:
             return await self._send_async(None, deliveries, path, check, url=self._url(target, how, path))
         return await self._send_async(target, deliveries, path, check)
 
+    def _in_portal(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._portal is None:
+            self._portal = Portal()
+        return self._portal.call(coro)
+
+    async def _started(self, app: Any) -> Any:
+        """``app`` after its lifespan startup on this loop (run once), as requests should see it."""
+        loop = asyncio.get_running_loop()
+        lifespan = next((ls for ls in self._lifespans if ls.app is app and ls.loop is loop), None)
+        if lifespan is None:
+            lifespan = Lifespan(app, timeout=self.timeout)
+            self._lifespans.append(lifespan)
+        await lifespan.startup()
+        return lifespan.app_for_requests
+
     async def _send_async(self, app: Any, deliveries: list[Delivery], path: str | None,
                           check: bool, *, url: str | None = None) -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app) if app is not None else None
+        transport = httpx.ASGITransport(app=await self._started(app)) if app is not None else None
         target = url or _IN_PROCESS_BASE + (path or self.path)
         out = []
         async with httpx.AsyncClient(transport=transport, timeout=self.timeout) as client:
@@ -207,5 +289,23 @@ def deliver(target: Any, items: Item | Iterable[Item], *, secret: str | SigningS
     ...     deliver(create_app(TEST_SECRET), delivery, check=True)
     """
     marker = {} if secret is None else {"secret": secret}
-    return Deliverer(ChestSettings.resolve(marker=marker))(
-        target, items, path=path, headers=headers, kind=kind, check=check)
+    deliverer = Deliverer(ChestSettings.resolve(marker=marker))
+    # An ASGI app's lifespan starts and stops around this one call: on one loop of its own,
+    # as ``asyncio.run`` gives, unless this thread runs a loop already (then the portal's).
+    if _kind(target, kind) == "asgi" and not _loop_running_here():
+        async def once() -> list[httpx.Response]:
+            async with deliverer:
+                return await deliverer.asend(target, items, path=path, headers=headers,
+                                             kind="asgi", check=check)
+
+        return asyncio.run(once())
+    with deliverer:
+        return deliverer(target, items, path=path, headers=headers, kind=kind, check=check)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

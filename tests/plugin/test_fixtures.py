@@ -8,6 +8,7 @@ pytest_plugins = ["pytester"]
 
 # Two tiny listeners that verify with chestsim's own ``verify`` and answer 204 or 401.
 APPS = '''
+import contextlib
 import json
 
 from flask import Flask, request
@@ -44,6 +45,26 @@ def flask_app(secret, seen):
         return "", 204
 
     return app
+
+
+LOG = []
+
+
+def lifespan_app(fail=None):
+    # The handler needs what startup opens; LOG says what ran, in order.
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if fail:
+            raise RuntimeError("database unreachable")
+        LOG.append("startup")
+        yield {"db": "open"}
+        LOG.append("shutdown")
+
+    async def hook(request):
+        LOG.append(f"delivery with db {request.state.db}")
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/webhooks", hook, methods=["POST"])], lifespan=lifespan)
 
 
 async def raw_asgi(scope, receive, send):
@@ -175,6 +196,44 @@ def test_chest_deliver_into_asgi_and_wsgi_apps(apps: pytest.Pytester) -> None:
                 chest_deliver(starlette_app("whsec_" + "Z" * 32, []), chest_events("user.created"), check=True)
     """)
     apps.runpytest_inprocess().assert_outcomes(passed=9)
+
+
+def test_chest_deliver_runs_an_asgi_apps_lifespan_around_the_test(apps: pytest.Pytester) -> None:
+    apps.makepyfile("""
+        import apps
+
+        def test_sync(chest_deliver, chest_events):
+            app = apps.lifespan_app()
+            chest_deliver(app, chest_events("user.created", n=2), check=True)
+            assert apps.LOG == ["startup", "delivery with db open", "delivery with db open"]
+
+        def test_shut_down_at_teardown():
+            assert apps.LOG[-1] == "shutdown"
+            apps.LOG.clear()
+
+        async def test_async(chest_deliver, chest_events):
+            await chest_deliver.asend(apps.lifespan_app(), chest_events("user.created"), check=True)
+            assert apps.LOG == ["startup", "delivery with db open"]
+
+        def test_async_shut_down_at_teardown():
+            assert apps.LOG[-1] == "shutdown"
+    """)
+    apps.runpytest_inprocess().assert_outcomes(passed=4)
+
+
+def test_a_failed_lifespan_startup_fails_the_test_with_one_clear_line(apps: pytest.Pytester) -> None:
+    apps.makepyfile("""
+        from apps import lifespan_app
+
+        def test_startup_fails(chest_deliver, chest_events):
+            chest_deliver(lifespan_app(fail=True), chest_events("user.created"))
+    """)
+    result = apps.runpytest_inprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E *HarnessAssertion: ASGI app Starlette: lifespan startup failed: RuntimeError: database unreachable;"
+        " chest_deliver runs the app's lifespan as a server does*",
+    ])
 
 
 def test_a_crashing_app_fails_with_the_delivery_and_seed(apps: pytest.Pytester) -> None:
