@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
+import jsonschema_rs
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,9 @@ from hypothesis import strategies as st
 from validation_examples import example
 
 from simulator import CATALOG
+from simulator.model import iter_events
 from simulator.validation import Problem, Validator
+from simulator.validation._registry import DEFINITIONS_ID, PLAIN_EMAIL, rs_registry
 
 
 def codes(problems: list[Problem]) -> list[str]:
@@ -165,3 +169,45 @@ def test_any_json_value_gives_problems_never_an_exception(value: object, event_t
         problems = validator.check(value)
         assert problems
         assert all(p.pointer == "" or p.pointer.startswith("/") for p in problems)
+
+
+# --- the closed fast path's plain email shape --------------------------------------------------------
+
+@settings(max_examples=400, deadline=None)
+@given(st.from_regex(PLAIN_EMAIL, fullmatch=True).filter(lambda s: len(s) <= 254))
+def test_the_plain_email_shape_implies_the_contracts_email(address: str) -> None:
+    # The closed fast path checks emails with PLAIN_EMAIL instead of the (slow) email format:
+    # whatever it passes, the contract's email definition must pass too.
+    email = jsonschema_rs.validator_for({"$ref": f"{DEFINITIONS_ID}#/$defs/email"}, registry=rs_registry(),
+                                        validate_formats=True)
+    assert email.is_valid(address)
+
+
+def test_the_plain_email_shape_implies_the_contracts_email_at_its_extremes() -> None:
+    # Random draws rarely reach the length limits (64 before the @, 63 a label): walk them.
+    email = jsonschema_rs.validator_for({"$ref": f"{DEFINITIONS_ID}#/$defs/email"}, registry=rs_registry(),
+                                        validate_formats=True)
+    sizes = (1, 2, 19, 20, 21, 30, 31, 32, 40, 60, 62, 63, 64, 65)
+    locals_ = ["a" * i + "".join(f".{c * n}" for c, n in zip("bc", rest, strict=False) if n)
+               for i in sizes for rest in [(0, 0), *((j, k) for j in sizes for k in (0, *sizes))]]
+    labels = ["x" * i + (f"-{'y' * j}" if j else "") + (f"-{'z' * k}" if k else "")
+              for i in sizes for j in (0, *sizes) for k in (0, 20, 21)]
+    domains = [f"{label}.com" for label in labels] + [".".join(["d" * 20] * n) + ".c" + "o" * 23 for n in (3, 4, 5)]
+    checked = 0
+    for local in locals_:
+        for domain in (domains if local in ("a", "a" * 20) else ["example.com"]):
+            address = f"{local}@{domain}"
+            if len(address) <= 254 and re.fullmatch(PLAIN_EMAIL, address):
+                checked += 1
+                assert email.is_valid(address), address
+    assert checked > 100
+
+
+def test_generated_emails_take_the_fast_path() -> None:
+    # Realistic addresses must fit the plain shape, or every event would take the slow path.
+    found = 0
+    for event in iter_events("firehose", seed=3, users=300, events=3000):
+        for address in re.findall(rb'"email":"([^"]*)"', orjson.dumps(event)):
+            found += 1
+            assert re.fullmatch(PLAIN_EMAIL, address.decode()), address
+    assert found > 1000
