@@ -39,8 +39,10 @@ def validate_command(
                                    help="show at most N problems (0 = all); totals always count everything"),
     max_line_bytes: int = typer.Option(8 * 1024 * 1024, "--max-line-bytes", metavar="BYTES",
                                        help="skip (and report) lines longer than this"),
-    jobs: int = typer.Option(1, "--jobs", "-j", metavar="N",
-                             help="check large JSONL files in N processes (not with --sequence); 0 = one per CPU"),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", metavar="N", show_default=False,
+                                    help="check JSONL files of 8 MiB or more in N processes; 0 = one per CPU "
+                                    "[default: one per CPU; 1 with --sequence, whose rules need the stream "
+                                    "in order]"),
 ) -> None:
     """Validate webhook events: schemas, semantic rules, leak guard, and optionally sequences."""
     from simulator.validation import SequenceMode, validate
@@ -48,10 +50,12 @@ def validate_command(
     mode: SequenceMode | None = "strict" if sequence_strict else ("lenient" if sequence or snapshot else None)
     if max_errors < 0:
         raise UsageError(f"--max-errors={max_errors} must be 0 (no limit) or a positive number")
-    if jobs < 0:
+    if jobs is not None and jobs < 0:
         raise UsageError(f"--jobs={jobs} must be 0 (one per CPU) or a positive number of processes")
-    if jobs and mode is not None and jobs > 1:
+    if mode is not None and jobs is not None and jobs != 1:
         raise UsageError(f"--jobs={jobs} cannot be used with --sequence: its rules need the stream in order")
+    if mode is not None:
+        jobs = 1
     if max_line_bytes < 1024:
         raise UsageError(f"--max-line-bytes={max_line_bytes} must be at least 1024")
     sources = list(paths or []) or ["-"]
@@ -60,7 +64,7 @@ def validate_command(
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
     report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
-                      max_line_bytes=max_line_bytes, jobs=jobs or os.cpu_count() or 1)
+                      max_line_bytes=max_line_bytes, jobs=jobs or _cpus())
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
     if format is OutputFormat.json:
@@ -68,3 +72,11 @@ def validate_command(
     else:
         report.write_text()
     raise typer.Exit(report.exit_code)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -252,3 +256,56 @@ def test_validate_refuses_zero_jobs(good_file: Path) -> None:
 
     with pytest.raises(ValueError, match="jobs=0"):
         validate([good_file], jobs=0)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], len(os.sched_getaffinity(0))),
+    (["--jobs", "0"], len(os.sched_getaffinity(0))),
+    (["--jobs", "3"], 3),
+    (["--sequence"], 1),
+    (["--sequence", "--jobs", "1"], 1),
+])
+def test_the_cli_checks_in_one_process_per_cpu_unless_told_or_sequencing(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good_file: Path,
+        args: list[str], expected: int) -> None:
+    import simulator.validation
+
+    seen: list[int] = []
+    real = simulator.validation.validate
+
+    def spy(*positional: Any, **options: Any) -> Any:
+        seen.append(options["jobs"])
+        return real(*positional, **options)
+
+    monkeypatch.setattr(simulator.validation, "validate", spy)
+    code, _out, _err = run(capsys, "validate", *args, str(good_file))
+    assert code in (0, 1)  # (the examples break sequence rules among themselves)
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_slices_give_the_same_report_whether_workers_fork_or_spawn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    import simulator.validation._parallel as parallel
+    import simulator.validation._reader as reader
+    from simulator.validation import validate
+
+    monkeypatch.setattr(reader, "SPLIT_THRESHOLD", 1024)
+    monkeypatch.setattr(parallel, "start_method", lambda: method)
+    path = tmp_path / "large.jsonl"
+    broken = example("group.created")
+    broken["data"]["group"]["member_count"] = 42
+    path.write_bytes(jsonl(*GOOD) + b"oops\n" + jsonl(*GOOD, broken) + b"\n" + jsonl(*GOOD))
+    assert validate([path], jobs=3).as_dict() == validate([path]).as_dict()
+
+
+def test_workers_fork_only_from_a_single_threaded_parent_on_linux() -> None:
+    from simulator.validation._parallel import start_method
+
+    expected = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+    assert start_method() == expected
+    seen: list[str] = []
+    thread = threading.Thread(target=lambda: seen.append(start_method()))
+    thread.start()
+    thread.join(timeout=10)
+    assert seen == ["spawn"]
