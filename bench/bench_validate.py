@@ -1,42 +1,57 @@
-"""Validate a JSONL file: chestsim vs python-jsonschema on the same file, in the same run.
+"""Validate JSONL: chestsim vs python-jsonschema on the same file, in the same run.
 
-The file replicates the shipped examples with fresh event ids (200k events;
-20k with ``--quick``). chestsim runs ``simulator.validation.validate`` on the
-whole file (reader, schemas, semantic rules, leak guard, report). The
-baseline is python-jsonschema with a validator built once per type and
-formats checked, fed by the same orjson parse; being ~50× slower, it reads the
-first ``BASELINE_EVENTS`` lines of the same file (48 distinct examples, cycled)
-and its rate is compared. A third row runs chestsim with one process per CPU.
-Peak RSS is measured in child processes at two file sizes: it must stay flat.
+The file is a simulated firehose (10k-user tenant, seed 1: 200k events; 20k
+with ``--quick``), kept in ``bench/out`` between runs. chestsim runs
+``simulator.validation.validate`` on the whole file (reader, schemas, semantic
+rules, leak guard, report) in one process, its validators compiled first as
+in a long-lived process. The baseline is python-jsonschema with a validator
+built once per type and formats checked, fed by the same orjson parse; being
+~100× slower, it reads the first ``BASELINE_EVENTS`` lines of the same file.
+
+DESIGN.md's absolute target, ≥150k events/s, was measured on a machine where
+Faker makes ≈14k names/s; like the generate bench, the machine-free form is
+≥150k/14k = 10.7× Faker's name rate measured in the same process. The
+end-to-end row times ``chestsim validate FILE`` as a user runs it (start-up
+included, one process per CPU by default). Peak RSS is measured at two file
+sizes: it must stay flat.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import string
 import sys
+import time
+from itertools import islice
 from pathlib import Path
-
-import orjson
 
 from bench._harness import OUT, Result, run_python
 
 EVENTS = 200_000
 QUICK_EVENTS = 20_000
-BASELINE_EVENTS = 3_000
-QUICK_BASELINE_EVENTS = 1_000
+BASELINE_EVENTS = 2_000
+QUICK_BASELINE_EVENTS = 500
+#: DESIGN.md: ≥150k events/s where Faker makes ≈14k names/s.
+NORMALIZED_TARGET = 150_000 / 14_000
 
 _CHILD_CHESTSIM = """
 import json, resource, sys, time
-from simulator.validation import Validator, validate
-Validator()  # compile outside the timed region, as a long-lived process would
-start = time.perf_counter()
-report = validate([sys.argv[1]], jobs=int(sys.argv[2]))
-seconds = time.perf_counter() - start
+# Faker's name rate on this machine, now: the yardstick DESIGN.md's targets are stated against.
+from faker import Faker
+fake = Faker("en_US")
+fake.seed_instance(1)
+names_cpu = time.process_time()
+for _ in range(3000):
+    fake.name()
+names_per_cpu_second = 3000 / (time.process_time() - names_cpu)
+from simulator.validation import validate
+from simulator.validation._registry import compiled
+compiled()  # outside the timed region, as in a long-lived process
+start, cpu = time.perf_counter(), time.process_time()
+report = validate([sys.argv[1]], jobs=1)
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert report.exit_code == 0, report.as_dict()["problems"][:3]
-print(json.dumps({"events": report.events, "seconds": seconds,
+print(json.dumps({"events": report.events, "seconds": seconds, "cpu": cpu, "faker_names": names_per_cpu_second,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -62,20 +77,21 @@ print(json.dumps({"events": count, "seconds": seconds,
 """
 
 
-def make_file(path: Path, events: int, *, seed: int = 0) -> Path:
-    """Write ``events`` replicated examples with fresh event ids to ``path`` (kept between runs)."""
+def make_file(path: Path, events: int, *, seed: int = 1) -> Path:
+    """A simulated firehose of ``events`` events at ``path`` (kept between runs)."""
     if path.exists() and sum(1 for _ in path.open("rb")) == events:
         return path
-    from simulator import CATALOG
+    from simulator.model import iter_events, write_events
 
-    rng = random.Random(seed)
-    alphabet = string.ascii_letters + string.digits
-    examples = [example for t in CATALOG for example in t.examples]
     with path.open("wb") as out:
-        for index in range(events):
-            event = dict(examples[index % len(examples)])
-            event["id"] = "evt_" + "".join(rng.choices(alphabet, k=24))
-            out.write(orjson.dumps(event) + b"\n")
+        write_events(iter_events("firehose", seed=seed, users=10_000, events=events), out)
+    return path
+
+
+def head(source: Path, path: Path, lines: int) -> Path:
+    """The first ``lines`` lines of ``source`` at ``path``."""
+    with source.open("rb") as handle, path.open("wb") as out:
+        out.writelines(islice(handle, lines))
     return path
 
 
@@ -88,36 +104,47 @@ def _child(code: str, *args: str) -> dict[str, float]:
 def run(quick: bool) -> list[Result]:
     OUT.mkdir(exist_ok=True)
     events = QUICK_EVENTS if quick else EVENTS
-    big = make_file(OUT / f"validate-{events}.jsonl", events)
-    small = make_file(OUT / f"validate-{events // 4}.jsonl", events // 4)
+    big = make_file(OUT / f"firehose-{events}.jsonl", events)
+    small = head(big, OUT / f"firehose-{events // 4}.jsonl", events // 4)
 
     # Baseline between two chestsim runs, so that a change in machine load shows as a spread.
-    ours = _child(_CHILD_CHESTSIM, str(big), "1")
+    ours = _child(_CHILD_CHESTSIM, str(big))
     baseline = _child(_CHILD_BASELINE, str(big), str(QUICK_BASELINE_EVENTS if quick else BASELINE_EVENTS))
-    again = _child(_CHILD_CHESTSIM, str(big), "1")
-    ours_small = _child(_CHILD_CHESTSIM, str(small), "1")
-    jobs = os.cpu_count() or 1
-    parallel = _child(_CHILD_CHESTSIM, str(big), str(jobs)) if jobs > 1 else None
+    again = _child(_CHILD_CHESTSIM, str(big))
+    ours_small = _child(_CHILD_CHESTSIM, str(small))
+    cli_seconds = _cli(big)
 
-    rates = sorted(run["events"] / run["seconds"] for run in (ours, again))
-    rate = rates[-1]
+    best = max((ours, again), key=lambda r: r["events"] / r["seconds"])
+    rates = sorted(r["events"] / r["seconds"] for r in (ours, again))
+    per_cpu = max(r["events"] / r["cpu"] for r in (ours, again))
     base_rate = baseline["events"] / baseline["seconds"]
-    print(f"   chestsim {ours['events']:,.0f} events: {rates[0]:,.0f} and {rates[1]:,.0f} ev/s; "
-          f"python-jsonschema {baseline['events']:,.0f} events in {baseline['seconds']:.2f}s", file=sys.stderr)
-    results = [
-        Result(name=f"validate JSONL ({events // 1000}k events, 1 process)", value=rate, unit="ev/s",
+    cli_rate = events / cli_seconds
+    cpus = len(os.sched_getaffinity(0))
+    print(f"   chestsim {events:,} events: {rates[0]:,.0f} and {rates[1]:,.0f} ev/s; python-jsonschema "
+          f"{baseline['events']:,.0f} events in {baseline['seconds']:.2f}s; CLI {cli_seconds:.2f}s", file=sys.stderr)
+    return [
+        Result(name=f"validate JSONL ({events // 1000}k firehose, 1 process)", value=rates[-1], unit="ev/s",
                reference_name="python-jsonschema", reference=base_rate, target=25.0,
-               note=f"best of 2 ({rates[0]:,.0f})"),
-        Result(name="validate µs per event (1 process)", value=1e6 / rate, unit="µs", limit=1e6 / 150_000,
-               note="the absolute target, ≥150k events/s, as a bound"),
+               note=f"best of 2 ({rates[0]:,.0f}); {1e6 / rates[-1]:.1f} µs/event"),
+        Result(name="validate per CPU-s vs Faker names/CPU-s", value=per_cpu, unit="ev/s",
+               reference_name="Faker names/CPU-s", reference=best["faker_names"], target=NORMALIZED_TARGET,
+               note="DESIGN's ≥150k ev/s in machine-free terms (Faker ≈14k names/s there), 1 process; "
+               f"absolute 150k/s {'met' if rates[-1] >= 150_000 else 'NOT met'} here"),
+        Result(name=f"chestsim validate FILE, end to end ({cpus} CPUs)", value=cli_rate, unit="ev/s",
+               reference_name="Faker names/CPU-s", reference=best["faker_names"], target=NORMALIZED_TARGET,
+               note=f"as a user runs it: start-up, {cpus} processes (the default); absolute 150k/s "
+               f"{'met' if cli_rate >= 150_000 else 'NOT met'} here"),
         Result(name="validate peak RSS, 4× the file", value=ours["rss_mb"] / ours_small["rss_mb"], unit="×",
                limit=1.25, note=f"{ours_small['rss_mb']:.0f} MB at {events // 4:,} events, "
                f"{ours['rss_mb']:.0f} MB at {events:,}"),
     ]
-    if parallel is not None:
-        parallel_rate = parallel["events"] / parallel["seconds"]
-        results.append(Result(name=f"validate JSONL --jobs {jobs}", value=parallel_rate, unit="ev/s",
-                              reference_name="python-jsonschema", reference=base_rate,
-                              note=f"absolute target ≥150k ev/s {'met' if parallel_rate >= 150_000 else 'NOT met'}; "
-                              "includes spawning and compiling in each worker"))
-    return results
+
+
+def _cli(path: Path) -> float:
+    """Seconds ``chestsim validate PATH`` takes from start to exit (best of 2), exit code 0."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        run_python(["-m", "simulator", "validate", str(path)])
+        times.append(time.perf_counter() - start)
+    return min(times)

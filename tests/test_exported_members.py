@@ -33,3 +33,19 @@ def test_import_is_light() -> None:
             "print(sorted(m for m in ('aiohttp', 'faker', 'httpx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_validating_needs_neither_python_jsonschema_nor_every_schema_compiled() -> None:
+    # `chestsim validate one.json` should start in about half a second: python-jsonschema (only a
+    # second opinion for tests and benches) is not imported, and only the types met are compiled.
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from simulator import lookup\n"
+            "from simulator.validation import Validator, validate\n"
+            "validator = Validator()\n"
+            "assert validator.check(lookup('secret.used').examples[0]) == []\n"
+            "print(sorted(validator.fast_paths), sorted(m for m in ('jsonschema', 'referencing') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "['secret.used'] []"

@@ -11,7 +11,7 @@ Two kinds of evidence:
   credentials in a URL, and long high-entropy tokens in free-text fields
   (name, description, origin, reason, …).
 
-The fast path runs in Rust: :func:`value_pattern` is compiled into each
+The fast path runs in Rust: :func:`value_pattern`, a superset of the shapes, is compiled into each
 type's closed jsonschema-rs validator on every free-form string (the closed
 validator also refuses any field the schema does not name, and no schema
 names a secret-ish field: a test checks it).
@@ -31,6 +31,7 @@ from simulator.validation._problem import Problem, escape
 
 __all__ = [
     "FREE_TEXT_FIELDS",
+    "PREFILTER_PATTERN",
     "is_secret_field",
     "leaks",
     "looks_like_secret",
@@ -176,12 +177,18 @@ def _walk(node: Any, pointer: str, field: str | None) -> Iterator[Problem]:
                           "payloads carry metadata only: never a key, token or password")
 
 
+#: What every value shape above contains: its literal start, or a URL's ``://user:password@``.
+#: Counted repeats stay out: joined into one alternation they blow up the Rust lazy DFA, which
+#: then thrashes on long alphanumeric values (an Okta id cost 10 µs to check, now 0.5 µs).
+PREFILTER_PATTERN = (r"-----BEGIN|whsec_|(?i:bearer)|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|"
+                     r"[sr]k_(?:live|test)_|AIza|://[^/\s:@\"]+:[^/\s@\"]+@")
+
+
 def value_pattern(*, free_text: bool) -> str:
-    """One regex (Python and Rust syntax) matching any value the leak guard would look at.
+    """One regex (Python and Rust syntax) matching any value the leak guard would look at, and more.
 
     The closed validator refuses a string matching it, which sends the event
     to the precise :func:`leaks` walk (that walk forgives a long but
-    low-entropy token in free text).
+    low-entropy token in free text, and a trigger without the rest of a shape).
     """
-    patterns = [pattern for pattern, _ in _SHAPE_PATTERNS] + ([TOKEN_PATTERN] if free_text else [])
-    return "|".join(f"(?:{pattern})" for pattern in patterns)
+    return PREFILTER_PATTERN + (f"|{TOKEN_PATTERN}" if free_text else "")

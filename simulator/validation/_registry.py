@@ -23,24 +23,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin
 
-import jsonschema  # type: ignore[import-untyped]
 import jsonschema_rs
 import orjson
-import referencing
-import referencing.jsonschema
 
 from simulator._catalog import CATALOG, SCHEMA_BASE
 from simulator._resources import schemas_dir
 from simulator.validation._leakguard import FREE_TEXT_FIELDS, SECRET_FIELD_PATTERN, value_pattern
+
+if TYPE_CHECKING:
+    import referencing
 
 __all__ = [
     "ENVELOPE_ID",
     "Compiled",
     "Shape",
     "compiled",
+    "compiled_type",
     "format_checker",
     "reference_validator",
     "referencing_registry",
@@ -73,6 +74,8 @@ def resources() -> tuple[tuple[str, dict[str, Any]], ...]:
 @cache
 def referencing_registry() -> referencing.Registry[Any]:
     """A python-jsonschema ``referencing.Registry`` holding every schema; it never fetches."""
+    import referencing  # python-jsonschema's stack costs ~0.1 s to import: only tests and benches need it
+    import referencing.jsonschema
 
     def retrieve(uri: str) -> referencing.Resource[Any]:
         return _refuse(uri)  # type: ignore[no-any-return]
@@ -366,21 +369,32 @@ class Compiled:
 
 
 @cache
-def compiled() -> tuple[Compiled, dict[str, Compiled]]:
-    """The envelope's validators and each event type's, compiled once per process."""
+def compiled_type(key: str) -> Compiled:
+    """One event type's validators (or the envelope's, for ``"envelope"``), compiled on first use.
+
+    Compiling all 25 takes ~0.4 s here; a run that meets three types pays for three.
+    """
     docs = _by_id()
-    registry = rs_registry()
+    uri = ENVELOPE_ID if key == "envelope" else lookup_key(key).schema_id
+    schema = docs[uri]
+    inlined = _inline(copy.deepcopy(schema), uri, docs)
+    return Compiled(key=key, contract=_compile(schema, registry=rs_registry()),
+                    closed=_compile(_fold(_close(inlined)), registry=None, fast_regex=True),
+                    shape=_shape(inlined))
 
-    def build(key: str, uri: str) -> Compiled:
-        schema = docs[uri]
-        inlined = _inline(copy.deepcopy(schema), uri, docs)
-        return Compiled(key=key, contract=_compile(schema, registry=registry),
-                        closed=_compile(_fold(_close(inlined)), registry=None, fast_regex=True),
-                        shape=_shape(inlined))
 
-    envelope = build("envelope", ENVELOPE_ID)
-    per_type = {t.key: build(t.key, t.schema_id) for t in CATALOG}
-    return envelope, per_type
+@cache
+def compiled() -> tuple[Compiled, dict[str, Compiled]]:
+    """The envelope's validators and every event type's, all compiled."""
+    return compiled_type("envelope"), {t.key: compiled_type(t.key) for t in CATALOG}
+
+
+def lookup_key(key: str) -> Any:
+    """The catalog entry of an exact key (``KeyError`` for anything else: no label matching here)."""
+    return _BY_KEY[key]
+
+
+_BY_KEY = {t.key: t for t in CATALOG}
 
 
 # --- python-jsonschema: the second, independent validator ----------------------------------------
@@ -412,6 +426,8 @@ def format_checker() -> Any:
     Without the optional rfc3339-validator and rfc3987 packages python-jsonschema
     skips those two formats; these checkers make it do the work jsonschema-rs does.
     """
+    import jsonschema  # type: ignore[import-untyped]
+
     checker = jsonschema.FormatChecker()
     checker.checks("date-time")(_date_time)
     checker.checks("uri")(_uri)
@@ -426,5 +442,7 @@ def reference_validator(key: str) -> Any:
     """
     uri = ENVELOPE_ID if key == "envelope" else f"{SCHEMA_BASE}events/{key}.json"
     schema = _by_id()[uri]
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema, registry=referencing_registry(),
                                            format_checker=format_checker())

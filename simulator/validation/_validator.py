@@ -18,11 +18,12 @@ from simulator._catalog import CATALOG, lookup
 from simulator._exceptions import UnknownEventType
 from simulator.validation._leakguard import leaks, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
-from simulator.validation._registry import Compiled, compiled
+from simulator.validation._registry import Compiled, compiled_type
 from simulator.validation._semantic import check_schema_valid, check_semantic
 
 __all__ = ["Validator"]
 
+CATALOG_KEYS = frozenset(t.key for t in CATALOG)
 _ENVELOPE_FIELDS = frozenset({"id", "type", "timestamp", "tenant_id"})
 _TIMESTAMP_HINT = "an RFC 3339 time in UTC ending in Z, like 2026-11-28T09:14:03.120Z"
 
@@ -42,19 +43,31 @@ class Validator:
     'envelope'
     """
 
-    __slots__ = ("_envelope", "_types", "fast_paths", "strict")
+    __slots__ = ("_types", "fast_paths", "strict")
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        envelope, per_type = compiled()
-        self._envelope = envelope
-        self._types = per_type
+        # Filled as event types show up: each type's validators are compiled on first use.
+        self._types: dict[str, Compiled] = {}
         #: Event type → the closed validator's ``is_valid``: True means schema-valid, no unknown
-        #: field and nothing that looks like secret material (the semantic rules remain).
-        self.fast_paths: dict[str, Callable[[Any], bool]] = {key: c.closed.is_valid for key, c in per_type.items()}
+        #: field and nothing that looks like secret material (the semantic rules remain). Holds
+        #: the types met so far; ``fast_path`` adds the others.
+        self.fast_paths: dict[str, Callable[[Any], bool]] = {}
 
     def __repr__(self) -> str:
         return f"Validator(strict={self.strict!r})"
+
+    def fast_path(self, name: str) -> Callable[[Any], bool] | None:
+        """The closed validator's ``is_valid`` for an event type (None for an unknown type)."""
+        schema = self._schema(name)
+        return None if schema is None else schema.closed.is_valid
+
+    def _schema(self, name: str) -> Compiled | None:
+        schema = self._types.get(name)
+        if schema is None and name in CATALOG_KEYS:
+            schema = self._types[name] = compiled_type(name)
+            self.fast_paths[name] = schema.closed.is_valid
+        return schema
 
     def check_bytes(self, body: bytes | bytearray | memoryview | str) -> tuple[Any, list[Problem]]:
         """Parse one JSON body and check it; returns (event or None, problems)."""
@@ -70,7 +83,7 @@ class Validator:
             kind = type(event).__name__ if not isinstance(event, list) else "array"
             return [Problem("envelope", "error", "", f"an event must be a JSON object, got {kind}")]
         name = event.get("type")
-        schema = self._types.get(name) if isinstance(name, str) else None
+        schema = (self._types.get(name) or self._schema(name)) if name.__class__ is str else None
         if schema is None:
             return self._untyped(event)
         if schema.closed.is_valid(event):
@@ -89,7 +102,7 @@ class Validator:
                                 f"{len(CATALOG)} keys)")]
         else:
             problems = []
-        problems.extend(p for p in _schema_problems(self._envelope, event) if p.pointer != "/type"
+        problems.extend(p for p in _schema_problems(compiled_type("envelope"), event) if p.pointer != "/type"
                         or not isinstance(name, str))
         leaked = leaks(event)
         return redact(problems, event, leaked) + leaked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import string
 import uuid
 
@@ -14,6 +15,8 @@ from validation_examples import example
 
 from simulator import CATALOG
 from simulator.validation import Validator, is_secret_field, leaks, looks_like_secret
+from simulator.validation._leakguard import _SHAPE_PATTERNS, PREFILTER_PATTERN
+from simulator.validation._registry import compiled_type
 
 # Material is assembled at run time so that no scanner mistakes this file for a leak.
 JWT = ".".join(base64.urlsafe_b64encode(part).decode().rstrip("=") for part in
@@ -143,3 +146,32 @@ def test_long_unbroken_fields_stay_linear(length: int) -> None:
     assert looks_like_secret(value, free_text=True) is None
     assert looks_like_secret("x://" * (length // 4)) is None
     assert looks_like_secret("see https://ops:hunter2@db.example.com/") == "a URL with credentials"
+
+
+# --- the Rust prefilter of the closed fast path ------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "what"), SHAPES)
+def test_value_shapes_are_leaks_in_structured_free_form_fields_too(validator: Validator, value: str,
+                                                                   what: str) -> None:
+    # external_id is free-form but not free text: its prefilter has no token pattern.
+    event = example("user.created")
+    event["data"]["user"]["external_id"] = value
+    assert not compiled_type("user.created").closed.is_valid(event)
+    assert [p.pointer for p in validator.check(event) if p.code == "leak"] == ["/data/user/external_id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_SHAPE_PATTERNS).flatmap(lambda shape: st.from_regex(shape[0])))
+def test_the_prefilter_matches_whatever_a_value_shape_matches(value: str) -> None:
+    assume(looks_like_secret(value))
+    assert re.search(PREFILTER_PATTERN, value)
+    assume("\x00" not in value and len(value) <= 256)
+    event = example("user.created")
+    event["data"]["user"]["external_id"] = value
+    assert not compiled_type("user.created").closed.is_valid(event)
+
+
+def test_long_alphanumeric_ids_are_not_suspects() -> None:
+    # Okta ids, serial numbers and APNs tokens in structured fields pass the prefilter.
+    for value in ("00u14k8f9wxssihflddn", "C02ZK1ABMD6T", "a3f9" * 16, "Zm9vYmFyYmF6cXV4" * 4):
+        assert not re.search(PREFILTER_PATTERN, value), value
