@@ -261,6 +261,11 @@ _FAST: dict[str, Callable[[dict[str, Any]], bool]] = {
 # --- the same rules, for events the closed schema has passed ----------------------------------------
 
 _INDEX = itemgetter("index")
+_ONE_TO = [frozenset(range(1, n + 1)) for n in range(65)]
+
+
+def _one_to(n: int) -> frozenset[int]:
+    return _ONE_TO[n] if n < len(_ONE_TO) else frozenset(range(1, n + 1))
 _DEVICE = itemgetter("device_id")
 
 
@@ -276,24 +281,23 @@ def check_schema_valid(event: dict[str, Any]) -> list[Problem]:
     time = data.get("time")
     if time is not None:
         initiated = time["initiated_at"]
-        for name in ("completed_at", "expires_at"):
-            value = time.get(name)
-            if value is not None and (value < initiated if len(value) == len(initiated)
-                                      else time_key(value) < time_key(initiated)):
-                return _explain(event, data)
+        value = time.get("completed_at")
+        if value is not None and (value < initiated if len(value) == len(initiated) else _before(value, initiated)):
+            return _explain(event, data)
+        value = time.get("expires_at")
+        if value is not None and (value < initiated if len(value) == len(initiated) else _before(value, initiated)):
+            return _explain(event, data)
     shard_map = data.get("shard_map")
     if shard_map is not None:
         total, shards = shard_map["total"], shard_map["shards"]
-        if shard_map["threshold"] > total or len(shards) != total:
-            return _explain(event, data)
-        indexes = set(map(_INDEX, shards))
-        if len(indexes) != total or max(indexes) > total:
+        # Indexes 1..n exactly (the schema says each is ≥ 1) covers n shards, unique, none past n.
+        if shard_map["threshold"] > total or set(map(_INDEX, shards)) != _one_to(total) or len(shards) != total:
             return _explain(event, data)
         secret = data.get("secret")
         if secret is not None and secret.get("id", shard_map["secret_id"]) != shard_map["secret_id"]:
             return _explain(event, data)
         device_ids = data.get("device_ids")
-        if device_ids is not None and not set(device_ids) <= set(map(_DEVICE, shards)):
+        if device_ids is not None and not set(device_ids).issubset(map(_DEVICE, shards)):
             return _explain(event, data)
     extra = _AFTER_SCHEMA.get(event["type"])
     if extra is not None and not extra(data):
