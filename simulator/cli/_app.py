@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 import typer
+import typer.core
 
 __all__ = ["OutputFormat", "app", "endpoints_app", "events_app", "scenarios_app"]
 
@@ -24,6 +25,16 @@ endpoints_app = typer.Typer(help="Endpoint configuration.", no_args_is_help=True
 app.add_typer(events_app, name="events")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(endpoints_app, name="endpoints")
+
+
+def _metavar_alone(self: typer.core.TyperArgument, ctx: typer.Context) -> str | None:
+    # Typer 0.29 prints an argument's type after its name even when a metavar names it
+    # ("PATH <str>"); the metavar says it all, as it already does for options.
+    return None if self.metavar is not None else _display_type_rich(self, ctx)
+
+
+_display_type_rich = typer.core.TyperArgument.display_type_rich
+typer.core.TyperArgument.display_type_rich = _metavar_alone  # type: ignore[method-assign,assignment]
 
 
 class OutputFormat(enum.StrEnum):

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator._catalog import CATALOG, lookup
+from simulator._exceptions import UsageError
 from simulator.cli._app import OutputFormat, events_app
 
 
@@ -33,14 +34,18 @@ def list_events(
 
 @events_app.command("show")
 def show_event(
-    name: str = typer.Argument(..., help="an event key or label, e.g. secret.used or 'Secret Used'"),
-    example: str = typer.Option("full", help="which shipped example to show: minimal or full"),
+    name: str = typer.Argument(..., metavar="NAME", help="an event key or label, e.g. secret.used or 'Secret Used'"),
+    example: str = typer.Option("full", "--example", metavar="minimal|full",
+                                help="which shipped example to show"),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
 ) -> None:
     """Show an event type's JSON Schema and one example."""
     event_type = lookup(name)
     examples = {p.stem: p for p in sorted((event_type.schema_path.parent.parent / "examples" / event_type.key).glob("*.json"))}
-    chosen = examples.get(example) or next(iter(examples.values()), None)
+    chosen = examples.get(example)
+    if chosen is None:
+        raise UsageError(f"--example={example!r}: {event_type.key} has the examples "
+                         f"{', '.join(sorted(examples))}; pick one of them")
     example_doc = orjson.loads(chosen.read_bytes()) if chosen else None
     if format is OutputFormat.json:
         doc = {"key": event_type.key, "label": event_type.label, "description": event_type.description,

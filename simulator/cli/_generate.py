@@ -32,7 +32,7 @@ _EPILOG = (
 
 @app.command("generate", epilog=_EPILOG)
 def generate(
-    scenario: str = typer.Argument(..., help="a shipped scenario name (see `chestsim scenarios list`) or a path "
+    scenario: str = typer.Argument(..., metavar="SCENARIO", help="a shipped scenario name (see `chestsim scenarios list`) or a path "
                                    "to your own script"),
     seed: int = typer.Option(0, "--seed", metavar="N", help="same seed and options, same bytes"),
     users: str | None = typer.Option(None, "--users", metavar="N", help="tenant size (default: the scenario's)"),

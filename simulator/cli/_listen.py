@@ -43,24 +43,24 @@ class ViewMode(enum.StrEnum):
 
 @app.command("listen", epilog=_LISTEN_EPILOG)
 def listen_command(
-    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (loopback by default)"),
-    port: int = typer.Option(8080, "--port", help="port to bind; 0 picks a free one"),
-    path: str = typer.Option("/webhooks", "--path", help="the webhook path"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="address to bind (loopback by default)"),
+    port: int = typer.Option(8080, "--port", metavar="PORT", help="port to bind; 0 picks a free one"),
+    path: str = typer.Option("/webhooks", "--path", metavar="PATH", help="the webhook path"),
     secret: list[str] = typer.Option([], "--secret", metavar="WHSEC", show_default=False,
                                      help="whsec_… signing secret; repeat during a rotation"),
     token: str | None = typer.Option(None, "--token", metavar="TOKEN", show_default=False,
                                      help="require Authorization: Bearer TOKEN"),
-    tolerance: str = typer.Option("5m", "--tolerance", help="accepted clock distance of webhook-timestamp"),
-    db: Path = typer.Option(Path("received.db"), "--db", help="SQLite file of records (appended to)"),
+    tolerance: str = typer.Option("5m", "--tolerance", metavar="DURATION", help="accepted clock distance of webhook-timestamp"),
+    db: Path = typer.Option(Path("received.db"), "--db", metavar="FILE", help="SQLite file of records (appended to)"),
     reject_invalid: bool = typer.Option(False, "--reject-invalid", help="answer 422 to invalid payloads"),
     strict: bool = typer.Option(False, "--strict", help="unknown fields make a payload invalid"),
-    max_body: str = typer.Option("1MB", "--max-body", help="larger bodies get 413"),
-    fail_rate: str = typer.Option("0", "--fail-rate", help="fraction answered with --fail-status"),
-    fail_status: str = typer.Option("500", "--fail-status", help="statuses of failures, like 500,503"),
-    latency: str | None = typer.Option(None, "--latency", help="added latency: 50ms or 10ms..300ms"),
-    drop_rate: str = typer.Option("0", "--drop-rate", help="fraction closed without an answer"),
-    hang_rate: str = typer.Option("0", "--hang-rate", help="fraction never answered"),
-    rate_limit: str | None = typer.Option(None, "--rate-limit", help="above N/s answer 429 + Retry-After"),
+    max_body: str = typer.Option("1MB", "--max-body", metavar="SIZE", help="larger bodies get 413"),
+    fail_rate: str = typer.Option("0", "--fail-rate", metavar="FRACTION", help="fraction answered with --fail-status"),
+    fail_status: str = typer.Option("500", "--fail-status", metavar="CODES", help="statuses of failures, like 500,503"),
+    latency: str | None = typer.Option(None, "--latency", metavar="DURATION", help="added latency: 50ms or 10ms..300ms"),
+    drop_rate: str = typer.Option("0", "--drop-rate", metavar="FRACTION", help="fraction closed without an answer"),
+    hang_rate: str = typer.Option("0", "--hang-rate", metavar="FRACTION", help="fraction never answered"),
+    rate_limit: str | None = typer.Option(None, "--rate-limit", metavar="N/s", help="above N/s answer 429 + Retry-After"),
     gone_after: int | None = typer.Option(None, "--gone-after", metavar="N",
                                           help="answer 410 after N acknowledged requests"),
     fault_type: list[str] = typer.Option([], "--fault-type", metavar="TYPE", show_default=False,
@@ -68,7 +68,7 @@ def listen_command(
     faults: Path | None = typer.Option(None, "--faults", metavar="FILE", show_default=False,
                                        help="more fault rules, each scoped to its own event types: a JSON "
                                        'list like [{"fail_rate": 0.5, "event_types": ["secret.used"]}]'),
-    seed: int = typer.Option(0, "--seed", help="seed of the fault draws"),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="seed of the fault draws"),
     view: ViewMode = typer.Option(ViewMode.auto, "--view",
                                   help="live (Rich), plain lines, quiet; auto: live on a terminal"),
     inline: bool = typer.Option(False, "--inline",
@@ -205,11 +205,11 @@ async def _serve(config: Any, view: ViewMode) -> bool:
 
 @app.command("inspect")
 def inspect_command(
-    db: Path = typer.Argument(..., help="a record file written by `chestsim listen --db`"),
+    db: Path = typer.Argument(..., metavar="FILE", help="a record file written by `chestsim listen --db`"),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
     last: int = typer.Option(10, "--last", metavar="N", help="also list the last N records (0: none)"),
-    type: str | None = typer.Option(None, "--type", help="only records of this event type (last list)"),
-    verdict: str | None = typer.Option(None, "--verdict", help="only records with this verdict (last list)"),
+    type: str | None = typer.Option(None, "--type", metavar="TYPE", help="only records of this event type (last list)"),
+    verdict: str | None = typer.Option(None, "--verdict", metavar="VERDICT", help="only records with this verdict (last list)"),
     check: bool = typer.Option(False, "--check", help="exit 1 unless every record is valid and acknowledged"),
 ) -> None:
     """Summarize what a mock listener recorded: verdicts, types, statuses, faults, duplicates."""

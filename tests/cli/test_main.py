@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         pytest.param(["events", "show", "secret.usd"], "did you mean 'secret.used'", id="unknown-type"),
         pytest.param(["events", "list", "--format", "xml"], "--format", id="bad-choice"),
         pytest.param(["events", "list", "--nope"], "--nope", id="unknown-option"),
+        pytest.param(["events", "show", "secret.used", "--example", "maximal"], "has the examples full, minimal",
+                     id="unknown-example"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
@@ -71,3 +74,28 @@ def test_python_dash_m_works() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("chestsim: error: unknown event type 'nope'")
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (Typer vendors its own Click: no isinstance)
+            out.extend(_commands(command, (*prefix, name)))
+        elif name != "loadtest":  # Locust's own help, passed through
+            out.append((*prefix, name))
+    return out
+
+
+def test_help_names_every_value_by_its_metavar_not_its_python_type(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    import typer
+
+    from simulator.cli import app
+
+    commands = _commands(typer.main.get_command(app))
+    assert len(commands) >= 11
+    for command in commands:
+        code, out, _err = run(capsys, *command, "--help")
+        assert code == 0, command
+        assert not re.search(r"<(str|int|float|path|bool)>", out), (command, out)
