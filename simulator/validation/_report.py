@@ -137,7 +137,10 @@ class Report:
             stream.write(f"\n{'type'.ljust(width)}  {'valid':>8}  {'invalid':>8}  {'warnings':>8}\n")
             for key, totals in sorted(self.per_type.items()):
                 stream.write(f"{key.ljust(width)}  {totals.valid:>8}  {totals.invalid:>8}  {totals.warnings:>8}\n")
+        if not self.events and self.input_errors:
+            return  # nothing could be read: the one error line on stderr says it all
         files = f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}"
         verdict = "OK" if self.ok else "FAILED"
-        stream.write(f"\n{verdict}: {self.events} events in {files}: {self.valid} valid, {self.invalid} invalid, "
-                     f"{self.warnings} warnings\n")
+        events = f"{self.events} event{'s' if self.events != 1 else ''}"
+        stream.write(f"\n{verdict}: {events} in {files}: {self.valid} valid, {self.invalid} invalid, "
+                     f"{self.warnings} warning{'s' if self.warnings != 1 else ''}\n")

@@ -127,6 +127,9 @@ def test_unreadable_input_is_one_line_exit_2(
     assert str(path) in lines[0]
     assert fragment in lines[0]
     assert "48 valid" in out  # the good file was still checked
+    # Alone, it is that one line and nothing else.
+    code, out, err = run(capsys, "validate", str(path))
+    assert (code, out, len(err.strip().splitlines())) == (2, "", 1)
 
 
 @pytest.mark.parametrize(
