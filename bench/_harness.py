@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BARE_SINK", "OUT", "Result", "free_port", "peak_rss_mb", "run_python", "timed", "wait_ready"]
+__all__ = ["BARE_SINK", "FAKER_YARDSTICK", "OUT", "Result", "free_port", "peak_rss_mb", "run_python", "timed", "wait_ready"]
 
 #: Where benchmarks leave their files (git-ignored).
 OUT = Path(__file__).resolve().parent / "out"
@@ -81,6 +81,21 @@ def run_python(args: Sequence[str], *, env: dict[str, str] | None = None, timeou
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return proc.stdout, max(after, before) / 1024
 
+
+#: Child-process code that sets ``names_per_cpu_second``: Faker's ``name()`` rate on this machine,
+#: now (best of three rounds), the yardstick DESIGN.md states its absolute targets against
+#: (Faker ≈ 14k names/s there). Paste it into a child after ``import time``.
+FAKER_YARDSTICK = """
+from faker import Faker as _Faker
+_fake = _Faker("en_US")
+_fake.seed_instance(1)
+names_per_cpu_second = 0.0
+for _round in range(3):
+    _cpu = time.process_time()
+    for _ in range(2000):
+        _fake.name()
+    names_per_cpu_second = max(names_per_cpu_second, 2000 / (time.process_time() - _cpu))
+"""
 
 #: A bare aiohttp sink, the reference for senders: read the body, answer 204, nothing else.
 #: Run it as ``python -c BARE_SINK PORT``; ``GET /_ready`` answers once it listens.

@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import json
 
-from bench._harness import OUT, Result, run_python
+from bench._harness import FAKER_YARDSTICK, OUT, Result, run_python
 
 _CHESTSIM = """
 import json, resource, sys, time
 from simulator.model._generate import iter_events, write_events
 users, events, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-# Faker's name rate on this machine, now: the yardstick DESIGN.md states the target against.
-from faker import Faker
-fake = Faker("en_US")
-fake.seed_instance(1)
-names_cpu = time.process_time()
-for _ in range(3000):
-    fake.name()
-names_per_cpu_second = 3000 / (time.process_time() - names_cpu)
+""" + FAKER_YARDSTICK + """
 start, cpu = time.perf_counter(), time.process_time()
 with open(path, "wb") as out:
     count = write_events(iter_events("firehose", seed=1, users=users, events=events), out)

@@ -25,7 +25,7 @@ import time
 from itertools import islice
 from pathlib import Path
 
-from bench._harness import OUT, Result, run_python
+from bench._harness import FAKER_YARDSTICK, OUT, Result, run_python
 
 EVENTS = 200_000
 QUICK_EVENTS = 20_000
@@ -36,14 +36,7 @@ NORMALIZED_TARGET = 150_000 / 14_000
 
 _CHILD_CHESTSIM = """
 import json, resource, sys, time
-# Faker's name rate on this machine, now: the yardstick DESIGN.md's targets are stated against.
-from faker import Faker
-fake = Faker("en_US")
-fake.seed_instance(1)
-names_cpu = time.process_time()
-for _ in range(3000):
-    fake.name()
-names_per_cpu_second = 3000 / (time.process_time() - names_cpu)
+""" + FAKER_YARDSTICK + """
 from simulator.validation import validate
 from simulator.validation._registry import compiled
 compiled()  # outside the timed region, as in a long-lived process

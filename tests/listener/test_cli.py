@@ -100,65 +100,59 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str) -> None:
     raise AssertionError("listener did not come up within 30 s")
 
 
-@pytest.mark.slow
-@pytest.mark.integration
-def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def _listen_under_load_then_stop(db: Path, *, ctrl_c: bool) -> tuple[int, str, str, set[str]]:
+    """Run `chestsim listen` as a subprocess, load it, stop it (SIGTERM, or a terminal's Ctrl-C
+    to its whole process group); returns (exit code, stdout, stderr, ids acknowledged)."""
     port = free_port()
-    db = tmp_path / "received.db"
     env = {**os.environ, "CHESTSIM_SECRET": SECRET.reveal(), "CHESTSIM_TOKEN": TOKEN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulator", "listen", "--port", str(port), "--db", str(db), "--view", "plain"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=ctrl_c)
     try:
         _wait_ready(proc, f"http://127.0.0.1:{port}")
-        acked = asyncio.run(_load_then_terminate(proc, f"http://127.0.0.1:{port}/webhooks"))
+        stop = (lambda: os.killpg(proc.pid, signal.SIGINT)) if ctrl_c else None
+        acked = asyncio.run(_load_then_terminate(proc, f"http://127.0.0.1:{port}/webhooks", stop=stop))
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err.decode()
+    return proc.returncode, out.decode(), err.decode(), acked
+
+
+def _assert_every_acknowledged_delivery_recorded(db: Path, acked: set[str]) -> None:
     assert len(acked) >= 100
     with RecordStore(db) as store:
         recorded = store.acknowledged_ids()
         assert store.count() >= len(acked)
     assert acked <= recorded, f"{len(acked - recorded)} acknowledged deliveries are missing"
-    output = (out + err).decode()
-    assert f"http://127.0.0.1:{port}/webhooks" in output
-    assert "stopped after" in output
-    assert SECRET.reveal()[6:] not in output
-    assert TOKEN not in output
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    db = tmp_path / "received.db"
+    code, output, err, acked = _listen_under_load_then_stop(db, ctrl_c=False)
+    assert code == 0, err
+    _assert_every_acknowledged_delivery_recorded(db, acked)
+    assert "stopped after" in output + err
+    assert "http://127.0.0.1:" in output + err
+    assert SECRET.reveal()[6:] not in output + err
+    assert TOKEN not in output + err
     assert TOKEN.encode() not in db.read_bytes()
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_ctrl_c_under_load_says_so_in_one_line_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    port = free_port()
     db = tmp_path / "received.db"
-    env = {**os.environ, "CHESTSIM_SECRET": SECRET.reveal(), "CHESTSIM_TOKEN": TOKEN}
-    # Its own session, so the Ctrl-C below reaches its whole process group, as a terminal's does.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "listen", "--port", str(port), "--db", str(db), "--view", "plain"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}")
-        acked = asyncio.run(_load_then_terminate(proc, f"http://127.0.0.1:{port}/webhooks",
-                                                 stop=lambda: os.killpg(proc.pid, signal.SIGINT)))
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err.decode()
-    assert err.decode().splitlines() == [
+    code, output, err, acked = _listen_under_load_then_stop(db, ctrl_c=True)
+    assert code == 130, err
+    assert err.splitlines() == [
         f"chestsim: error: interrupted; requests in flight were finished and every record is flushed to {db}"]
-    assert b"Traceback" not in out + err
-    assert len(acked) >= 100
-    with RecordStore(db) as store:
-        recorded = store.acknowledged_ids()
-    assert acked <= recorded, f"{len(acked - recorded)} acknowledged deliveries are missing"
-    assert "stopped after" in out.decode()
+    assert "Traceback" not in output + err
+    _assert_every_acknowledged_delivery_recorded(db, acked)
+    assert "stopped after" in output
 
 
 async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str,
