@@ -30,14 +30,20 @@ from simulator.cli._app import app
 __all__ = ["app", "main"]
 
 
+_said: list[str] = []  # the error lines printed during this run
+
+
 def _error(message: str) -> None:
-    print(f"chestsim: error: {' '.join(str(message).split())}", file=sys.stderr)
+    line = f"chestsim: error: {' '.join(str(message).split())}"
+    _said.append(line)
+    print(line, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
+    _said.clear()
     try:
         result = command.main(args=args, prog_name="chestsim", standalone_mode=False)
     except click.NoArgsIsHelpError as exc:
@@ -71,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"internal error {type(exc).__name__}: {exc} (set CHESTSIM_DEBUG=1 for the traceback "
                "and please report it)")
         return 70
-    return int(result) if isinstance(result, int) else 0
+    code = int(result) if isinstance(result, int) else 0
+    if code == 130 and not _said:
+        # Typer turns a Ctrl-C into a silent exit 130; commands with more to say (what was kept)
+        # catch it first and say it themselves.
+        _error("interrupted")
+    return code
 
 
 def _silence_stdout() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,22 @@ def test_help_names_every_value_by_its_metavar_not_its_python_type(capsys: pytes
         code, out, _err = run(capsys, *command, "--help")
         assert code == 0, command
         assert not re.search(r"<(str|int|float|path|bool)>", out), (command, out)
+
+
+@pytest.mark.parametrize("command", [["validate"], ["generate", "tenant-day", "--events", "5"]])
+def test_ctrl_c_in_any_command_says_interrupted_in_one_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        command: list[str]) -> None:
+    import simulator.model._generate
+    import simulator.validation
+
+    def interrupted(*_args: Any, **_options: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulator.validation, "validate", interrupted)
+    monkeypatch.setattr(simulator.model._generate, "iter_events", interrupted)
+    events = tmp_path / "events.jsonl"
+    events.write_text("{}\n")
+    args = [*command, str(events)] if command == ["validate"] else [*command, "--out", str(tmp_path / "out.jsonl")]
+    code, _out, err = run(capsys, *args)
+    assert (code, err) == (130, "chestsim: error: interrupted\n")
