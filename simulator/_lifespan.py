@@ -4,15 +4,19 @@ A server tells an ASGI app that it starts (``lifespan.startup``) before the firs
 request and that it stops (``lifespan.shutdown``) after the last one; the app opens
 what its handlers need in between (a database pool, ``app.state``, or the lifespan
 ``state`` that each request's scope gets a copy of). httpx's ``ASGITransport``
-sends neither, so ``chest_deliver`` runs the protocol itself
-(https://asgi.readthedocs.io/en/latest/specs/lifespan.html):
+sends neither, so chestsim runs the protocol itself wherever it posts into an app:
+``chest_deliver`` in tests (``simulator.testing``) and ``chestsim send --app``
+(``simulator.delivery``) (https://asgi.readthedocs.io/en/latest/specs/lifespan.html):
 
 ```
 new ──startup()──▶ started ──shutdown()──▶ stopped
  ├──▶ unsupported   the app raised, returned, or sent something else: per the spec,
  │                  deliveries go to it without lifespan events
- └──▶ failed        lifespan.startup.failed, or no answer in time: HarnessAssertion
+ └──▶ failed        lifespan.startup.failed, or no answer in time: ``failure()``
 ```
+
+Each host words the failure for its users by overriding ``failure``: the pytest
+plugin raises ``HarnessAssertion``, ``send --app`` a ``UsageError`` (exit code 2).
 
 >>> import asyncio
 >>> async def app(scope, receive, send):
@@ -38,7 +42,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
-from simulator._exceptions import HarnessAssertion
+from simulator._exceptions import ChestsimError, DeliveryError
 
 __all__ = ["Lifespan"]
 
@@ -46,6 +50,7 @@ Message = MutableMapping[str, Any]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]],
                     Callable[[Message], Awaitable[None]]], Awaitable[None]]
 Phase = Literal["new", "starting", "started", "unsupported", "failed", "stopping", "stopped"]
+Stage = Literal["startup", "shutdown"]
 
 _EXPECTED: dict[str, tuple[str, str]] = {
     "starting": ("lifespan.startup.complete", "lifespan.startup.failed"),
@@ -76,9 +81,11 @@ class Lifespan:
     each request's scope (as the spec asks of a server).
     """
 
-    def __init__(self, app: Any, *, timeout: float) -> None:
+    def __init__(self, app: Any, *, timeout: float, name: str | None = None) -> None:
         self.app = app
         self.timeout = timeout
+        #: What messages call the app: ``name``, else ``ASGI app <its class or function>``.
+        self.name = name or f"ASGI app {_name(app)}"
         self.state: dict[str, Any] = {}
         self.phase: Phase = "new"
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -86,7 +93,7 @@ class Lifespan:
         self._starting: asyncio.Task[None] | None = None
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._replies: asyncio.Queue[Message] = asyncio.Queue()
-        self._failure: HarnessAssertion | None = None
+        self._failure: ChestsimError | None = None
 
     def __repr__(self) -> str:
         return f"Lifespan({_name(self.app)}, phase={self.phase!r})"
@@ -137,7 +144,7 @@ class Lifespan:
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` to a started app and wait for it to finish.
 
-        Raises ``HarnessAssertion`` when it reports a failure, raises, or does not answer.
+        Raises ``failure("shutdown", …)`` when it reports a failure, raises, or does not answer.
         """
         if self.phase != "started":
             return
@@ -165,7 +172,7 @@ class Lifespan:
     def settle_after_loop_closed(self) -> None:
         """Judge a shutdown that ran while the app's event loop closed (see ``_receive``).
 
-        Raises ``HarnessAssertion`` when it failed or never ran.
+        Raises ``failure("shutdown", …)`` when it failed or never ran.
         """
         if self.phase == "stopping" and self._task is not None and self._task.done():
             reply = self._replies.get_nowait() if not self._replies.empty() else None
@@ -176,14 +183,14 @@ class Lifespan:
         if self._failure is not None and self.phase == "stopped":
             raise self._failure
 
-    def _fail(self, stage: str, reason: str, exc: BaseException | None) -> None:
+    def failure(self, stage: Stage, reason: str) -> ChestsimError:
+        """The exception a failed ``stage`` raises; hosts override it to say how to fix it in
+        their own terms (its ``__cause__`` is set to the app's own exception, if any)."""
+        return DeliveryError(f"{self.name}: lifespan {stage} failed: {reason}")
+
+    def _fail(self, stage: Stage, reason: str, exc: BaseException | None) -> None:
         self.phase = "failed" if stage == "startup" else "stopped"
-        fix = ("make its startup succeed in the test (configure or replace what it opens)" if stage == "startup"
-               else "make its shutdown succeed (close what startup opened, once)")
-        failure = HarnessAssertion(
-            f"ASGI app {_name(self.app)}: lifespan {stage} failed: {reason}; chest_deliver runs the app's "
-            f"lifespan as a server does (startup before the first delivery, shutdown at teardown): {fix}"
-        )
+        failure = self.failure(stage, reason)
         failure.__cause__ = exc  # the app's own traceback, when it raised
         failure.__suppress_context__ = True
         self._failure = failure
@@ -222,8 +229,9 @@ class Lifespan:
         except asyncio.CancelledError:
             if self.phase != "started":
                 raise
-            # The loop is closing with the app still up: an async test's event loop ends before
-            # the fixture's teardown. Shut the app down now, as a server on its way out would.
+            # The loop is closing with the app still up (an async test's event loop ends before
+            # the fixture's teardown; asyncio.run cancels what is left of an interrupted run).
+            # Shut the app down now, as a server on its way out would.
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()

@@ -3,6 +3,10 @@
 Secrets and tokens come from ``--secret``/``--token`` or ``CHESTSIM_SECRET``/``CHESTSIM_TOKEN``
 and are never printed; ``secret new`` is the one command that shows a secret.
 Exit codes: 0 every delivery delivered, 1 some dead-lettered, 2 bad input.
+
+``send --app`` serves an ASGI app as a server would: its lifespan starts before the
+first delivery (a failed startup is one error line and exit code 2, with nothing sent
+and no journal written) and shuts down when the run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -307,10 +311,12 @@ def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoin
           secret: list[str] | None, token: str | None, journal: Path | None, resume: Path | None,
           app_spec: str | None, fmt: OutputFormat, options: dict[str, Any]) -> int:
     secrets, tok = _secrets(secret), _token(token)
-    from simulator.delivery import Endpoint
+    from simulator.delivery import Endpoint, HttpxTransport
     from simulator.delivery._transports import load_app
 
     app_obj = load_app(app_spec) if app_spec else None
+    # The transport, not only the app, so that its lifespan errors name the app as given.
+    transport = HttpxTransport(app=app_obj, name=f"--app={app_spec!r}") if app_obj is not None else None
     eps = _endpoints(to, endpoints, secrets, tok)
     if app_obj is not None and not to and endpoints is None:
         eps = (Endpoint.from_url("http://localhost/", secrets=secrets, token=tok),)
@@ -318,7 +324,7 @@ def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoin
         **options, "concurrency": parse_positive_int(options["concurrency"], option="--concurrency"),
         "rate": parse_rate(options["rate"], option="--rate") if options["rate"] is not None else None,
         "timeout": parse_duration(options["timeout"], option="--timeout"),
-        "clock_skew": _skew(options["clock_skew"]), "app": app_obj,
+        "clock_skew": _skew(options["clock_skew"]), "transport": transport,
     }
     stored: dict[str, Any] | None = None
     given: set[str] = set()

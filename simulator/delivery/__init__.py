@@ -63,7 +63,8 @@ def send(
 
     ``options`` are ``Sender``'s: ``concurrency=32``, ``rate=None``, ``pace``, ``speed``,
     ``ordered``, ``order_key``, ``retry="standard-webhooks"``, ``time_scale``,
-    ``timeout=15``, ``types`` (only these event types), ``app`` (an ASGI/WSGI app in process)…
+    ``timeout=15``, ``types`` (only these event types), ``app`` (an ASGI/WSGI app in process;
+    an ASGI app's lifespan starts before the first delivery and shuts down at the end)…
     """
     sender = Sender(to=to, endpoints=endpoints, secrets=secrets, token=token, **options)
     return sender.send(events, journal=journal)

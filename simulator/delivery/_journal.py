@@ -88,9 +88,7 @@ class Journal:
         never a secret or a token.
         """
         where = os.fspath(path)
-        if where != ":memory:" and os.path.exists(where) and os.path.getsize(where) > 0:
-            raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
-                               f"{where} or choose a new file", path=where)
+        cls.refuse_existing(where)
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             _pragmas(conn)
@@ -110,6 +108,15 @@ class Journal:
                          [(i, e["name"], e["url"], orjson.dumps(e).decode()) for i, e in enumerate(endpoints)])
         conn.execute("COMMIT")
         return cls(conn, where)
+
+    @staticmethod
+    def refuse_existing(path: str | os.PathLike[str]) -> None:
+        """Raise ``JournalError`` when ``path`` already holds something: ``create`` never
+        overwrites, and a run checks this before it starts anything."""
+        where = os.fspath(path)
+        if where != ":memory:" and os.path.exists(where) and os.path.getsize(where) > 0:
+            raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
+                               f"{where} or choose a new file", path=where)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, option: str = "--resume") -> Journal:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import os
 import random
 import time
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from simulator._catalog import expand_event_types
-from simulator._exceptions import EndpointConfigError, InputError, UsageError
+from simulator._exceptions import DeliveryError, EndpointConfigError, InputError, UsageError
 from simulator._signing import SigningSecret, parse_secrets
 from simulator._version import __version__
 from simulator.delivery._endpoints import Endpoint, Router
@@ -193,15 +194,14 @@ class Sender:
         source_name = os.fspath(events) if isinstance(events, str | os.PathLike) else "<events>"
         if source_name not in ("-", "<events>"):
             source_name = os.path.abspath(source_name)
+        new_journal = None
+        if journal:
+            Journal.refuse_existing(journal)  # before an in-process app starts for nothing
+            new_journal = functools.partial(
+                Journal.create, journal, endpoints=[e.describe() for e in self.endpoints],
+                meta={"input": source_name, "order_key": self.order_key}, options=self.run_options())
         batches = read_batches(events, order_key=self.order_key)
-        try:
-            jr = Journal.create(journal, endpoints=[e.describe() for e in self.endpoints],
-                                meta={"input": source_name, "order_key": self.order_key},
-                                options=self.run_options()) if journal else None
-        except BaseException:
-            _close(batches)
-            raise
-        return await self._run(batches, jr, pending=None, disabled={})
+        return await self._run(batches, None, pending=None, disabled={}, new_journal=new_journal)
 
     def resume(self, journal: str | os.PathLike[str], events: EventSource | None = None) -> Report:
         """Continue a killed run: resend everything unfinished with the same ``webhook-id``,
@@ -263,11 +263,14 @@ class Sender:
         # New endpoints: route afresh; the source journal is only read.
         rerouted = ([Outbound(e.line, e.id, e.type, e.tenant_id, e.timestamp, e.body)
                      for e in batch] for batch in _chunks(selection, 512))
-        target = Journal.create(record, endpoints=[e.describe() for e in self.endpoints],
-                                meta={"input": f"replay:{source.path}"},
-                                options=self.run_options()) if record else None
+        new_journal = None
         try:
-            return await self._run(rerouted, target, pending=None, disabled={})
+            if record:
+                Journal.refuse_existing(record)
+                new_journal = functools.partial(
+                    Journal.create, record, endpoints=[e.describe() for e in self.endpoints],
+                    meta={"input": f"replay:{source.path}"}, options=self.run_options())
+            return await self._run(rerouted, None, pending=None, disabled={}, new_journal=new_journal)
         finally:
             source.close()
 
@@ -304,12 +307,17 @@ class Sender:
 
     async def _run(self, batches: Iterator[list[Outbound]] | None, journal: Journal | None, *,
                    pending: Iterator[Outbound] | None, disabled: dict[int, str],
-                   notes: tuple[str, ...] = ()) -> Report:
+                   notes: tuple[str, ...] = (), new_journal: Callable[[], Journal] | None = None) -> Report:
+        """One run; ``new_journal`` makes its journal once the transport is open (an in-process
+        app started), so that a run that cannot start leaves no journal behind."""
         run = _Run(self, journal, disabled)
-        started = time.perf_counter()
         input_error: InputError | None = None
         try:
-            await run.start()
+            await run.open()
+            if new_journal is not None:
+                run.journal = journal = new_journal()
+            started = time.perf_counter()
+            run.start()
             try:
                 if pending is not None:
                     await run.feed_pending(pending)
@@ -326,15 +334,18 @@ class Sender:
         finally:
             if batches is not None:
                 _close(batches)
-            await run.stop()
-            if journal is not None:
-                journal.close()
+            try:
+                await run.stop()
+            finally:
+                if journal is not None:
+                    journal.close()
         seconds = time.perf_counter() - started
         if input_error is not None:
             where = f"; fix it and continue with --resume {journal.path}" if journal is not None else ""
             raise InputError(f"{input_error}{where} ({run.stats.delivered_count} deliveries made before "
                              "it are not sent again)", path=input_error.path, line=input_error.line)
-        return run.stats.report(seconds=seconds, journal=journal.path if journal else None, notes=notes)
+        return run.stats.report(seconds=seconds, journal=journal.path if journal else None,
+                                notes=notes + tuple(run.notes))
 
 
 class _Run:
@@ -359,6 +370,8 @@ class _Run:
         self.closing = False
         self.inflight = 0
         self.quiet = asyncio.Event()
+        #: Said at the end of the report (an in-process app whose shutdown failed).
+        self.notes: list[str] = []
         self.chains: dict[tuple[int, str], collections.deque[_Job]] = {}
         self.waiting: dict[int, set[_Job]] = collections.defaultdict(set)
         self.tasks: list[asyncio.Task[None]] = []
@@ -388,8 +401,12 @@ class _Run:
             headers["authorization"] = f"Bearer {e.token}"
         return headers
 
-    async def start(self) -> None:
+    async def open(self) -> None:
+        """Open the transport: an in-process ASGI app's lifespan starts here, before anything
+        is read, journalled or sent (``UsageError`` when its startup fails)."""
         await self.transport.open()
+
+    def start(self) -> None:
         self.tasks = [asyncio.create_task(self._worker()) for _ in range(self.s.concurrency)]
         self.tasks.append(asyncio.create_task(self._flusher()))
 
@@ -401,7 +418,12 @@ class _Run:
             for job in jobs:
                 if job.timer is not None:
                     job.timer.cancel()
-        await self.transport.close()
+        try:
+            await self.transport.close()
+        except DeliveryError as exc:
+            # An in-process app's lifespan shutdown failed after the last delivery: what was
+            # delivered stands, so the report says so instead of being lost to the error.
+            self.notes.append(str(exc))
 
     async def drain(self) -> None:
         while self.outstanding:

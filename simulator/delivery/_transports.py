@@ -4,6 +4,10 @@ A transport's ``send`` never raises for what the endpoint did: it returns a
 ``Response`` with the status (``0`` when no HTTP answer came back), the
 ``Retry-After`` header and an error text (timeout, connection reset…).
 
+An in-process ASGI app is served as a server would serve it: ``open`` runs its
+lifespan startup before the first delivery, ``close`` its shutdown after the last
+(an app without lifespan support gets its deliveries without them).
+
 >>> AiohttpTransport(limit=8)
 AiohttpTransport(limit=8)
 """
@@ -21,7 +25,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from simulator._exceptions import UsageError
+from simulator._exceptions import DeliveryError, UsageError
+from simulator._lifespan import Lifespan, Stage
 
 __all__ = ["AiohttpTransport", "HttpxTransport", "Response", "Transport", "load_app"]
 
@@ -36,7 +41,12 @@ class Response:
 
 
 class Transport(Protocol):
-    """Sends one POST; ``open`` before the first, ``close`` after the last."""
+    """Sends one POST; ``open`` before the first, ``close`` after the last.
+
+    ``open`` raises ``UsageError`` when the endpoint cannot be served at all (an in-process
+    app whose startup failed); ``close`` raises ``DeliveryError`` when, after it released
+    everything, an in-process app's shutdown failed.
+    """
 
     async def open(self) -> None: ...
 
@@ -97,13 +107,22 @@ class AiohttpTransport:
 
 class HttpxTransport:
     """httpx: an ASGI or WSGI app in process (``--app module:attr``), or any ``AsyncClient``
-    (respx mocks this one in tests)."""
+    (respx mocks this one in tests).
 
-    def __init__(self, *, app: Any = None, client: httpx.AsyncClient | None = None) -> None:
+    An ASGI app's lifespan runs around the deliveries, each wait bounded by
+    ``lifespan_timeout`` (60 s, Hypercorn's default); ``name`` is what messages call the
+    app (``chestsim send`` gives ``--app='module:attr'``).
+    """
+
+    def __init__(self, *, app: Any = None, client: httpx.AsyncClient | None = None,
+                 name: str | None = None, lifespan_timeout: float = 60.0) -> None:
         self.app = app
+        self.name = name
+        self.lifespan_timeout = lifespan_timeout
         self._given = client
         self._client: httpx.AsyncClient | None = client
         self._sync: httpx.Client | None = None
+        self._lifespan: Lifespan | None = None
 
     def __repr__(self) -> str:
         return f"HttpxTransport(app={self.app!r})" if self.app is not None else "HttpxTransport(client=...)"
@@ -117,7 +136,9 @@ class HttpxTransport:
         if self.app is None:
             self._client = httpx.AsyncClient()
         elif is_asgi(self.app):
-            self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
+            self._lifespan = _AppLifespan(self.app, timeout=self.lifespan_timeout, name=self.name)
+            await self._lifespan.startup()  # UsageError when it failed: nothing is sent
+            self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self._lifespan.app_for_requests))
         else:
             # httpx runs WSGI apps synchronously; in process that is what the user asked for.
             self._sync = httpx.Client(transport=httpx.WSGITransport(app=self.app))
@@ -139,12 +160,34 @@ class HttpxTransport:
         return Response(resp.status_code, resp.headers.get("retry-after"))
 
     async def close(self) -> None:
+        """Release the client, then shut a started ASGI app down (``DeliveryError`` if that fails)."""
         if self._client is not None and self._given is None:
             await self._client.aclose()
             self._client = None
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+class _AppLifespan(Lifespan):
+    """The lifespan of a ``send --app`` ASGI app: a failed startup is a ``UsageError`` (exit 2,
+    nothing sent), a failed shutdown a ``DeliveryError`` (every delivery before it stands)."""
+
+    def failure(self, stage: Stage, reason: str) -> UsageError | DeliveryError:
+        serve = ("chestsim runs the app's lifespan as a server does (startup before the first "
+                 "delivery, shutdown when the run ends)")
+        if stage == "shutdown":
+            return DeliveryError(f"{self.name}: lifespan shutdown failed: {reason}; the deliveries before "
+                                 f"it stand; {serve}: make its shutdown succeed (close what startup opened, once)")
+        if reason.startswith("no lifespan."):  # it never answered: maybe an app that ignores the scope type
+            fix = ("make its startup answer sooner, or, if the app has no lifespan support, make it "
+                   "return or raise on a 'lifespan' scope")
+        else:
+            fix = "make its startup succeed (configure or start what it opens: settings, a database, a service)"
+        return UsageError(f"{self.name}: lifespan startup failed: {reason}; nothing was sent; {serve}: {fix}")
 
 
 def is_asgi(app: Any) -> bool:
