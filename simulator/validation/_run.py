@@ -86,25 +86,18 @@ class _Run:
             self.seen_files.add(path)
             self.report.files.append(path)
 
-    def consume(self, items: Iterable[Record | Block]) -> int:
-        """Check every record and block; returns the last line number seen (for slices)."""
-        last_line = 0
-        block_check = self._block if self.sequencer is None else None
+    def consume(self, items: Iterable[Record | Block]) -> None:
+        """Check every record and block (blocks one by one too when the sequence rules need order)."""
+        in_blocks = self.sequencer is None
         for item in items:
-            if item.__class__ is Block:
-                assert isinstance(item, Block)
-                if block_check is not None:
-                    block_check(item)
+            if isinstance(item, Block):
+                if in_blocks:
+                    self._block(item)
                 else:
                     for record in item.records():
                         self._record(record)
-                last_line = item.line + len(item.lines) - 1
-                continue
-            assert isinstance(item, Record)
-            self._record(item)
-            if item.line:
-                last_line = item.line
-        return last_line
+            else:
+                self._record(item)
 
     def _record(self, record: Record) -> None:
         path, raw = record.path, record.raw
