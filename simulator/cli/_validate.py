@@ -22,6 +22,10 @@ _EPILOG = (
 )
 
 
+#: Each worker is a whole process (~100 MB peak here): a big machine's default stops at 8; --jobs 0 takes all.
+_DEFAULT_MAX_JOBS = 8
+
+
 @app.command("validate", epilog=_EPILOG)
 def validate_command(
     paths: list[str] = typer.Argument(None, metavar="PATH", show_default=False,
@@ -41,8 +45,8 @@ def validate_command(
                                        help="skip (and report) lines longer than this"),
     jobs: int | None = typer.Option(None, "--jobs", "-j", metavar="N", show_default=False,
                                     help="check JSONL files of 8 MiB or more in N processes; 0 = one per CPU "
-                                    "[default: one per CPU; 1 with --sequence, whose rules need the stream "
-                                    "in order]"),
+                                    f"[default: one per CPU, at most {_DEFAULT_MAX_JOBS}; 1 with --sequence, "
+                                    "whose rules need the stream in order]"),
 ) -> None:
     """Validate webhook events: schemas, semantic rules, leak guard, and optionally sequences."""
     from simulator.validation import SequenceMode, validate
@@ -64,7 +68,8 @@ def validate_command(
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
     report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
-                      max_line_bytes=max_line_bytes, jobs=jobs or _cpus())
+                      max_line_bytes=max_line_bytes,
+                      jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS))
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
     if format is OutputFormat.json:

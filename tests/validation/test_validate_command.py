@@ -261,8 +261,27 @@ def test_validate_refuses_zero_jobs(good_file: Path) -> None:
         validate([good_file], jobs=0)
 
 
+def test_the_default_stops_at_eight_processes_on_a_big_machine(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good_file: Path) -> None:
+    import simulator.cli._validate as command
+    import simulator.validation
+
+    seen: list[int] = []
+    real = simulator.validation.validate
+
+    def spy(*positional: Any, **options: Any) -> Any:
+        seen.append(options["jobs"])
+        return real(*positional, **{**options, "jobs": 1})
+
+    monkeypatch.setattr(simulator.validation, "validate", spy)
+    monkeypatch.setattr(command, "_cpus", lambda: 64)
+    assert run(capsys, "validate", str(good_file))[0] == 0
+    assert run(capsys, "validate", "--jobs", "0", str(good_file))[0] == 0
+    assert seen == [8, 64]
+
+
 @pytest.mark.parametrize(("args", "expected"), [
-    ([], len(os.sched_getaffinity(0))),
+    ([], min(len(os.sched_getaffinity(0)), 8)),
     (["--jobs", "0"], len(os.sched_getaffinity(0))),
     (["--jobs", "3"], 3),
     (["--sequence"], 1),
