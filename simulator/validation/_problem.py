@@ -8,7 +8,8 @@ from typing import Literal
 __all__ = ["Code", "Problem", "Severity"]
 
 #: Which layer found the problem.
-Code = Literal["json", "envelope", "unknown-type", "schema", "semantic", "leak", "unknown-field", "sequence"]
+Code = Literal["json", "envelope", "unknown-type", "schema", "semantic", "leak", "unknown-field", "sequence",
+               "duplicate-key"]
 Severity = Literal["error", "warning"]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from simulator.validation._duplicates import maybe_duplicates
 from simulator.validation._problem import Problem
 from simulator.validation._reader import (
     DEFAULT_MAX_LINE_BYTES,
@@ -117,7 +118,7 @@ class _Run:
             self.report.add(Entry(path, line, None, None, _json_problem(str(exc))))
             self.totals.setdefault(None, [0, 0, 0])[1] += 1
             return
-        self._event(path, line, event, self.checker.check(event))
+        self._event(path, line, event, self.checker.check_parsed(raw, event))
 
     def _event(self, path: str, line: int, event: Any, problems: list[Problem]) -> None:
         report, sequencer = self.report, self.sequencer
@@ -187,8 +188,11 @@ class _Run:
         closed = self.checker.fast_paths
         semantic = check_schema_valid
         totals = self.totals
-        slow: list[int] = []
-        for event_type, group in groupby(sorted(range(len(events)), key=type_of), key=type_of):
+        # Duplicate member names: orjson kept the last value; the one-by-one path names them.
+        slow = [index for index, (raw, event) in enumerate(zip(lines, events, strict=True))
+                if event is not _BROKEN and maybe_duplicates(raw, event)]
+        fast = range(len(events)) if not slow else sorted(set(range(len(events))).difference(slow))
+        for event_type, group in groupby(sorted(fast, key=type_of), key=type_of):
             indexes = list(group)
             is_valid = closed.get(event_type) or self.checker.fast_path(event_type)
             if is_valid is None:
@@ -205,7 +209,7 @@ class _Run:
             slow.extend(bad)
             if len(bad) < len(indexes):
                 totals.setdefault(event_type, [0, 0, 0])[0] += len(indexes) - len(bad)
-        check = self.checker.check
+        check = self.checker.check_parsed
         for index in sorted(slow):
             event = events[index]
             if event is _BROKEN:
@@ -213,7 +217,7 @@ class _Run:
                 if raw:
                     self._record(Record(path, block.line + index, raw))
                 continue
-            self._event(path, block.line + index, event, check(event))
+            self._event(path, block.line + index, event, check(lines[index], event))
 
     def finish(self) -> Report:
         report = self.report

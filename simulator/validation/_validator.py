@@ -16,6 +16,7 @@ import orjson
 
 from simulator._catalog import CATALOG, lookup
 from simulator._exceptions import UnknownEventType
+from simulator.validation._duplicates import duplicate_problems, maybe_duplicates
 from simulator.validation._leakguard import leaks, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import Compiled, compiled_type
@@ -75,7 +76,17 @@ class Validator:
             event = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return None, [Problem("json", "error", "", f"not JSON: {exc}")]
-        return event, self.check(event)
+        return event, self.check_parsed(body, event)
+
+    def check_parsed(self, raw: bytes | bytearray | memoryview | str, event: Any) -> list[Problem]:
+        """The problems of ``event``, which orjson parsed from ``raw``: ``check`` plus duplicate member names.
+
+        >>> Validator().check_parsed(b'{"type": 1, "type": 2}', {"type": 2})[0].code
+        'duplicate-key'
+        """
+        if maybe_duplicates(raw, event):
+            return duplicate_problems(raw, event, strict=self.strict) + self.check(event)
+        return self.check(event)
 
     def check(self, event: Any) -> list[Problem]:
         """The problems of one parsed event (empty when it is valid)."""
