@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -17,6 +18,8 @@ from simulator.cli._app import OutputFormat, app, scenarios_app
 
 if TYPE_CHECKING:
     from simulator.model._tenant import Tenant
+
+Event = dict[str, Any]
 
 _EPILOG = (
     "--rate sets the spacing of the events' timestamps on the virtual clock (Poisson arrivals, "
@@ -54,10 +57,13 @@ def generate(
                                             "--sequence --snapshot FILE`"),
     realtime: bool = typer.Option(False, "--realtime", help="also pace the output in wall-clock time at --rate "
                                   "(for piping into a listener); the replayed history goes out at once"),
+    timeout: str | None = typer.Option(None, "--timeout", metavar="DURATION", help="stop a scenario that produces no "
+                                       "event for this long, e.g. 2m (default 30 s, 2 ms a user for big tenants)"),
 ) -> None:
     """Generate a scenario's webhook events as JSONL (one event per line)."""
     from simulator.model._clock import DEFAULT_START, format_ms, parse_instant
-    from simulator.model._generate import iter_events, paced, write_events
+    from simulator.model._generate import build_options, iter_events, paced, write_events
+    from simulator.model._guard import check_fits, default_timeout, stall_guarded
     from simulator.model._overrides import parse_override
     from simulator.model._scenario import load_scenario
 
@@ -70,16 +76,24 @@ def generate(
     if seconds is not None and seconds <= 0:
         raise UsageError(f"--duration={duration!r} must be longer than zero, like 8h")
     per_second = parse_rate(rate, option="--rate") if rate is not None else None
+    limit = parse_duration(timeout, option="--timeout") if timeout is not None else None
+    if limit is not None and limit <= 0:
+        raise UsageError(f"--timeout={timeout!r} must be longer than zero, like 2m")
     overrides = [parse_override(text) for text in set_]
     for override in overrides:
         if override.schema_problem:
             print(f"chestsim: note: --set={override.text!r} makes {override.type} events fail their schema "
                   f"({override.schema_problem})", file=sys.stderr)
     loaded = load_scenario(scenario)
+    size = build_options(loaded, users=n_users, devices_per_user=n_devices)
+    check_fits(users=size["users"], devices_per_user=size["devices_per_user"])
     stream = iter_events(loaded, seed=seed, users=n_users, groups=n_groups, devices_per_user=n_devices,
                          events=n_events, duration=seconds, rate=per_second, locale=locale, start=start,
                          overrides=overrides, history=not no_history,
                          on_start=_snapshot_writer(snapshot_out) if snapshot_out else None)
+    stream = stall_guarded(stream, limit or default_timeout(size["users"]))
+    types: set[str] = set()
+    stream = _noting_types(stream, types)
     batch, every = 2048, 10_000
     if realtime:
         pace = per_second or loaded.defaults.get("rate")
@@ -88,6 +102,7 @@ def generate(
         after = format_ms(parse_instant(start or loaded.defaults.get("start", DEFAULT_START)))
         stream = paced(stream, float(pace), after=after)
         batch, every = 1, max(1, int(float(pace) / 10))
+    started = time.monotonic()
     with ExitStack() as stack:
         sink: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open_out(out))
         if sys.stderr.isatty():
@@ -104,10 +119,26 @@ def generate(
                 TextColumn(f"generate {loaded.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=Console(file=sys.stderr), transient=True))
             task = progress.add_task("events", total=n_events)
-            write_events(stream, sink, progress=lambda n: progress.update(task, completed=n), every=every,
-                         batch=batch)
+            written = write_events(stream, sink, progress=lambda n: progress.update(task, completed=n),
+                                   every=every, batch=batch)
         else:
-            write_events(stream, sink, every=every, batch=batch)
+            written = write_events(stream, sink, every=every, batch=batch)
+    if out != "-":
+        # stdout carries the events when --out is not given; the summary would mix into them.
+        print(f"generated {written:,} {'event' if written == 1 else 'events'} of {len(types)} "
+              f"{'type' if len(types) == 1 else 'types'} in {_seconds(time.monotonic() - started)} to {out}",
+              file=sys.stderr)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _noting_types(stream: Iterable[Event], types: set[str]) -> Iterator[Event]:
+    add = types.add
+    for event in stream:
+        add(event["type"])
+        yield event
 
 
 def _snapshot_writer(path: str) -> Callable[[Tenant], None]:

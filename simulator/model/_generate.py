@@ -23,7 +23,7 @@ from simulator.model._scenario import Scenario, load_scenario
 from simulator.model._tenant import Tenant
 from simulator.model._writer import EventWriter
 
-__all__ = ["build_tenant", "emitted_types", "iter_events", "paced", "write_events"]
+__all__ = ["build_options", "build_tenant", "emitted_types", "iter_events", "paced", "write_events"]
 
 Event = dict[str, Any]
 
@@ -44,12 +44,8 @@ def build_tenant(
     rate: float | None = None,
 ) -> Tenant:
     """The tenant a scenario runs on: explicit options, else the scenario's DEFAULTS, else built-ins."""
-    given = {"users": users, "groups": groups, "devices_per_user": devices_per_user, "locale": locale,
-             "start": start}
-    opts: dict[str, Any] = {}
-    for key, default in _BUILTIN.items():
-        value = given[key]
-        opts[key] = value if value is not None else scenario.defaults.get(key, default)
+    opts = build_options(scenario, users=users, groups=groups, devices_per_user=devices_per_user, locale=locale,
+                         start=start)
     for key in ("users", "devices_per_user"):
         if not isinstance(opts[key], int) or opts[key] < 1:
             raise UsageError(f"--{key.replace('_', '-')}={opts[key]!r} must be a whole number ≥ 1")
@@ -61,6 +57,16 @@ def build_tenant(
     return Tenant(seed=seed, users=opts["users"], groups=opts["groups"],
                   devices_per_user=opts["devices_per_user"], locale=check_locale(opts["locale"]),
                   start=opts["start"], rate=rate)
+
+
+def build_options(scenario: Scenario, **given: Any) -> dict[str, Any]:
+    """The tenant options a run uses: those given (not None), else the scenario's DEFAULTS, else built-ins.
+
+    >>> build_options(load_scenario("firehose"), users=None)["users"], build_options(load_scenario("firehose"), users=5)["users"]
+    (1000, 5)
+    """
+    return {key: given[key] if given.get(key) is not None else scenario.defaults.get(key, default)
+            for key, default in _BUILTIN.items()}
 
 
 def iter_events(

@@ -147,28 +147,44 @@ def _check_value(locations: Iterable[Location], value: Any) -> str | None:
 
 
 def apply_overrides(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
-    """A copy of ``event`` with the overrides applied; shared fragments are copied on write."""
+    """A copy of ``event`` with the overrides applied; shared fragments are copied on write.
+
+    An index past the end of an array is an error, never a silent no-op (arrays differ in
+    length from event to event, so it can only be known here):
+
+    >>> o = parse_override('user.created:data.user.roles.5="admin"')
+    >>> apply_overrides({"id": "evt_1", "type": "user.created", "data": {"user": {"roles": ["member"]}}}, [o])
+    Traceback (most recent call last):
+    simulator._exceptions.UsageError: --set='user.created:data.user.roles.5="admin"': data.user.roles has 1 item in event evt_1, so index 5 is out of range; use an index from 0 to 0
+    """
     root = dict(event)
     for override in overrides:
         node: Any = root
-        *parents, last = override.path
-        for part in parents:
+        for depth, part in enumerate(override.path):
+            last = depth == len(override.path) - 1
             if isinstance(node, list):
                 index = int(part)
                 if index >= len(node):
+                    raise _out_of_range(override, depth, len(node), event)
+                if last:
+                    node[index] = override.value
                     break
                 child = node[index]
                 node[index] = child = dict(child) if isinstance(child, dict) else list(child)
             else:
+                if last:
+                    node[part] = override.value
+                    break
                 child = node.get(part)
                 child = {} if child is None else (dict(child) if isinstance(child, dict) else list(child))
                 node[part] = child
             node = child
-        else:
-            if isinstance(node, list):
-                index = int(last)
-                if index < len(node):
-                    node[index] = override.value
-            else:
-                node[last] = override.value
     return root
+
+
+def _out_of_range(override: Override, depth: int, length: int, event: dict[str, Any]) -> UsageError:
+    where = ".".join(override.path[:depth])
+    items = f"{length} item{'' if length == 1 else 's'}"
+    fix = f"use an index from 0 to {length - 1}" if length else "it is empty in this event, so no index fits"
+    return UsageError(f"{_OPTION}={override.text!r}: {where} has {items} in event {event.get('id', '?')}, "
+                      f"so index {override.path[depth]} is out of range; {fix}")

@@ -65,17 +65,30 @@ class Scenario:
             if exc.path is None:
                 raise self._error(exc) from None
             raise
-        except (RecursionError, MemoryError):
-            raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: a scenario that calls sys.exit() must not end chestsim with its code
+            # (exit 0 and no events looked like success). KeyboardInterrupt passes through.
             raise self._error(exc) from None
 
     def _error(self, exc: BaseException) -> ScenarioError:
         line = _line_in(exc, self.path)
         where = f"{self.path}:{line}" if line else str(self.path)
-        message = str(exc) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
-        return ScenarioError(f"scenario {self.name!r} failed at {where}: {message}",
+        return ScenarioError(f"scenario {self.name!r} failed at {where}: {_explain(exc)}",
                              path=str(self.path), line=line)
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, ScenarioError):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        return (f"it called sys.exit({exc.code!r}); a scenario returns from run(t) (or raises an "
+                "exception) instead of exiting the process")
+    if isinstance(exc, RecursionError):
+        return (f"recursion deeper than Python's limit ({sys.getrecursionlimit()} frames); look for a "
+                "function that calls itself without end")
+    if isinstance(exc, MemoryError):
+        return "it ran out of memory; ask for a smaller tenant or fewer events"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _line_in(exc: BaseException, path: Path) -> int | None:
@@ -145,9 +158,9 @@ def _load(name: str, path: Path) -> Scenario:
     sys.modules[module.__name__] = module
     try:
         exec(code, module.__dict__)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         line = _line_in(exc, path)
-        raise ScenarioError(f"{path}:{line}: scenario failed to load: {type(exc).__name__}: {exc}",
+        raise ScenarioError(f"{path}:{line}: scenario failed to load: {_explain(exc)}",
                             path=str(path), line=line) from None
     finally:
         sys.modules.pop(module.__name__, None)

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["simulator.model", "simulator.model._clock", "simulator.model._ids", "simulator.model._people",
            "simulator.model._overrides", "simulator.model._scenario", "simulator.model._tenant",
-           "simulator.model._writer", "simulator.model._generate"]
+           "simulator.model._writer", "simulator.model._generate", "simulator.model._guard"]
 
 
 @pytest.mark.parametrize("name", MODULES)
