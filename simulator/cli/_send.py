@@ -291,7 +291,12 @@ def send(
     """Deliver events, signed, to endpoints; retry, journal, and print a summary.
 
     With --resume, the original run's delivery options (retry, pacing, concurrency, timeout…)
-    are used again, but for the flags given on this command line.
+    are used again, but for the flags given on this command line; the input must be the one
+    the run started on (a different file is refused).
+
+    After a crash (kill -9), --resume loses nothing, and sends again at most --concurrency + 32
+    deliveries per crash that the listener may already have had: those in flight and the last
+    outcomes not yet committed to the journal. Each goes out with the same webhook-id.
     """
     if resume is not None and journal is not None:
         raise UsageError("--journal and --resume cannot be used together; --resume writes to its own journal")

@@ -20,7 +20,7 @@ import orjson
 from simulator._catalog import CATALOG
 from simulator._exceptions import InputError
 
-__all__ = ["Outbound", "epoch_of", "read_batches"]
+__all__ = ["Outbound", "Recorded", "epoch_of", "read_batches"]
 
 _KEYS = frozenset(t.key for t in CATALOG)
 BATCH = 512
@@ -109,22 +109,61 @@ def _lines(source: str | os.PathLike[str] | IO[bytes]) -> tuple[Iterator[bytes],
     return iter(source), getattr(source, "name", "<stream>"), None
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a journal recorded of its input, for ``--resume`` to check the input given again:
+    the exact bytes of some lines already read (``lines``: line number → body), from the
+    run ``journal`` started on ``input``."""
+
+    lines: Mapping[int, bytes]
+    journal: str
+    input: str
+
+
 def read_batches(
     source: str | os.PathLike[str] | IO[bytes] | Iterable[Mapping[str, Any] | bytes | str],
     *,
     order_key: str = "tenant",
     skip_lines: int = 0,
     batch: int = BATCH,
+    recorded: Recorded | None = None,
 ) -> Iterator[list[Outbound]]:
     """Batches of ``Outbound`` from a path, ``-``, a binary file, or an iterable of events.
 
-    Lines up to ``skip_lines`` are skipped (how ``--resume`` continues an input).
+    Lines up to ``skip_lines`` are skipped (how ``--resume`` continues an input). With
+    ``recorded``, they are skipped now, and each line ``recorded`` names must be the same
+    bytes: another input raises ``InputError`` before anything is sent.
     """
     if isinstance(source, str | os.PathLike) or hasattr(source, "read"):
         # Opened now, not at the first batch, so a missing file fails before anything starts.
         lines, where, fh = _lines(source)  # type: ignore[arg-type]
-        return _Closing(_batches_of_lines(lines, where, order_key, skip_lines, batch), fh)
+        start = 0
+        if recorded is not None and skip_lines:
+            try:
+                _skip_checked(lines, where, skip_lines, recorded)
+            except BaseException:
+                if fh is not None:
+                    fh.close()
+                raise
+            start, skip_lines = skip_lines, 0
+        return _Closing(_batches_of_lines(lines, where, order_key, skip_lines, batch, start=start), fh)
     return _batches_of_objects(source, order_key, skip_lines, batch)
+
+
+def _skip_checked(lines: Iterator[bytes], where: str, skip: int, recorded: Recorded) -> None:
+    """Consume the first ``skip`` lines, checking those ``recorded`` names."""
+    again = (f"--resume continues the input the journal {recorded.journal} was started on "
+             f"({recorded.input}): give that input again, or start a new run with --journal NEWFILE")
+    number = 0
+    for number, raw in enumerate(lines, 1):
+        expected = recorded.lines.get(number)
+        if expected is not None and raw.strip() != expected:
+            raise InputError(f"{where}:{number}: not the line the journal recorded there, so this is "
+                             f"another input; {again}", path=where, line=number)
+        if number >= skip:
+            return
+    raise InputError(f"{where}: has {number} lines, but the journal had read {skip} lines of its input, "
+                     f"so this is another input; {again}", path=where, line=number)
 
 
 class _Closing:
@@ -154,11 +193,11 @@ class _Closing:
 
 
 def _batches_of_lines(lines: Iterator[bytes], where: str, order_key: str, skip: int,
-                      size: int) -> Iterator[list[Outbound]]:
+                      size: int, *, start: int = 0) -> Iterator[list[Outbound]]:
     out: list[Outbound] = []
-    number = 0
+    number = start
     try:
-        for number, raw in enumerate(lines, 1):
+        for number, raw in enumerate(lines, start + 1):
             if number <= skip:
                 continue
             raw = raw.strip()

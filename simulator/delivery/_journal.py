@@ -12,9 +12,10 @@ Tables::
                                      'delivered' or 'dead' (dead-lettered, with reason)
 
 An event is written (accepted) and committed before its first attempt; outcomes
-and attempts are buffered and committed with the next batch or every fraction
-of a second. After a kill -9, a delivery without an outcome is sent again with
-the same ``webhook-id``. No secret, token or header value is ever written; the
+and attempts are buffered and committed every ``OUTCOME_BATCH`` outcomes, with
+the next batch of events, or every fraction of a second. After a kill -9, a
+delivery without an outcome is sent again with the same ``webhook-id``: at most
+the deliveries in flight (``--concurrency``) plus ``OUTCOME_BATCH`` per kill. No secret, token or header value is ever written; the
 stored options are the ones ``Sender.run_options`` lists (retry, pacing,
 concurrency, timeout…), which ``--resume`` uses unless a flag overrides them.
 Journals written before options were stored have no ``options`` row.
@@ -26,6 +27,7 @@ Journals written before options were stored have no ``options`` row.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -35,11 +37,14 @@ from typing import Any
 import orjson
 
 from simulator._exceptions import JournalError
-from simulator.delivery._input import Outbound, epoch_of
+from simulator.delivery._input import Outbound, Recorded, epoch_of
 
 __all__ = ["Journal"]
 
 SCHEMA_VERSION = "1"
+#: Outcomes are committed at least every this many: after a kill -9, what a ``--resume``
+#: sends again is at most the deliveries in flight plus one such batch (``send --help``).
+OUTCOME_BATCH = 32
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE endpoints (idx INTEGER PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL,
@@ -82,41 +87,50 @@ class Journal:
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, endpoints: Sequence[dict[str, Any]],
                meta: dict[str, str] | None = None, options: dict[str, Any] | None = None) -> Journal:
-        """A new journal; refuses to overwrite an existing file.
+        """A new journal; refuses to overwrite an existing one (a file left by a run that never
+        started is replaced).
 
-        ``options`` are the run's delivery options (``Sender.run_options()``): plain values,
-        never a secret or a token.
+        Schema, meta, endpoints and ``options`` are written in one transaction in SQLite's
+        rollback-journal mode, and the file switches to WAL only once they are committed: a
+        process killed at any moment leaves no journal (an empty file, or one whose hot
+        rollback journal empties it) or a whole one. ``options`` are the run's delivery options
+        (``Sender.run_options()``): plain values, never a secret or a token.
         """
         where = os.fspath(path)
         cls.refuse_existing(where)
-        try:
-            conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
-            _pragmas(conn)
-            # Schema and meta in one transaction: a kill -9 here leaves no half-made journal.
-            conn.execute("BEGIN")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        except sqlite3.Error as exc:
-            raise JournalError(f"--journal={where!r}: cannot create it ({exc})", path=where) from None
+        if where != ":memory:":
+            _discard(where)
         rows = {"schema": SCHEMA_VERSION, "created_at": repr(time.time()), "lines_read": "0",
                 "input_done": "0", **(meta or {})}
         if options is not None:
             rows["options"] = orjson.dumps(options).decode()
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
-        conn.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, NULL)",
-                         [(i, e["name"], e["url"], orjson.dumps(e).decode()) for i, e in enumerate(endpoints)])
-        conn.execute("COMMIT")
+        try:
+            conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("BEGIN")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+            conn.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, NULL)",
+                             [(i, e["name"], e["url"], orjson.dumps(e).decode())
+                              for i, e in enumerate(endpoints)])
+            conn.execute("COMMIT")
+            _pragmas(conn)
+        except sqlite3.Error as exc:
+            raise JournalError(f"--journal={where!r}: cannot create it ({exc})", path=where) from None
         return cls(conn, where)
 
     @staticmethod
     def refuse_existing(path: str | os.PathLike[str]) -> None:
         """Raise ``JournalError`` when ``path`` already holds something: ``create`` never
-        overwrites, and a run checks this before it starts anything."""
+        overwrites, and a run checks this before it starts anything. A file left by a run
+        killed before its journal was written holds nothing and is not refused."""
         where = os.fspath(path)
-        if where != ":memory:" and os.path.exists(where) and os.path.getsize(where) > 0:
-            raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
-                               f"{where} or choose a new file", path=where)
+        if where == ":memory:" or not os.path.exists(where) or _never_started(where):
+            return
+        raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
+                           f"{where} or choose a new file", path=where)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, option: str = "--resume") -> Journal:
@@ -124,6 +138,11 @@ class Journal:
         where = os.fspath(path)
         if not os.path.isfile(where):
             raise JournalError(f"{option}={where!r}: no such journal file", path=where)
+        if _never_started(where):
+            raise JournalError(
+                f"{option}={where!r}: that run never started (it was stopped before its journal was "
+                f"written), so nothing was sent; the same command with --journal {where} instead of "
+                f"{option} starts it", path=where)
         try:
             conn = sqlite3.connect(f"file:{where}?mode=rw", uri=True, isolation_level=None,
                                    check_same_thread=False)
@@ -190,8 +209,11 @@ class Journal:
 
     def outcome(self, seq: int, endpoint: int, state: str, attempts: int, status: int | None,
                 reason: str | None) -> None:
-        """Buffer a final outcome: 'delivered' or 'dead' with its reason."""
+        """Buffer a final outcome: 'delivered' or 'dead' with its reason; the buffer is
+        committed once it holds ``OUTCOME_BATCH`` outcomes (or sooner, by ``flush``)."""
         self._outcomes.append((seq, endpoint, state, attempts, status, reason, time.time()))
+        if len(self._outcomes) >= OUTCOME_BATCH:
+            self.flush()
 
     def disable(self, endpoint: int, reason: str) -> None:
         """Mark an endpoint disabled (410 Gone)."""
@@ -255,6 +277,17 @@ class Journal:
         except orjson.JSONDecodeError:
             return None
         return options if isinstance(options, dict) else None
+
+    def recorded(self, *, samples: int = 1024) -> Recorded:
+        """Some input lines this run read, as bytes, for ``--resume`` to check that it is given
+        the same input: ``samples`` events spread over the journal, and its last 64."""
+        last = self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        step = max(1, last // samples)
+        rows = self._conn.execute(
+            "SELECT line, body FROM events WHERE line IS NOT NULL AND (seq % ? = 0 OR seq > ?)",
+            (step, last - 64)).fetchall()
+        meta = self.meta()
+        return Recorded({line: body for line, body in rows}, self.path, meta.get("input", "?"))
 
     def endpoint_rows(self) -> list[dict[str, Any]]:
         """Each endpoint's stored description, with ``disabled`` (a reason or ``None``)."""
@@ -334,6 +367,42 @@ def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
             yield from rows
     finally:
         cursor.close()
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _never_started(where: str) -> bool:
+    """Whether ``where`` is what a run killed while creating its journal leaves: an empty
+    file, or an SQLite file without a single table (a hot rollback journal beside it is
+    rolled back by opening it; a journal from before creation was one transaction may be a
+    WAL header whose tables never committed)."""
+    try:
+        with open(where, "rb") as fh:
+            head = fh.read(len(_SQLITE_HEADER))
+    except OSError:
+        return False
+    if not head:
+        return True
+    if head != _SQLITE_HEADER:
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{where}?mode=rw", uri=True, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return bool(tables == 0)
+
+
+def _discard(where: str) -> None:
+    """Remove what a run that never started left at ``where`` (the file and SQLite's side files)."""
+    for name in (where, f"{where}-journal", f"{where}-wal", f"{where}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
 
 
 def _pragmas(conn: sqlite3.Connection) -> None:

@@ -228,7 +228,7 @@ class Sender:
                                  f"{meta.get('lines_read')}")
                 else:
                     batches = read_batches(source, order_key=meta.get("order_key", self.order_key),
-                                           skip_lines=int(meta.get("lines_read", "0")))
+                                           skip_lines=int(meta.get("lines_read", "0")), recorded=jr.recorded())
             disabled = {row["idx"]: row["disabled"] for row in jr.endpoint_rows() if row["disabled"]}
         except BaseException:
             jr.close()

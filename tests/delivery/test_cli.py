@@ -263,3 +263,42 @@ def test_journal_without_stored_options_resumes_with_the_command_line(
                                 "wrote it); resuming with this command line's"]
     assert json.loads(out)["retried"] == 1
     assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
+
+
+@pytest.mark.parametrize("other", ["another-file", "same-path-rewritten", "shorter"])
+def test_resume_refuses_another_input(sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch, other: str) -> None:
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    events, path, journal = broken_run(sink, tmp_path, capsys, "--retry", "none")
+    sent = len(sink.received)
+    original = path.read_bytes()
+    if other == "another-file":
+        given = write_jsonl(tmp_path / "e16.jsonl", make_events(40, prefix="new"))
+        args = [str(given)]
+    elif other == "same-path-rewritten":
+        write_jsonl(path, make_events(40, prefix="new"))
+        args = []
+    else:
+        given = write_jsonl(tmp_path / "short.jsonl", events[:5])
+        args = [str(given)]
+    code, _, err = run(["send", *args, "--resume", str(journal)], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("chestsim: error: ")
+    assert "another input" in lines[-1]
+    assert f"the journal {journal} was started on" in lines[-1]
+    assert len(sink.received) == sent, "nothing may be sent when the input is refused"
+    # The input the run started on still resumes (given again, or found through the journal).
+    path.write_bytes(original)
+    code, out, err = run(["send", str(path), "--resume", str(journal), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["delivered"] == 20
+    assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
+
+
+def test_send_help_states_the_duplicate_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.delivery._journal import OUTCOME_BATCH
+
+    assert main(["send", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"at most --concurrency + {OUTCOME_BATCH} deliveries per crash" in text

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from simulator._exceptions import JournalError
 from simulator.delivery import Journal, Outbound, Sender
+from simulator.delivery._journal import OUTCOME_BATCH
 
 
 def ev(i: int, kind: str = "secret.used", ts: str = "2026-11-28T09:00:00Z") -> Outbound:
@@ -78,7 +82,6 @@ def test_run_options_round_trip_and_older_journals(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [
-    pytest.param(b"", id="empty-file"),
     pytest.param(b"SQLite format 3\x00" + b"\x00" * 200, id="damaged"),
     pytest.param(b"id,type\n1,2\n", id="csv"),
 ])
@@ -105,3 +108,95 @@ def test_missing_and_existing(tmp_path: Path) -> None:
     make(tmp_path).close()
     with pytest.raises(JournalError, match="already exists"):
         make(tmp_path)
+
+
+# A process that SIGKILLs itself in the middle of writing a journal: inside ``Journal.create``'s
+# one transaction (reading the endpoint list), or, as chestsim did before creation was one
+# transaction, after switching to WAL and before the schema committed.
+_KILLED_IN_CREATE = """
+import os, signal, sys
+from simulator.delivery import Journal
+class Dies(dict):
+    def __getitem__(self, key):
+        os.kill(os.getpid(), signal.SIGKILL)
+Journal.create(sys.argv[1], endpoints=[Dies(name="a", url="http://127.0.0.1/")])
+"""
+_KILLED_IN_OLD_CREATE = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=WAL")
+conn.execute("BEGIN")
+conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("script", [
+    pytest.param(None, id="empty-file"),
+    pytest.param(_KILLED_IN_CREATE, id="killed-inside-create"),
+    pytest.param(_KILLED_IN_OLD_CREATE, id="killed-before-schema-committed"),
+])
+def test_a_run_killed_while_creating_its_journal_never_started(tmp_path: Path, script: str | None) -> None:
+    path = tmp_path / "run.db"
+    if script is None:
+        path.write_bytes(b"")
+    else:
+        done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, timeout=60,
+                              check=False)
+        assert done.returncode == -9, done.stderr
+    assert path.exists()
+    with pytest.raises(JournalError) as caught:
+        Journal.open(path)
+    message = str(caught.value)
+    assert "never started" in message
+    assert f"--journal {path}" in message
+    assert "\n" not in message
+    # The same command without --resume starts the run on that file.
+    Journal.refuse_existing(path)
+    with Journal.create(path, endpoints=[{"name": "a", "url": "http://127.0.0.1/a"}]) as jr:
+        jr.accept([(ev(1), (0,))], lines_read=1)
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "run.db"]
+    with Journal.open(path) as jr:
+        assert jr.counts()["events"] == 1
+
+
+def test_a_journal_that_started_is_never_replaced(tmp_path: Path) -> None:
+    make(tmp_path).close()
+    with pytest.raises(JournalError, match="already exists"):
+        Journal.refuse_existing(tmp_path / "run.db")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(JournalError, match="already exists"):
+        Journal.create(other, endpoints=[])
+
+
+def test_outcomes_commit_every_batch(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    seqs = jr.accept([(ev(i), (0,)) for i in range(1, OUTCOME_BATCH + 2)], lines_read=OUTCOME_BATCH + 1)
+
+    def committed() -> int:
+        with sqlite3.connect(f"file:{tmp_path / 'run.db'}?mode=ro", uri=True) as db:
+            count: int = db.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+        db.close()
+        return count
+
+    for seq in seqs[:OUTCOME_BATCH - 1]:
+        jr.outcome(seq, 0, "delivered", 1, 204, None)
+    assert committed() == 0
+    jr.outcome(seqs[OUTCOME_BATCH - 1], 0, "delivered", 1, 204, None)
+    assert committed() == OUTCOME_BATCH
+    assert jr.buffered == 0
+    jr.close()
+
+
+def test_recorded_samples_lines_read(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    jr.accept([(ev(i), (0,)) for i in range(1, 3001)], lines_read=3000)
+    recorded = jr.recorded(samples=100)
+    assert len(recorded.lines) < 200
+    assert recorded.lines[3000] == b'{"id":"evt_3000"}'
+    assert all(body == b'{"id":"evt_%d"}' % line for line, body in recorded.lines.items())
+    assert os.fspath(recorded.journal) == str(tmp_path / "run.db")
+    jr.close()
