@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from simulator._catalog import lookup
+from simulator._types import Event
 from simulator.model._entities import ModelError, Secret, User
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["events_of", "random_activity"]
 
-Event = dict[str, Any]
 
 # Relative weights of actions in a busy tenant (per action, not per event).
 _MIX: tuple[tuple[str, float], ...] = (
@@ -55,16 +55,16 @@ def random_activity(t: Tenant, actions: int = 100, *, think: float = 90.0) -> No
     """Run ``actions`` random, state-consistent actions on ``t`` (events go to its queue)."""
     import bisect
 
-    rand = t._random
+    rand = t.rng.random
+    vault = t.vault
     clock = t.clock
     paced = clock.rate is not None
     table = [_ACTIONS[name] for name in _NAMES]
     cum, total, pick = _CUM, _total, bisect.bisect
-    open_shares = t._open
     for _ in range(actions):
         if not paced:
             clock.think(think)
-        if len(open_shares) > _MAX_OPEN:
+        if vault.open_count() > _MAX_OPEN:
             _respond(t)
             continue
         if not table[pick(cum, rand() * total)](t):
@@ -72,49 +72,46 @@ def random_activity(t: Tenant, actions: int = 100, *, think: float = 90.0) -> No
 
 
 def _pick_secret(t: Tenant) -> Secret | None:
-    roster = t._secrets
-    n = len(roster)
-    if not n:
-        return None
-    return roster[int(t._random() * n)]
+    return t.vault.random_secret()
 
 
 def _pick_user(t: Tenant) -> User:
     """A random active user with at least one device (new SCIM users may have none yet)."""
-    roster = t._users
+    directory = t.directory
     for _ in range(20):
-        user = roster[t.rng.randrange(len(roster))]
+        user = directory.random_user()
         if user.devices:
             return user
     return secret_owner_fallback(t)
 
 
 def secret_owner_fallback(t: Tenant) -> User:
-    for user in t._users.items():
+    for user in t.directory.users():
         if user.devices:
             return user
-    user = t._users[0]
-    t._register(user, t._device_plan()[0])
+    user = t.directory.first_user()
+    t.device_registry.register(user, t.device_registry.plan()[0])
     return user
 
 
 def _holder(t: Tenant, secret: Secret) -> User:
     shards = secret.shard_map.shards
-    if t._random() < 0.7 or len(shards) == 1:
+    rand = t.rng.random
+    if rand() < 0.7 or len(shards) == 1:
         return secret.owner
-    return shards[int(t._random() * len(shards))][1].owner
+    return shards[int(rand() * len(shards))][1].owner
 
 
 def _use(t: Tenant) -> bool:
     # The most frequent action: picks inlined.
-    roster, rand = t._secrets, t._random
-    n = len(roster)
-    if not n:
+    vault = t.vault
+    secret = vault.random_secret()
+    if secret is None:
         return _create_secret(t)
-    secret = roster[int(rand() * n)]
+    rand = t.rng.random
     shards = secret.shard_map.shards
     user = secret.owner if rand() < 0.7 or len(shards) == 1 else shards[int(rand() * len(shards))][1].owner
-    t._use(user, secret, None)
+    vault.use(user, secret, None)
     return True
 
 
@@ -122,50 +119,49 @@ def _autofill(t: Tenant) -> bool:
     secret = _pick_secret(t)
     if secret is None:
         return False
-    with t._action():
+    with t.action():
         user = _holder(t, secret)
         purpose = "passkey" if secret.kind == "passkey" else "autofill"
         if secret.kind not in ("password", "passkey", "totp", "credit_card"):
-            t._use(user, secret, None)
+            t.vault.use(user, secret, None)
             return True
-        chosen = t._use(user, secret, purpose)
-        t._temp_stored(user, secret, chosen, purpose, None)
+        chosen = t.vault.use(user, secret, purpose)
+        t.vault.temp_stored(user, secret, chosen, purpose, None)
     return True
 
 
 def _create_secret(t: Tenant) -> bool:
     target = t.size * t.secrets_per_user
-    if len(t._secrets) > target * 1.1 and t.rng.random() < 0.8:
+    if t.vault.secret_count() > target * 1.1 and t.rng.random() < 0.8:
         return _delete_secret(t)
     user = _pick_user(t)
-    t._create_secret(user, None, None)
+    t.vault.create(user, None, None)
     return True
 
 
 def _delete_secret(t: Tenant) -> bool:
     target = t.size * t.secrets_per_user
-    if len(t._secrets) < max(2, target * 0.9) and t.rng.random() < 0.8:
+    if t.vault.secret_count() < max(2, target * 0.9) and t.rng.random() < 0.8:
         return False
     secret = _pick_secret(t)
     if secret is None or secret.open_shares:
         return False
-    t._delete_secret(secret, secret.owner)
+    t.vault.delete(secret, secret.owner)
     return True
 
 
 def _share(t: Tenant, *, multi: bool = False, group: bool = False) -> bool:
     secret = _pick_secret(t)
-    if secret is None or secret.shard_map.total >= _MAX_SHARDS or len(t._users) < 2:
+    if secret is None or secret.shard_map.total >= _MAX_SHARDS or t.directory.user_count() < 2:
         return False
     sender = _holder(t, secret)
     if group:
-        groups = t._groups
-        if not len(groups):
+        if not t.directory.group_count():
             return False
-        g = groups[t.rng.randrange(len(groups))]
+        g = t.directory.random_group()
         if not t.eligible_recipients(secret, [u for u in g.members if u is not sender]):
             return False
-        t._begin(sender, secret, list(g.members), group=g, threshold=0)
+        t.vault.begin(sender, secret, list(g.members), group=g, threshold=0)
         return True
     wanted = 1 if not multi else t.rng.randint(2, 3)
     picks = [_pick_user(t) for _ in range(wanted + 2)]
@@ -173,15 +169,15 @@ def _share(t: Tenant, *, multi: bool = False, group: bool = False) -> bool:
     recipients = recipients[:wanted]
     if not recipients or (multi and len(recipients) < 2):
         return False
-    t._begin(sender, secret, recipients, group=None, threshold=t.rng.randint(2, len(recipients) + 1) if multi else 0)
+    t.vault.begin(sender, secret, recipients, group=None, threshold=t.rng.randint(2, len(recipients) + 1) if multi else 0)
     return True
 
 
 def _respond(t: Tenant) -> bool:
-    if not t._open:
+    pending = t.vault.oldest_open()
+    if pending is None:
         return False
-    pending = next(iter(t._open.values()))
-    t._resolve(pending, accept=t.rng.random() < 0.85, reason=None)
+    t.vault.resolve(pending, accept=t.rng.random() < 0.85, reason=None)
     return True
 
 
@@ -190,13 +186,13 @@ def _register_device(t: Tenant) -> bool:
     # No event removes a device, so a user adds at most one beyond the usual count.
     if len(user.devices) > t.devices_per_user:
         return False
-    t._register(user, t._device_plan()[-1])
+    t.device_registry.register(user, t.device_registry.plan()[-1])
     return True
 
 
 def _balance(t: Tenant) -> tuple[int, int]:
     """How many to hire and to let go so the tenant stays near its size."""
-    n, target = len(t._users), t.size
+    n, target = t.directory.user_count(), t.size
     rng = t.rng
     hires = rng.choice((0, 1, 1, 2))
     leavers = rng.choice((0, 1, 1, 2))
@@ -211,49 +207,49 @@ def _balance(t: Tenant) -> tuple[int, int]:
 
 def _scim_sync(t: Tenant) -> bool:
     hires, leavers = _balance(t)
-    if len(t._users) < 3:
+    if t.directory.user_count() < 3:
         leavers = 0
-    with t._action():
-        hired = t._scim_sync(hires, leavers)
+    with t.action():
+        hired = t.run_scim(hires, leavers)
         # New hires install Secret Chest on their devices soon after.
         for user in hired:
             if user.active and not user.devices:
                 t.clock.think(600)
-                for dtype in t._device_plan():
-                    t._register(user, dtype)
+                for dtype in t.device_registry.plan():
+                    t.device_registry.register(user, dtype)
     return hires + leavers > 0
 
 
 def _hire(t: Tenant) -> bool:
-    if len(t._users) > t.size:
+    if t.directory.user_count() > t.size:
         return _offboard(t)
-    user = t._new_user(source="admin", roles=("member",), by=None)
-    for dtype in t._device_plan():
-        t._register(user, dtype)
+    user = t.directory.new_user(source="admin", roles=("member",), by=None)
+    for dtype in t.device_registry.plan():
+        t.device_registry.register(user, dtype)
     return True
 
 
 def _offboard(t: Tenant) -> bool:
-    if len(t._users) < max(3, t.size):
+    if t.directory.user_count() < max(3, t.size):
         return False
     user = _pick_user(t)
     if "owner" in user.roles:
         return False
-    t._offboard(user, reason="admin", by=None)
+    t.remove_user(user, reason="admin")
     return True
 
 
 def _create_group(t: Tenant) -> bool:
-    if len(t._groups) >= max(t.group_count + 2, 2) or len(t._users) < 2:
+    if t.directory.group_count() >= max(t.group_count + 2, 2) or t.directory.user_count() < 2:
         return _delete_group(t)
     t.create_group(source="admin" if t.rng.random() < 0.5 else "scim")
     return True
 
 
 def _delete_group(t: Tenant) -> bool:
-    if len(t._groups) <= max(1, t.group_count - 2):
+    if t.directory.group_count() <= max(1, t.group_count - 2):
         return False
-    group = t._groups[t.rng.randrange(len(t._groups))]
+    group = t.directory.random_group()
     t.delete_group(group)
     return True
 
@@ -317,7 +313,7 @@ _RECIPES: dict[str, tuple[str, ...]] = {
 
 
 def _ensure_users(t: Tenant, n: int) -> None:
-    while len(t._users) < n:
+    while t.directory.user_count() < n:
         _hire_any(t)
 
 
@@ -336,7 +332,7 @@ def _fresh_share(t: Tenant, *, multi: bool) -> tuple[Secret, Any]:
         if secret.shard_map.total >= _MAX_SHARDS:
             continue
         sender = _holder(t, secret)
-        others = t.eligible_recipients(secret, [u for u in t._users.items()[:200] if u is not sender])
+        others = t.eligible_recipients(secret, [u for u in t.directory.users()[:200] if u is not sender])
         if len(others) >= (2 if multi else 1):
             to = t.rng.sample(others, 2 if multi else 1)
             share = (t.multi_share(sender, secret, to=to, threshold=2) if multi
@@ -345,7 +341,7 @@ def _fresh_share(t: Tenant, *, multi: bool) -> tuple[Secret, Any]:
     secret = _create_any(t)
     _hire_any(t)
     _hire_any(t)
-    to = t.eligible_recipients(secret, t._users.items()[-2:])
+    to = t.eligible_recipients(secret, t.directory.users()[-2:])
     share = t.multi_share(secret.owner, secret, to=to, threshold=2) if multi else t.share(
         secret.owner, secret, to=to[:1])
     return secret, share
@@ -372,7 +368,7 @@ def _delete_any(t: Tenant) -> None:
 
 def _offboard_any(t: Tenant) -> None:
     _ensure_users(t, 3)
-    for user in reversed(t._users.items()):
+    for user in reversed(t.directory.users()):
         if "owner" not in user.roles:
             t.offboard(user)
             return
@@ -390,7 +386,7 @@ def _group_any(t: Tenant) -> None:
 
 def _ungroup_any(t: Tenant) -> None:
     _ensure_users(t, 2)
-    t.delete_group(t._groups[0] if len(t._groups) else t.create_group())
+    t.delete_group(t.directory.first_group() if t.directory.group_count() else t.create_group())
 
 
 _SPECIAL: dict[str, Callable[[Tenant], object]] = {

@@ -117,6 +117,16 @@ class VirtualClock:
         return f"VirtualClock(start={format_ms(self.start)!r}, rate={self.rate!r})"
 
     @property
+    def gap_ms(self) -> float:
+        """The mean gap between events under a rate (0 under natural pacing)."""
+        return self._gap_mean_ms
+
+    @gap_ms.setter
+    def gap_ms(self, value: float) -> None:
+        # A tenant's replayed history spaces its events evenly over the week before start.
+        self._gap_mean_ms = value
+
+    @property
     def formatter(self) -> _Formatter:
         """The formatter behind :meth:`iso`, for hot paths that always pass ``ms``."""
         return self._fmt

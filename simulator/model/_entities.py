@@ -1,6 +1,6 @@
 """The tenant's entities: mutable records owned by the :class:`~simulator.model.Tenant`.
 
-Each record keeps a precomputed reference fragment (``ref``: the small JSON
+Each record keeps a precomputed reference fragment (``ref``: the small JSONObject
 object events embed, like ``{"id", "email", "display_name"}``) so that an
 event is assembled from shared pieces instead of being rebuilt field by
 field. Events share these fragments: treat events as read-only, or copy one
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from simulator._exceptions import ScenarioError
+from simulator._types import JSONObject
 
 if TYPE_CHECKING:
     from simulator.model._tenant import Tenant
@@ -32,7 +33,6 @@ __all__ = [
     "User",
 ]
 
-JSON = dict[str, Any]
 
 
 class ModelError(ScenarioError):
@@ -57,14 +57,14 @@ class Device:
     entitlements: tuple[str, ...]
     app_version: str
     registered_at: int
-    ref: JSON = field(repr=False)
+    ref: JSONObject = field(repr=False)
 
     def __repr__(self) -> str:
         return f"<Device {self.name!r} {self.type} {self.id}>"
 
-    def as_json(self, iso: str) -> JSON:
+    def as_json(self, iso: str) -> JSONObject:
         """The full ``device`` object of ``device.registered``."""
-        doc: JSON = {
+        doc: JSONObject = {
             "id": self.id,
             "owner": self.owner.ref,
             "type": self.type,
@@ -96,7 +96,7 @@ class User:
     external_id: str | None
     created_at: int
     tenant: Tenant = field(repr=False)
-    ref: JSON = field(repr=False)
+    ref: JSONObject = field(repr=False)
     devices: list[Device] = field(default_factory=list, repr=False)
     #: Ids of the secrets whose current shard map has a shard on one of this user's devices.
     holdings: set[str] = field(default_factory=set, repr=False)
@@ -113,9 +113,9 @@ class User:
     def first_name(self) -> str:
         return self.given_name
 
-    def as_json(self, created_iso: str, updated_iso: str, *, status: str = "active") -> JSON:
+    def as_json(self, created_iso: str, updated_iso: str, *, status: str = "active") -> JSONObject:
         """The full ``user`` object (``user.created``, ``user.deleted``, ``scim.updated``)."""
-        doc: JSON = {
+        doc: JSONObject = {
             "id": self.id,
             "email": self.email,
             "display_name": self.display_name,
@@ -149,23 +149,23 @@ class User:
         """Start a multi-peer share: each peer gets one shard, ``threshold`` of them deshard."""
         return self.tenant.multi_share(self, secret, to=to, threshold=threshold)
 
-    def accept(self, share: Share | PendingShare) -> list[JSON]:
+    def accept(self, share: Share | PendingShare) -> list[JSONObject]:
         """Accept the shard offered to this user."""
         return self.tenant.accept(self._pending(share))
 
-    def reject(self, share: Share | PendingShare, *, reason: str | None = None) -> list[JSON]:
+    def reject(self, share: Share | PendingShare, *, reason: str | None = None) -> list[JSONObject]:
         """Turn down the shard offered to this user."""
         return self.tenant.reject(self._pending(share), reason=reason)
 
-    def use(self, secret: Secret, *, purpose: str | None = None) -> list[JSON]:
+    def use(self, secret: Secret, *, purpose: str | None = None) -> list[JSONObject]:
         """Deshard a secret on devices holding its shards (``secret.used``)."""
         return self.tenant.use(self, secret, purpose=purpose)
 
-    def autofill(self, secret: Secret, *, origin: str | None = None) -> list[JSON]:
+    def autofill(self, secret: Secret, *, origin: str | None = None) -> list[JSONObject]:
         """Deshard and autofill (or present a passkey); the clear text is held briefly then deleted."""
         return self.tenant.autofill(self, secret, origin=origin)
 
-    def delete(self, secret: Secret) -> list[JSON]:
+    def delete(self, secret: Secret) -> list[JSONObject]:
         """Delete a secret this user owns."""
         return self.tenant.delete_secret(secret, by=self)
 
@@ -188,7 +188,7 @@ class Group:
     source: str
     members: list[User]
     created_at: int
-    ref: JSON = field(repr=False)
+    ref: JSONObject = field(repr=False)
     active: bool = True
 
     def __repr__(self) -> str:
@@ -197,7 +197,7 @@ class Group:
     def __iter__(self) -> Iterator[User]:
         return iter(self.members)
 
-    def as_json(self, created_iso: str) -> JSON:
+    def as_json(self, created_iso: str) -> JSONObject:
         """The full ``group`` object, with members as they are now."""
         return {
             "id": self.id,
@@ -219,7 +219,7 @@ class ShardMap:
     threshold: int
     #: (index, device) pairs with unique indexes.
     shards: tuple[tuple[int, Device], ...]
-    json: JSON = field(repr=False)
+    json: JSONObject = field(repr=False)
     #: The devices a user deshards with when their own devices suffice (the same every time).
     chosen: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
@@ -249,7 +249,7 @@ class Secret:
     created_at: int
     shard_map: ShardMap
     installation_map_id: str
-    ref: JSON = field(repr=False)
+    ref: JSONObject = field(repr=False)
     open_shares: int = 0
     active: bool = True
 
@@ -292,7 +292,7 @@ class Share:
     threshold: int
     began_at: int
     message_id: str
-    message: JSON = field(repr=False)
+    message: JSONObject = field(repr=False)
     began_iso: str = ""
     posted_at: int = 0
     posted_iso: str = ""

@@ -16,6 +16,7 @@ from itertools import islice
 from typing import IO, Any
 
 from simulator._exceptions import ScenarioError, UsageError
+from simulator._types import Event
 from simulator.model._clock import DEFAULT_START, format_ms, parse_instant
 from simulator.model._overrides import Override, apply_overrides, parse_override
 from simulator.model._people import DEFAULT_LOCALE, check_locale
@@ -25,7 +26,6 @@ from simulator.model._writer import EventWriter
 
 __all__ = ["build_options", "build_tenant", "emitted_types", "iter_events", "paced", "write_events"]
 
-Event = dict[str, Any]
 
 _BUILTIN = {"users": 10, "groups": None, "devices_per_user": 2, "locale": DEFAULT_LOCALE,
             "start": DEFAULT_START}

@@ -1,9 +1,11 @@
-"""The tenant model: all mutable state, and the actions that change it and emit events.
+"""The tenant model: a small facade over its parts, each owning its state and its events.
 
-Every action checks that it makes sense (a secret is used only on devices that
-hold its shards, a pending share is resolved once, a deleted user stops
-appearing), changes the state, and emits the catalog events that the product
-page describes, in causal order, stamped by the virtual clock.
+The parts follow what the product page separates: the :class:`~simulator.model._directory.Directory`
+(users, groups, SCIM, IdP), the :class:`~simulator.model._devices.DeviceRegistry`, and the
+:class:`~simulator.model._vault.Vault` (secrets with their shard maps and shares). They share
+one :class:`~simulator.model._context.Context` (clock, randomness, ids, event queue). The
+facade checks each action makes sense, runs it on the part that owns it, and keeps what one
+action emitted; actions that span parts (offboarding) are composed here.
 
 >>> t = Tenant(seed=1, users=3)
 >>> alice, bob = t.users[:2]
@@ -15,57 +17,28 @@ page describes, in causal order, stamped by the virtual clock.
 
 from __future__ import annotations
 
-from bisect import bisect
+import random
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from simulator.model._catalogs import (
-    COMPUTERS,
-    DEVICE_KINDS,
-    GROUP_NAMES,
-    IDP_PROVIDERS,
-    PHONES,
-    SECRET_TEMPLATES,
-    TABLETS,
-    serial_for,
-)
-from simulator.model._entities import Device, Group, ModelError, Secret, User
-from simulator.model._sharing import SecretActions
+from simulator._types import Event, JSONObject
+from simulator.model._catalogs import GROUP_NAMES, SECRET_TEMPLATES
+from simulator.model._clock import DEFAULT_START, VirtualClock, parse_instant
+from simulator.model._context import Context
+from simulator.model._devices import DeviceRegistry
+from simulator.model._directory import Directory
+from simulator.model._entities import Device, Group, ModelError, PendingShare, Secret, Share, User
+from simulator.model._ids import Ids
+from simulator.model._people import DEFAULT_LOCALE, PersonPool
+from simulator.model._vault import Vault
 
 __all__ = ["Tenant"]
 
-JSON = dict[str, Any]
-Event = dict[str, Any]
-
 _WEEK_MS = 7 * 86_400_000
-_APP_VERSIONS = ("4.11.3", "4.12.0", "4.12.1", "4.13.0")
-_OKTA_ID = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-Weighted = tuple[tuple[str, ...], tuple[float, ...]]
-
-
-def _weighted(table: Sequence[tuple[str, float]]) -> Weighted:
-    total = sum(w for _, w in table)
-    cumulative, running = [], 0.0
-    for _, w in table:
-        running += w / total
-        cumulative.append(running)
-    return tuple(name for name, _ in table), tuple(cumulative)
-
-
-def _pick_weighted(table: Weighted, r: float) -> str:
-    names, cumulative = table
-    return names[min(bisect(cumulative, r), len(names) - 1)]
-
-
-_PHONES = _weighted(PHONES)
-_COMPUTERS = _weighted(COMPUTERS)
-_TABLETS = _weighted(TABLETS)
-_ANY_DEVICE = _weighted(COMPUTERS + PHONES)
-
-
-class Tenant(SecretActions):
+class Tenant:
     """A Secret Chest tenant: users, devices, groups, secrets, shares, queues, IdP and SCIM.
 
     The constructor lays out the tenant as it stands before ``start`` (an owner, an IdP,
@@ -79,22 +52,164 @@ class Tenant(SecretActions):
     (2, ('owner', 'admin'))
     """
 
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        users: int = 10,
+        groups: int | None = None,
+        devices_per_user: int = 2,
+        secrets_per_user: float = 1.5,
+        locale: str = DEFAULT_LOCALE,
+        start: str | int = DEFAULT_START,
+        rate: float | None = None,
+    ) -> None:
+        if users < 1:
+            raise ModelError(f"users={users!r} must be at least 1 (a tenant has an owner)")
+        if devices_per_user < 1:
+            raise ModelError(f"devices_per_user={devices_per_user!r} must be at least 1")
+        self.seed = seed
+        self.locale = locale
+        self.size = users
+        self.group_count = min(len(GROUP_NAMES), max(1, users // 6)) if groups is None else groups
+        self.devices_per_user = devices_per_user
+        self.secrets_per_user = secrets_per_user
+        self.rate = rate
+        start_ms = start if isinstance(start, int) else parse_instant(start)
+        self._ctx = ctx = Context(seed=seed, start_ms=start_ms, rate=rate)
+        self.people = PersonPool(seed=seed, locale=locale, size_hint=users)
+        self.id = ctx.tenant_id = ctx.ids.uuid()
+        self.name = self.people.company
+        self.domain = self.people.domain
+        #: Users, groups, IdP and SCIM.
+        self.directory = Directory(ctx, self.people, tenant=self)
+        #: Devices and their metadata.
+        self.device_registry = DeviceRegistry(ctx, devices_per_user=devices_per_user)
+        #: Secrets, shard maps, shares and pending shares.
+        self.vault = Vault(ctx, self.directory, domain=self.domain)
+        ctx.history = self._bootstrap()
+
+    def __repr__(self) -> str:
+        return (f"Tenant(seed={self.seed!r}, users={self.size!r}, groups={self.group_count!r}, "
+                f"devices_per_user={self.devices_per_user!r}, locale={self.locale!r}, "
+                f"start={self.clock.iso(self.clock.start)!r}, rate={self.rate!r})")
+
+    # -- shared machinery ------------------------------------------------------------------
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The virtual clock every event is stamped by."""
+        return self._ctx.clock
+
+    @property
+    def rng(self) -> random.Random:
+        """The tenant's seeded randomness (scenarios draw from it too)."""
+        return self._ctx.rng
+
+    @property
+    def ids(self) -> Ids:
+        return self._ctx.ids
+
+    @property
+    def emitted(self) -> int:
+        """How many events the tenant has emitted so far (history included)."""
+        return self._ctx.emitted
+
+    @property
+    def last_events(self) -> list[Event]:
+        """The events of the latest action."""
+        return self._ctx.last_events
+
+    def drain(self) -> Iterator[Event]:
+        """Yield and forget queued events: the tenant's history first, then actions' events."""
+        return self._ctx.drain()
+
+    @contextmanager
+    def record(self) -> Iterator[list[Event]]:
+        """Collect every event emitted inside the block.
+
+        >>> t = Tenant(seed=1, users=2)
+        >>> with t.record() as events:
+        ...     _ = t.users[0].create_secret("Prod Postgres")
+        >>> events[0]["type"]
+        'secret.created'
+        """
+        with self._ctx.capture() as box:
+            yield box
+
+    def wait(self, duration: str | float) -> None:
+        """Let time pass (``t.wait("2h")``); applies under any pacing."""
+        from simulator._units import parse_duration
+
+        self.clock.sleep(parse_duration(duration, option="wait"))
+
+    def think(self, mean_s: float = 90.0) -> None:
+        """Idle time between two actions, following business hours (none under ``--rate``)."""
+        self.clock.think(mean_s)
+
+    # -- state, read-only views ------------------------------------------------------------
+
+    @property
+    def users(self) -> list[User]:
+        """Active users, oldest first by roster order."""
+        self._ctx.finish_history()
+        return self.directory.users()
+
+    @property
+    def groups(self) -> list[Group]:
+        self._ctx.finish_history()
+        return self.directory.groups()
+
+    @property
+    def secrets(self) -> list[Secret]:
+        self._ctx.finish_history()
+        return self.vault.secrets()
+
+    @property
+    def open_pending(self) -> list[PendingShare]:
+        """Pending shares not yet accepted or rejected, oldest first."""
+        return self.vault.open_pending()
+
+    @property
+    def admin(self) -> User:
+        """An active administrator (the owner if still there)."""
+        self._ctx.finish_history()
+        return self.directory.admin()
+
+    @property
+    def idp(self) -> JSONObject | None:
+        return self.directory.idp
+
+    def user(self, email_or_index: str | int) -> User:
+        """A user by email (or local part) or by position."""
+        users = self.users
+        if isinstance(email_or_index, int):
+            return users[email_or_index]
+        for u in users:
+            if u.email == email_or_index or u.email.split("@")[0] == email_or_index:
+                return u
+        raise ModelError(f"no active user {email_or_index!r}")
+
+    def holders(self, secret: Secret) -> list[User]:
+        """Users with a shard of ``secret`` on one of their devices (the owner first)."""
+        return secret.shard_map.holders()
+
     def pick(self, n: int = 1) -> list[User]:
         """``n`` different random active users who have a device (hires someone if too few).
 
         >>> alice, bob = Tenant(seed=1, users=3).pick(2)
         """
-        self._finish_bootstrap()
-        ready = [u for u in self._users.items() if u.devices]
+        self._ctx.finish_history()
+        ready = [u for u in self.directory.users() if u.devices]
         while len(ready) < n:
             ready.append(self.hire())
         return self.rng.sample(ready, n)
 
     def pick_secret(self, *, kind: str | Sequence[str] | None = None, held_by: User | None = None) -> Secret:
         """A random live secret (of a kind, held by a user); creates one if none fits."""
-        self._finish_bootstrap()
+        self._ctx.finish_history()
         kinds = (kind,) if isinstance(kind, str) else tuple(kind or ())
-        fits = [s for s in self._secrets.items()
+        fits = [s for s in self.vault.secrets()
                 if (not kinds or s.kind in kinds) and (held_by is None or s.id in held_by.holdings)]
         if fits:
             return self.rng.choice(fits)
@@ -104,11 +219,11 @@ class Tenant(SecretActions):
 
     def pick_group(self, *, min_members: int = 2) -> Group:
         """A random group with at least ``min_members`` members (creates one if none)."""
-        self._finish_bootstrap()
-        fits = [g for g in self._groups.items() if len(g.members) >= min_members]
+        self._ctx.finish_history()
+        fits = [g for g in self.directory.groups() if len(g.members) >= min_members]
         return self.rng.choice(fits) if fits else self.create_group(members=self.pick(min_members))
 
-    def snapshot(self) -> JSON:
+    def snapshot(self) -> JSONObject:
         """What exists now, as ids and shard maps: the ``--snapshot`` a sequence checker needs to
         judge a stream that starts here (``chestsim generate --no-history --snapshot-out``).
 
@@ -116,279 +231,71 @@ class Tenant(SecretActions):
         >>> len(snapshot["users"]), len(snapshot["devices"])
         (2, 4)
         """
-        self._finish_bootstrap()
-        users = self._users.items()
-        secrets = self._secrets.items()
-        open_shares = list(dict.fromkeys(p.share for p in self._open.values()))
+        self._ctx.finish_history()
+        users = self.directory.users()
+        secrets = self.vault.secrets()
+        pending = self.vault.open_pending()
+        open_shares = list(dict.fromkeys(p.share for p in pending))
         return {
             "tenant_id": self.id,
             "at": self.clock.iso(),
             "users": [u.id for u in users],
             "devices": [d.id for u in users for d in u.devices],
-            "groups": [g.id for g in self._groups.items()],
+            "groups": [g.id for g in self.directory.groups()],
             "secrets": [{"id": s.id, "shard_map": s.shard_map.json} for s in secrets],
             "shard_maps": [s.shard_map.json for s in secrets],
             "installation_maps": [s.installation_map_id for s in secrets],
             "shares": [share.id for share in open_shares],
-            "pending_shares": list(self._open),
+            "pending_shares": [p.id for p in pending],
             "messages": [share.message_id for share in open_shares],
         }
 
-    def holders(self, secret: Secret) -> list[User]:
-        """Users with a shard of ``secret`` on one of their devices (the owner first)."""
-        return secret.shard_map.holders()
-
-    # -- bootstrap: the tenant as it stands before start -------------------------------------
-
-    def _bootstrap(self) -> Iterator[None]:
-        for _ in self._bootstrap_steps():
-            # Keep the history before start: if it runs late, squeeze what remains.
-            if self.clock.now > self.clock.start - 3_600_000:
-                self.clock._gap_mean_ms = 20.0
-            yield
-
-    def _bootstrap_steps(self) -> Iterator[None]:
-        clock = self.clock
-        start = clock.start
-        spu = self.secrets_per_user
-        expected = 2 + self.size * (1 + self.devices_per_user + 4 * spu) + self.group_count
-        saved_gap = clock._gap_mean_ms
-        clock.now = start - _WEEK_MS
-        clock._gap_mean_ms = (4 * 86_400_000) / expected
-        try:
-            owner = self._new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"})
-            for dtype in self._device_plan():
-                self._register(owner, dtype)
-            yield
-            self._configure_idp(owner)
-            yield
-            for i in range(1, self.size):
-                user = self._new_user(
-                    source=self.rng.choices(("scim", "admin", "jit"), (0.8, 0.1, 0.1))[0],
-                    roles=self._roles_for(i), by=None)
-                for dtype in self._device_plan():
-                    self._register(user, dtype)
-                yield
-            for g in range(self.group_count):
-                name, description = GROUP_NAMES[g % len(GROUP_NAMES)]
-                if g >= len(GROUP_NAMES):
-                    name = f"{name} {g // len(GROUP_NAMES) + 1}"
-                self._create_group(name, description, source="scim", members=None, by=None)
-                yield
-            for user in self._users.items():
-                count = int(spu) + (1 if self.rng.random() < spu - int(spu) else 0)
-                for _ in range(count):
-                    self._create_secret(user, None, None)
-                yield
-        finally:
-            clock._gap_mean_ms = saved_gap
-            clock.now = max(clock.now, start)
-
-    def _roles_for(self, i: int) -> tuple[str, ...]:
-        if i < 3 or self.rng.random() < 0.03:
-            return ("admin",)
-        r = self.rng.random()
-        if r < 0.02:
-            return ("auditor",)
-        if r < 0.03:
-            return ("billing",)
-        return ("member",)
-
-    def _device_plan(self) -> list[str]:
-        """A user's devices: a phone, a computer, then a tablet, then more of either."""
-        rand = self._random
-        plan = [_pick_weighted(_PHONES, rand()), _pick_weighted(_COMPUTERS, rand())]
-        while len(plan) < self.devices_per_user:
-            plan.append(_pick_weighted(_TABLETS if len(plan) == 2 else _ANY_DEVICE, rand()))
-        return plan[: self.devices_per_user]
-
-    # -- users ----------------------------------------------------------------------------
-
-    def _new_user(self, *, source: str, roles: tuple[str, ...], by: JSON | None) -> User:
-        person = self.people.draw()
-        now = self._tick(200, 4000)
-        external = None
-        if source in ("scim", "jit") and self._idp is not None:
-            external = "00u" + self.ids.token(_OKTA_ID, 17)
-        user = User(
-            id=self.ids.uuid(), email=person.email, given_name=person.given_name,
-            family_name=person.family_name, source=source, roles=roles, external_id=external,
-            created_at=now, tenant=self, ref={})
-        user.ref = {"id": user.id, "email": user.email, "display_name": user.display_name}
-        self._users.add(user)
-        iso = self._iso(now)
-        if by is None:
-            by = {"kind": "scim"} if source == "scim" else (
-                {"kind": "system"} if source == "jit" else self._admin_actor())
-        self._emit("user.created", {"user": user.as_json(iso, iso), "created_by": by}, iso)
-        return user
+    # -- directory -------------------------------------------------------------------------
 
     def hire(self, *, source: str = "admin", roles: Sequence[str] = ("member",),
              devices: int | None = None) -> User:
         """Add a user (``user.created``) and register their devices (``device.registered``)."""
-        with self._action():
-            user = self._new_user(source=source, roles=tuple(roles), by=None)
-            for dtype in self._device_plan()[: self.devices_per_user if devices is None else devices]:
-                self._register(user, dtype)
+        with self._ctx.action():
+            user = self.directory.new_user(source=source, roles=tuple(roles), by=None)
+            for dtype in self.device_registry.plan()[: self.devices_per_user if devices is None else devices]:
+                self.device_registry.register(user, dtype)
         return user
 
     def offboard(self, user: User, *, reason: str = "admin", by: User | None = None) -> list[Event]:
         """Remove a user: resolve their pending shares, delete their secrets, take their shards
         out of others' shard maps, drop them from groups, then ``user.deleted``."""
-        with self._action() as box:
-            self._offboard(user, reason=reason, by=by)
+        with self._ctx.action() as box:
+            self.remove_user(user, reason=reason, by=by)
         return box
 
-    def _offboard(self, user: User, *, reason: str, by: User | None) -> None:
-        self._check_user(user)
-        if len(self._users) == 1:
+    def remove_user(self, user: User, *, reason: str, by: User | None = None) -> Event:
+        """What :meth:`offboard` does, outside any action's record; returns ``user.deleted``."""
+        directory = self.directory
+        directory.check_user(user)
+        if directory.user_count() == 1:
             raise ModelError(f"cannot offboard {user.email}: a tenant keeps at least one user")
-        actor: JSON = {"kind": "scim"} if reason == "scim_prune" else (
-            {"kind": "admin", "user": by.ref} if by else self._admin_actor())
-        for pending in list(self._open.values()):
-            if pending.recipient is user:
-                self._resolve(pending, accept=False, reason="Recipient left the organisation")
-            elif pending.share.sender is user:
-                self._resolve(pending, accept=False, reason="Sender left the organisation")
-        deleter = by if by is not None and by is not user else None
-        for secret_id in sorted(user.holdings):
-            secret = self._secret_by_id(secret_id)
-            if secret.owner is user:
-                self._delete_secret(secret, deleter or self._other_admin(user))
-        for secret_id in sorted(user.holdings):
-            secret = self._secret_by_id(secret_id)
-            keep = [d for _, d in secret.shard_map.shards if d.owner is not user]
-            removed = [(i, d) for i, d in secret.shard_map.shards if d.owner is user]
-            self._user_shards(user, secret, removed, posted=False)
-            self._install(secret, keep, min(secret.shard_map.threshold, len(keep)), share_id=None)
-        for group in self._groups.items():
-            if user in group.members:
-                group.members.remove(user)
-        self._users.remove(user)
-        user.active = False
-        self.people.release(user.email)
-        now = self._tick(100, 2000)
-        iso = self._iso(now)
-        self._emit("user.deleted", {
-            "user": user.as_json(self._iso(user.created_at), iso, status="deprovisioned"),
-            "reason": reason, "deleted_by": actor, "deleted_at": iso}, iso)
-
-    def _other_admin(self, leaver: User) -> User:
-        for u in self._users.live():
-            if u is not leaver and ("admin" in u.roles or "owner" in u.roles):
-                return u
-        for u in self._users.live():
-            if u is not leaver:
-                return u
-        raise ModelError("no other user left to act")
-
-    # -- devices --------------------------------------------------------------------------
-
-    def register_device(self, user: User, *, type: str | None = None) -> Device:
-        """Register a new device for ``user`` (``device.registered``)."""
-        with self._action():
-            self._check_user(user)
-            if type is not None and type not in DEVICE_KINDS:
-                raise ModelError(f"device type {type!r} is not one of {', '.join(DEVICE_KINDS)}")
-            device = self._register(user, type or self._device_plan()[-1])
-        return device
-
-    def _register(self, user: User, dtype: str) -> Device:
-        rng = self.rng
-        kind = DEVICE_KINDS[dtype]
-        model = rng.choice(kind.models)
-        short = model.split(" (")[0]
-        name = kind.name_pattern.format(
-            first=user.given_name, model=model, model_short=short,
-            FIRST=(user.email.split(".")[0][:8]).upper(), num=rng.randint(100, 999),
-            first_lower=user.email.split(".")[0], model_tag=short.split()[0].lower())
-        now = self._tick(1000, 60_000)
-        device = Device(
-            id=self.ids.uuid(), owner=user, type=dtype, model=model, name=name[:128],
-            os_name=kind.os_name, os_version=rng.choice(kind.os_versions),
-            serial_number=serial_for(kind, model, rng),
-            bluetooth_available=rng.random() < kind.bluetooth,
-            apns_enabled=rng.random() < kind.apns,
-            entitlements=kind.entitlements if rng.random() < 0.97 else (),
-            app_version=rng.choice(_APP_VERSIONS), registered_at=now, ref={})
-        device.ref = {"id": device.id, "type": device.type, "name": device.name}
-        user.devices.append(device)
-        iso = self._iso(now)
-        self._emit("device.registered", {"device": device.as_json(iso)}, iso)
-        return device
-
-    # -- groups ---------------------------------------------------------------------------
+        actor: JSONObject = {"kind": "scim"} if reason == "scim_prune" else (
+            {"kind": "admin", "user": by.ref} if by else directory.admin_actor())
+        self.vault.release_user(user, deleter=by if by is not None and by is not user else None)
+        return directory.remove_user(user, reason=reason, actor=actor)
 
     def create_group(self, name: str | None = None, *, members: Sequence[User] | None = None,
                      description: str | None = None, source: str = "admin") -> Group:
         """Create a group with members (``group.created``)."""
-        with self._action():
+        with self._ctx.action():
             if name is None:
-                taken = {g.name for g in self._groups.items()}
-                free = [g for g in GROUP_NAMES if g[0] not in taken]
-                name, default_description = self.rng.choice(free) if free else (
-                    f"Project {self.ids.token('ABCDEFGHJKLMNPQRSTUVWXYZ', 4)}", "Project team")
+                name, default_description = self.directory.default_group_name()
             else:
                 default_description = dict(GROUP_NAMES).get(name, f"{name} team")
-            group = self._create_group(name, description or default_description, source=source,
-                                       members=members, by=None)
-        return group
-
-    def _create_group(self, name: str, description: str, *, source: str,
-                      members: Sequence[User] | None, by: JSON | None) -> Group:
-        if members is None:
-            pool = self._users.live()
-            size = min(len(pool), max(2, min(40, int(self.rng.expovariate(1 / 8)) + 2)))
-            members = self.rng.sample(pool, size)
-        for m in members:
-            self._check_user(m)
-        now = self._tick(500, 5000)
-        group = Group(id=self.ids.uuid(), name=name, description=description, source=source,
-                      members=list(members), created_at=now, ref={})
-        group.ref = {"id": group.id, "name": group.name}
-        self._groups.add(group)
-        iso = self._iso(now)
-        actor = by or ({"kind": "scim"} if source == "scim" else self._admin_actor())
-        self._emit("group.created", {"group": group.as_json(iso), "created_by": actor}, iso)
+            group = self.directory.create_group(name, description or default_description, source=source,
+                                                members=members, by=None)
         return group
 
     def delete_group(self, group: Group, *, by: User | None = None) -> list[Event]:
         """Delete a group (``group.deleted``, with its members at that moment)."""
-        with self._action() as box:
-            if not group.active:
-                raise ModelError(f"group {group.name!r} was already deleted")
-            self._groups.remove(group)
-            group.active = False
-            now = self._tick(500, 5000)
-            iso = self._iso(now)
-            actor = {"kind": "admin", "user": by.ref} if by else (
-                {"kind": "scim"} if group.source == "scim" else self._admin_actor())
-            self._emit("group.deleted", {"group": group.as_json(self._iso(group.created_at)),
-                                         "deleted_by": actor, "deleted_at": iso}, iso)
+        with self._ctx.action() as box:
+            self.directory.delete_group(group, by=by)
         return box
-
-    # -- identity: IdP and SCIM -----------------------------------------------------------
-
-    def _configure_idp(self, by: User, provider: str | None = None) -> None:
-        rng = self.rng
-        provider = provider or rng.choices(list(IDP_PROVIDERS), (0.45, 0.3, 0.15, 0.05, 0.05))[0]
-        protocol, sso, issuer = IDP_PROVIDERS[provider]
-        fill = {"sub": self.people.slug, "app": "exk" + self.ids.token(_OKTA_ID, 17), "tid": self.ids.uuid()}
-        now = self._tick(1000, 60_000)
-        settings: JSON = {
-            "provider": provider, "protocol": protocol, "sso_url": sso.format(**fill),
-            "issuer": issuer.format(**fill), "scim_enabled": True,
-            "scim_base_url": "https://api.secretchest.example/scim/v2", "jit_provisioning": True,
-            "default_role": "member", "enforce_sso": rng.random() < 0.7,
-            "certificate_expires_at": self._iso(now + 3 * 365 * 86_400_000),
-        }
-        previous = self._idp
-        changed = [k for k in settings if previous is None or previous.get(k) != settings[k]]
-        self._idp = settings
-        iso = self._iso(now)
-        self._emit("idp.settings_updated", {
-            "settings": settings, "previous": previous, "changed_fields": changed or ["provider"],
-            "changed_by": {"kind": "admin", "user": by.ref}, "updated_at": iso}, iso)
 
     def update_idp(self, *, by: User | None = None, **changes: Any) -> list[Event]:
         """Change IdP settings (``idp.settings_updated`` with the changed fields).
@@ -396,33 +303,8 @@ class Tenant(SecretActions):
         With no ``changes``, rotates the signing certificate. ``provider="entra_id"``
         migrates to another IdP (new SSO URL and issuer).
         """
-        with self._action() as box:
-            admin = by or self.admin
-            if self._idp is not None and changes.get("provider") == self._idp["provider"]:
-                del changes["provider"]
-            if self._idp is None or ("provider" in changes and changes["provider"] != self._idp["provider"]):
-                self._configure_idp(admin, changes.pop("provider", None))
-                if not changes:
-                    return box
-            assert self._idp is not None
-            previous = self._idp
-            settings = dict(previous)
-            now = self._tick(1000, 30_000)
-            if not changes:
-                changes = {"certificate_expires_at": self._iso(now + 3 * 365 * 86_400_000)}
-            unknown = set(changes) - {"scim_enabled", "jit_provisioning", "default_role", "enforce_sso",
-                                      "certificate_expires_at", "sso_url", "issuer", "scim_base_url", "protocol"}
-            if unknown:
-                raise ModelError(f"unknown IdP setting(s): {', '.join(sorted(unknown))}")
-            settings.update(changes)
-            changed = [k for k in settings if previous.get(k) != settings[k]]
-            if not changed:
-                raise ModelError("update_idp() changed nothing: give a setting with a new value")
-            self._idp = settings
-            iso = self._iso(now)
-            self._emit("idp.settings_updated", {
-                "settings": settings, "previous": previous, "changed_fields": changed,
-                "changed_by": {"kind": "admin", "user": admin.ref}, "updated_at": iso}, iso)
+        with self._ctx.action() as box:
+            self.directory.update_idp(by or self.admin, changes)
         return box
 
     def scim_sync(self, *, hires: int = 1, leavers: int = 0) -> list[Event]:
@@ -430,50 +312,115 @@ class Tenant(SecretActions):
 
         A run that changes nobody sends nothing (the page: "if a user is created or pruned").
         """
-        with self._action() as box:
-            self._scim_sync(hires, leavers)
+        with self._ctx.action() as box:
+            self.run_scim(hires, leavers)
         return box
 
-    def _scim_sync(self, hires: int, leavers: int) -> list[User]:
-        """Run SCIM; return the users it created (they have no device yet)."""
-        if hires <= 0 and leavers <= 0:
-            return []
-        started = self.clock.now
-        created: list[JSON] = []
-        pruned: list[JSON] = []
-        hired: list[User] = []
-        for _ in range(hires):
-            hired.append(self._new_user(source="scim", roles=("member",), by={"kind": "scim"}))
-            created.append(self._queue[-1]["data"]["user"])
-        for user in self._scim_leavers(leavers, keep=hired):
-            self._offboard(user, reason="scim_prune", by=None)
-            pruned.append(self._queue[-1]["data"]["user"])
-        if not created and not pruned:
-            return hired
-        now = self._tick(200, 3000)
-        iso = self._iso(now)
-        self._emit("scim.updated", {
-            "run_id": self.ids.uuid(), "provider": self._idp["provider"] if self._idp else "scim",
-            "users_created": created, "users_pruned": pruned,
-            "unchanged_count": len(self._users) - len(created),
-            "time": {"initiated_at": self._iso(started), "completed_at": iso}}, iso)
-        return hired
+    def run_scim(self, hires: int, leavers: int) -> list[User]:
+        """What :meth:`scim_sync` does, outside any action's record; returns the users created
+        (they have no device yet)."""
+        return self.directory.scim_sync(hires, leavers, offboard=self._prune)
 
-    def _scim_leavers(self, n: int, *, keep: Sequence[User] = ()) -> list[User]:
-        """Up to ``n`` random users the IdP provisioned (never the owner or admin-made users)."""
-        roster, rng = self._users, self.rng
-        chosen: list[User] = []
-        if n <= 0 or len(roster) < 2:
-            return chosen
-        for _ in range(20 * n):
-            user = roster[rng.randrange(len(roster))]
-            if "owner" not in user.roles and user.source != "admin" and user not in chosen and user not in keep:
-                chosen.append(user)
-                if len(chosen) == n:
-                    break
-        return chosen
+    def _prune(self, user: User) -> Event:
+        return self.remove_user(user, reason="scim_prune")
 
-    # -- bulk -----------------------------------------------------------------------------
+    # -- devices ---------------------------------------------------------------------------
+
+    def register_device(self, user: User, *, type: str | None = None) -> Device:
+        """Register a new device for ``user`` (``device.registered``)."""
+        with self._ctx.action():
+            self.directory.check_user(user)
+            if type is not None:
+                self.device_registry.check_type(type)
+            device = self.device_registry.register(user, type or self.device_registry.plan()[-1])
+        return device
+
+    # -- secrets and shares ----------------------------------------------------------------
+
+    def create_secret(self, owner: User, name: str | None = None, *, kind: str | None = None) -> Secret:
+        """Create a secret sharded k-of-n across the owner's devices.
+
+        Emits ``secret.created``, ``installation_map.posted``, ``user_shards.posted`` and,
+        once the devices fetched their shards, ``user_shards.deleted``.
+        """
+        with self._ctx.action():
+            self.directory.check_user(owner)
+            secret = self.vault.create(owner, name, kind)
+        return secret
+
+    def use(self, user: User, secret: Secret, *, purpose: str | None = None) -> list[Event]:
+        """Deshard ``secret`` on k devices of its shard map, the user's own first (``secret.used``)."""
+        with self._ctx.action() as box:
+            self.vault.use(user, secret, purpose)
+        return box
+
+    def autofill(self, user: User, secret: Secret, *, origin: str | None = None) -> list[Event]:
+        """Deshard and autofill a form or present a passkey: ``secret.used`` then
+        ``secret.temp_stored.retrieved`` (when the clear text was available, never the text)."""
+        with self._ctx.action() as box:
+            purpose = "passkey" if secret.kind == "passkey" else "autofill"
+            chosen = self.vault.use(user, secret, purpose)
+            self.vault.temp_stored(user, secret, chosen, purpose, origin)
+        return box
+
+    def delete_secret(self, secret: Secret, *, by: User | None = None) -> list[Event]:
+        """Delete a secret (``secret.deleted``, then ``installation_map.deleted``)."""
+        with self._ctx.action() as box:
+            self.vault.check_secret(secret)
+            self.vault.delete(secret, by or secret.owner)
+        return box
+
+    def share(self, sender: User, secret: Secret, *, to: Sequence[User] | Group) -> Share:
+        """Start a standard share (to users) or a group share (to a group's members).
+
+        Emits ``secret.share.began``, ``backend_message.posted`` and one
+        ``pending_share.created`` per recipient; recipients then accept or reject.
+        """
+        with self._ctx.action():
+            group = to if isinstance(to, Group) else None
+            if group is not None and not group.active:
+                raise ModelError(f"group {group.name!r} was deleted")
+            users = list(group.members if group is not None else to)
+            share = self.vault.begin(sender, secret, users, group=group, threshold=0)
+        return share
+
+    def multi_share(self, sender: User, secret: Secret, *, to: Sequence[User], threshold: int = 2) -> Share:
+        """Start a multi-peer share: one shard per peer; ``threshold`` peers are needed to deshard."""
+        with self._ctx.action():
+            share = self.vault.begin(sender, secret, list(to), group=None, threshold=max(1, threshold))
+        return share
+
+    def eligible_recipients(self, secret: Secret, candidates: Sequence[User]) -> list[User]:
+        """Who among ``candidates`` can receive a shard of ``secret`` (active, has a device,
+        not already holding or being offered one)."""
+        return self.vault.eligible_recipients(secret, candidates)
+
+    def accept(self, pending: PendingShare) -> list[Event]:
+        """The recipient accepts the shard offered (``pending_share.accepted`` and what follows)."""
+        with self._ctx.action() as box:
+            self.vault.resolve(pending, accept=True, reason=None)
+        return box
+
+    def reject(self, pending: PendingShare, *, reason: str | None = None) -> list[Event]:
+        """The recipient turns the shard down (``pending_share.rejected``)."""
+        with self._ctx.action() as box:
+            self.vault.resolve(pending, accept=False, reason=reason)
+        return box
+
+    def respond(self, share: Share, *, accept: float = 0.85) -> list[Event]:
+        """Every open recipient of ``share`` answers, accepting with probability ``accept``."""
+        with self._ctx.action() as box:
+            for pending in list(share.pending):
+                if pending.status == "pending":
+                    self.clock.think(600)
+                    self.vault.resolve(pending, accept=self.rng.random() < accept, reason=None)
+        return box
+
+    # -- bulk ------------------------------------------------------------------------------
+
+    def action(self) -> Any:
+        """A context manager for several part-level steps recorded as one action (:attr:`last_events`)."""
+        return self._ctx.action()
 
     def random_activity(self, actions: int = 100, *, think: float = 90.0) -> int:
         """``actions`` random actions that fit the current state (a business day's mix).
@@ -483,7 +430,7 @@ class Tenant(SecretActions):
         """
         from simulator.model._activity import random_activity
 
-        self._finish_bootstrap()
+        self._ctx.finish_history()
         before = self.emitted
         random_activity(self, actions, think=think)
         return self.emitted - before
@@ -499,6 +446,62 @@ class Tenant(SecretActions):
         """
         from simulator.model._activity import events_of
 
-        self._finish_bootstrap()
+        self._ctx.finish_history()
         return events_of(self, type_, n)
 
+    # -- the tenant as it stands before start ----------------------------------------------
+
+    def _bootstrap(self) -> Iterator[None]:
+        clock = self.clock
+        for _ in self._bootstrap_steps():
+            # Keep the history before start: if it runs late, squeeze what remains.
+            if clock.now > clock.start - 3_600_000:
+                clock.gap_ms = 20.0
+            yield
+
+    def _bootstrap_steps(self) -> Iterator[None]:
+        clock, rng = self.clock, self.rng
+        directory, devices, vault = self.directory, self.device_registry, self.vault
+        start = clock.start
+        spu = self.secrets_per_user
+        expected = 2 + self.size * (1 + self.devices_per_user + 4 * spu) + self.group_count
+        saved_gap = clock.gap_ms
+        clock.now = start - _WEEK_MS
+        clock.gap_ms = (4 * 86_400_000) / expected
+        try:
+            owner = directory.new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"})
+            for dtype in devices.plan():
+                devices.register(owner, dtype)
+            yield
+            directory.configure_idp(owner)
+            yield
+            for i in range(1, self.size):
+                user = directory.new_user(source=rng.choices(("scim", "admin", "jit"), (0.8, 0.1, 0.1))[0],
+                                          roles=self._roles_for(i), by=None)
+                for dtype in devices.plan():
+                    devices.register(user, dtype)
+                yield
+            for g in range(self.group_count):
+                name, description = GROUP_NAMES[g % len(GROUP_NAMES)]
+                if g >= len(GROUP_NAMES):
+                    name = f"{name} {g // len(GROUP_NAMES) + 1}"
+                directory.create_group(name, description, source="scim", members=None, by=None)
+                yield
+            for user in directory.users():
+                count = int(spu) + (1 if rng.random() < spu - int(spu) else 0)
+                for _ in range(count):
+                    vault.create(user, None, None)
+                yield
+        finally:
+            clock.gap_ms = saved_gap
+            clock.now = max(clock.now, start)
+
+    def _roles_for(self, i: int) -> tuple[str, ...]:
+        if i < 3 or self.rng.random() < 0.03:
+            return ("admin",)
+        r = self.rng.random()
+        if r < 0.02:
+            return ("auditor",)
+        if r < 0.03:
+            return ("billing",)
+        return ("member",)

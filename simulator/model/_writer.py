@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 import orjson
+
+from simulator._types import Event
 
 __all__ = ["EventWriter"]
 
@@ -34,13 +36,13 @@ class EventWriter:
         self.batch = batch
         self.count = 0
 
-    def write(self, event: dict[str, Any]) -> None:
+    def write(self, event: Event) -> None:
         buffer = self._buffer
         buffer.append(self._dumps(event, option=_NEWLINE))
         if len(buffer) >= self.batch:
             self.flush()
 
-    def write_all(self, events: Iterable[dict[str, Any]]) -> int:
+    def write_all(self, events: Iterable[Event]) -> int:
         """Write every event; return how many."""
         self.flush()
         dumps, batch, out = self._dumps, self.batch, self._out

@@ -9,6 +9,8 @@ import pytest
 
 MODULES = ["simulator.model", "simulator.model._clock", "simulator.model._ids", "simulator.model._people",
            "simulator.model._overrides", "simulator.model._scenario", "simulator.model._tenant",
+           "simulator.model._context", "simulator.model._directory", "simulator.model._devices",
+           "simulator.model._vault",
            "simulator.model._writer", "simulator.model._generate", "simulator.model._guard"]
 
 
