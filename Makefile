@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m simulator.demo
+	$(BIN)/chestsim demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench loadtests examples scenarios

@@ -1,4 +1,4 @@
-"""Where the shipped data lives: ``schemas/`` and ``scenarios/``.
+"""Where the shipped data lives: ``schemas/``, ``scenarios/`` and ``examples/``.
 
 In a wheel they are inside the package (``simulator/_data/``); in a checkout
 or an editable install they are the top-level folders beside the package.
@@ -16,7 +16,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 @cache
 def data_dir(name: str) -> Path:
-    """The folder holding shipped data ``name`` (``"schemas"`` or ``"scenarios"``)."""
+    """The folder holding shipped data ``name`` (``"schemas"``, ``"scenarios"`` or ``"examples"``)."""
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -6,7 +6,7 @@
 4. ``chestsim send`` the day to it, signed and journaled,
 5. ``chestsim inspect`` what the listener recorded.
 
-Everything lands in ``demo-out/``; nothing leaves the machine. The secret
+Everything lands in ``demo-out/`` (``chestsim demo --out DIR`` to choose); nothing leaves the machine. The secret
 travels through ``CHESTSIM_SECRET`` and is never printed.
 """
 
@@ -48,13 +48,13 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 20.
     raise SystemExit("demo: the listener did not come up within 20 s")
 
 
-def main() -> int:
-    """Run the demo; return the exit code."""
-    OUT.mkdir(exist_ok=True)
+def main(out: Path = OUT) -> int:
+    """Run the demo, its files in ``out``; return the exit code."""
+    out.mkdir(parents=True, exist_ok=True)
     for stale in ("tenant-day.jsonl", "run.db", "received.db"):
-        for path in OUT.glob(stale + "*"):
+        for path in out.glob(stale + "*"):
             path.unlink()
-    day, journal, received = OUT / "tenant-day.jsonl", OUT / "run.db", OUT / "received.db"
+    day, journal, received = out / "tenant-day.jsonl", out / "run.db", out / "received.db"
     env = {**os.environ, "CHESTSIM_SECRET": SigningSecret.generate().reveal()}
 
     _chestsim("generate", "tenant-day", "--users", "25", "--seed", "7", "--out", str(day))
@@ -76,7 +76,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             listener.kill()
     _chestsim("inspect", str(received))
-    print(f"\ndemo: files in {OUT}/ — the stream, the sender's journal and the listener's records.")
+    print(f"\ndemo: files in {out}/ — the stream, the sender's journal and the listener's records.")
     return 0
 
 

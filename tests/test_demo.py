@@ -12,10 +12,10 @@ import pytest
 
 @pytest.mark.integration
 def test_demo_delivers_every_generated_event(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "simulator.demo"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=240, check=False)
+    proc = subprocess.run([sys.executable, "-m", "simulator", "demo", "--out", "out/demo"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    out = tmp_path / "demo-out"
+    out = tmp_path / "out" / "demo"
     generated = (out / "tenant-day.jsonl").read_bytes().count(b"\n")
     assert generated > 100
     db = sqlite3.connect(out / "received.db")

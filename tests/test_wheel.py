@@ -36,15 +36,7 @@ def test_wheel_contains_schemas_and_scenarios(wheel: Path) -> None:
 
 
 def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    # Reuse the test venv's packages for dependencies (offline, fast); chestsim itself comes from the wheel.
-    venv.create(env_dir, with_pip=True, system_site_packages=False)
-    site = next((env_dir / "lib").glob("python*/site-packages"))
-    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "orjson").exists())
-    (site / "chestsim-deps.pth").write_text(str(deps) + "\n")
-    python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, timeout=300)
+    python = _installed(wheel, tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     listing = subprocess.run([str(python), "-m", "simulator", "events", "list", "--format", "json"],
@@ -63,3 +55,34 @@ def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> Non
                            cwd=work, capture_output=True, text=True, timeout=60, check=True,
                            env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
     assert str(ROOT) not in where.stdout
+
+
+def test_wheel_ships_the_examples_and_they_pass_from_a_copy(wheel: Path, tmp_path: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("simulator/_data/examples/")}
+    assert shipped >= {p.name for p in (ROOT / "examples").iterdir() if p.is_file()}
+    python = _installed(wheel, tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
+    version = subprocess.run([str(python), "-m", "simulator", "--version"], capture_output=True, text=True,
+                             timeout=60, check=True, env=env)
+    assert version.stdout.startswith("chestsim ")
+    copy = tmp_path / "mine"
+    subprocess.run([str(python), "-m", "simulator", "examples", "copy", str(copy)], cwd=tmp_path,
+                   capture_output=True, text=True, timeout=60, check=True, env=env)
+    tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(copy)], cwd=copy,
+                           capture_output=True, text=True, timeout=240, check=False, env=env)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout
+
+
+def _installed(wheel: Path, tmp_path: Path) -> Path:
+    """A fresh venv with chestsim from the wheel; dependencies come from the test venv (offline, fast)."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True, system_site_packages=False)
+    site = next((env_dir / "lib").glob("python*/site-packages"))
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "orjson").exists())
+    (site / "chestsim-deps.pth").write_text(str(deps) + "\n")
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                   check=True, timeout=300)
+    return python

@@ -13,7 +13,7 @@ app = typer.Typer(
     name="chestsim",
     help="Testing harness and mock event simulator for Secret Chest webhooks.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -22,6 +22,24 @@ events_app = typer.Typer(help="The 24 event types: list them, show a schema and 
                          no_args_is_help=True)
 scenarios_app = typer.Typer(help="Shipped scenario scripts.", no_args_is_help=True)
 endpoints_app = typer.Typer(help="Endpoint configuration.", no_args_is_help=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from simulator._version import __version__
+
+        print(f"chestsim {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_show_version,
+                                 help="print chestsim's version and exit"),
+) -> None:
+    """Testing harness and mock event simulator for Secret Chest webhooks."""
+
+
 app.add_typer(events_app, name="events")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(endpoints_app, name="endpoints")

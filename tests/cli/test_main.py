@@ -119,3 +119,60 @@ def test_ctrl_c_in_any_command_says_interrupted_in_one_line(
     args = [*command, str(events)] if command == ["validate"] else [*command, "--out", str(tmp_path / "out.jsonl")]
     code, _out, err = run(capsys, *args)
     assert (code, err) == (130, "chestsim: error: interrupted\n")
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator._version import __version__
+
+    for flag in ("--version", "-V"):
+        code, out, err = run(capsys, flag)
+        assert (code, out, err) == (0, f"chestsim {__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "expected"),
+    [("chestsim gen", 1, "generate"), ("chestsim validate --fo", 2, "--format"),
+     ("chestsim examples co", 2, "copy")],
+    ids=["command", "option", "subcommand"],
+)
+def test_shell_completion_answers_from_the_installed_script(words: str, cword: int, expected: str) -> None:
+    import os
+    import shutil
+
+    script = shutil.which("chestsim", path=str(Path(sys.executable).parent))
+    assert script, "the chestsim console script is not installed beside this Python"
+    env = {**os.environ, "_CHESTSIM_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    done = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout.split()
+
+
+def test_install_completion_writes_the_script_for_the_shell(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    done = subprocess.run([sys.executable, "-m", "simulator", "--install-completion", "bash"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "_CHESTSIM_COMPLETE" in (tmp_path / ".bash_completions" / "chestsim.sh").read_text()
+    assert ".bash_completions/chestsim.sh" in (tmp_path / ".bashrc").read_text()
+
+
+def test_examples_copy_refuses_to_overwrite_without_force(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "examples", "copy", str(tmp_path / "ex"))[0] == 0
+    assert (tmp_path / "ex" / "starlette_listener.py").is_file()
+    code, _, err = run(capsys, "examples", "copy", str(tmp_path / "ex"))
+    assert code == 2
+    assert err.startswith("chestsim: error: DIR=")
+    assert "add --force" in err
+    assert run(capsys, "examples", "copy", "--force", str(tmp_path / "ex"))[0] == 0
+
+
+def test_demo_refuses_a_file_as_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    code, _, err = run(capsys, "demo", "--out", str(taken))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "is a file; give a folder" in err
