@@ -26,6 +26,8 @@ _LISTEN_EPILOG = (
     "over --max-body; 415 not application/json; 422 invalid payload with --reject-invalid; faults as "
     "configured. Secrets come from --secret or CHESTSIM_SECRET (several: rotation), the token from --token "
     "or CHESTSIM_TOKEN; neither is ever printed or recorded. Without a secret, signatures are not checked. "
+    "A connection whose request head or body trickles past --header-timeout or --body-timeout, or that "
+    "waits past --idle-timeout, is closed (a request cut short is recorded as incomplete). "
     "GET /_chestsim/stats and /_chestsim/events?type=&verdict=&limit= on the same port. SIGINT (Ctrl-C) "
     "and SIGTERM: requests in flight finish and every acknowledged request is in --db; exit 0 on SIGTERM, "
     "130 on Ctrl-C (with one line, chestsim: error: interrupted, on stderr)."
@@ -74,6 +76,14 @@ def listen_command(
     inline: bool = typer.Option(False, "--inline",
                                 help="validate and record on the event loop, not in a writer process"),
     fsync: bool = typer.Option(False, "--fsync", help="fsync every batch (survives power loss, slower)"),
+    header_timeout: str = typer.Option("10s", "--header-timeout", metavar="DURATION",
+                                       help="close a connection whose request head is not complete by then"),
+    body_timeout: str = typer.Option("30s", "--body-timeout", metavar="DURATION",
+                                     help="close a connection whose body is not complete by then"),
+    idle_timeout: str = typer.Option("30s", "--idle-timeout", metavar="DURATION",
+                                     help="close a connection that waits this long for its next request"),
+    max_connections: int = typer.Option(1000, "--max-connections", metavar="N",
+                                        help="open connections at most (the longest idle makes room)"),
 ) -> None:
     """Run a mock webhook listener: verify, validate, record, and inject faults."""
     with _ctrl_c(db):
@@ -81,7 +91,8 @@ def listen_command(
                 reject_invalid=reject_invalid, strict=strict, max_body=max_body, fail_rate=fail_rate,
                 fail_status=fail_status, latency=latency, drop_rate=drop_rate, hang_rate=hang_rate,
                 rate_limit=rate_limit, gone_after=gone_after, fault_type=fault_type, faults=faults,
-                seed=seed, view=view, inline=inline, fsync=fsync)
+                seed=seed, view=view, inline=inline, fsync=fsync, header_timeout=header_timeout,
+                body_timeout=body_timeout, idle_timeout=idle_timeout, max_connections=max_connections)
 
 
 @contextlib.contextmanager
@@ -104,7 +115,8 @@ def _listen(*, host: str, port: int, path: str, secret: list[str], token: str | 
             reject_invalid: bool, strict: bool, max_body: str, fail_rate: str, fail_status: str,
             latency: str | None, drop_rate: str, hang_rate: str, rate_limit: str | None, gone_after: int | None,
             fault_type: list[str], faults: Path | None, seed: int, view: ViewMode, inline: bool,
-            fsync: bool) -> None:
+            fsync: bool, header_timeout: str, body_timeout: str, idle_timeout: str,
+            max_connections: int) -> None:
     from simulator._signing import parse_secrets
     from simulator._units import parse_duration, parse_fraction, parse_rate, parse_size
     from simulator.listener import FaultRule, Latency, Listener, load_rules, parse_statuses
@@ -133,7 +145,10 @@ def _listen(*, host: str, port: int, path: str, secret: list[str], token: str | 
         tolerance=parse_duration(tolerance, option="--tolerance"), db=db,
         reject_invalid=reject_invalid, strict=strict, max_body=_max_body(max_body, parse_size),
         faults=((fault,) if fault.active else ()) + (load_rules(faults) if faults else ()), seed=seed,
-        offload=not inline, fsync=fsync)
+        offload=not inline, fsync=fsync,
+        header_timeout=parse_duration(header_timeout, option="--header-timeout"),
+        body_timeout=parse_duration(body_timeout, option="--body-timeout"),
+        idle_timeout=parse_duration(idle_timeout, option="--idle-timeout"), max_connections=max_connections)
     if view is ViewMode.auto:
         view = ViewMode.live if sys.stdout.isatty() else ViewMode.plain
     if asyncio.run(_serve(config, view)):

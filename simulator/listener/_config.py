@@ -22,7 +22,7 @@ class Listener:
     answers; the default does it all on the loop and starts instantly.
 
     >>> Listener(port=8080, token="t0k3n")
-    Listener(host='127.0.0.1', port=8080, path='/webhooks', secrets=(), tolerance=300.0, db=None, reject_invalid=False, strict=False, max_body=1048576, faults=(), seed=0, offload=False, fsync=False)
+    Listener(host='127.0.0.1', port=8080, path='/webhooks', secrets=(), tolerance=300.0, db=None, reject_invalid=False, strict=False, max_body=1048576, faults=(), seed=0, offload=False, fsync=False, header_timeout=10.0, body_timeout=30.0, idle_timeout=30.0, max_connections=1000)
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +39,14 @@ class Listener:
     seed: int = 0
     offload: bool = False
     fsync: bool = False
+    #: Longest wait for a request's head once its first byte arrived (slowloris).
+    header_timeout: float = 10.0
+    #: Longest wait for a webhook's whole body once its head arrived.
+    body_timeout: float = 30.0
+    #: Longest a connection may wait for its next request (fresh or kept alive).
+    idle_timeout: float = 30.0
+    #: Open connections at most; past it, the one waiting longest without a request makes room.
+    max_connections: int = 1000
     #: Longest a "hang" fault holds a connection before closing it unanswered.
     hang_max: float = field(default=300.0, repr=False)
     #: Longest shutdown waits for requests in flight.
@@ -55,6 +63,14 @@ class Listener:
             raise UsageError(f"--max-body={self.max_body!r} must be a positive size, like 1MB")
         if self.tolerance < 0:
             raise UsageError(f"--tolerance={self.tolerance!r} must not be negative; use a duration like 5m")
+        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if not 0 < value <= 86400:
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag}={value!r} must be a duration from 1ms to 24h, like 10s")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise UsageError(f"--max-connections={self.max_connections!r} must be a whole number "
+                             "from 1 to 1000000, like 1000")
         if self.token is not None and (not self.token.strip() or not self.token.isprintable()):
             raise UsageError("--token must be the printable bearer token the sender uses (it is empty "
                              "or holds control characters)")

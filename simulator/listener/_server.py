@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import socket
 import sys
@@ -39,6 +40,7 @@ from simulator._catalog import lookup
 from simulator._exceptions import UnknownEventType, UsageError
 from simulator.listener._config import Listener
 from simulator.listener._faults import DROP, HANG
+from simulator.listener._limits import BODY, HANDLING, IDLE, ConnectionGuard, Limits
 from simulator.listener._pipeline import Preset, Raw
 from simulator.listener._recorder import RecorderFailed, make_recorder
 from simulator.listener._records import Record, RecordStore
@@ -47,7 +49,7 @@ from simulator.listener._stats import Stats
 __all__ = ["VERDICTS", "ListenerThread", "RunningListener", "free_port", "run_listener"]
 
 #: What the listener concludes about a request.
-VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "error")
+VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "incomplete", "error")
 
 
 def _url_host(host: str) -> str:
@@ -92,10 +94,10 @@ class RunningListener:
         """The counters of ``GET /_chestsim/stats``; safe to call from another thread."""
         loop = self._server.loop
         if loop is None or _running_loop() is loop:
-            return self.stats.snapshot()
+            return self._server.snapshot()
 
         async def take() -> dict[str, Any]:
-            return self.stats.snapshot()
+            return self._server.snapshot()
 
         return asyncio.run_coroutine_threadsafe(take(), loop).result(timeout=10)
 
@@ -124,6 +126,27 @@ class _ProtocolErrors(logging.Handler):
             sys.stderr.write(logging.Formatter().format(record) + "\n")
 
 
+class _GuardedSite(web.BaseSite):
+    """A TCP site whose connections go through the connection guard (timeouts, cap)."""
+
+    __slots__ = ("_guard", "_host", "_port")
+
+    def __init__(self, runner: web.AppRunner, guard: ConnectionGuard, host: str, port: int) -> None:
+        super().__init__(runner)
+        self._guard, self._host, self._port = guard, host, port
+
+    @property
+    def name(self) -> str:
+        return f"http://{_url_host(self._host)}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self._guard.protocol_factory(server), self._host, self._port, reuse_address=True)
+
+
 class _Server:
     """The aiohttp application and its per-request pipeline."""
 
@@ -141,6 +164,7 @@ class _Server:
         self.running = RunningListener(config, db=self.db, stats=self.stats, server=self)
         self.shutting_down = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.guard: ConnectionGuard | None = None
         self._http_log = logging.Logger("chestsim.listener.http", logging.DEBUG)
         self._http_log.propagate = False
         self._http_log.addHandler(_ProtocolErrors(self))
@@ -161,20 +185,27 @@ class _Server:
         # handler_cancellation stays off (the default): a sender hanging up must not cancel
         # a request whose record is being committed.
         self._runner = web.AppRunner(app, access_log=None, logger=self._http_log,
-                                     shutdown_timeout=self.config.shutdown_timeout)
+                                     shutdown_timeout=self.config.shutdown_timeout,
+                                     keepalive_timeout=self.config.idle_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        config = self.config
+        self.guard = ConnectionGuard(Limits(config.header_timeout, config.body_timeout, config.idle_timeout,
+                                            config.max_connections), on_expired=self._expired)
+        site = _GuardedSite(self._runner, self.guard, config.host, config.port)
         try:
             await site.start()
         except OSError as exc:
             raise UsageError(f"--host={self.config.host!r} --port={self.config.port!r}: cannot listen "
                              f"({exc.strerror or exc}); pick another port, or --port 0 for a free one") from None
+        self.guard.start()
         self.running.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish (their records commit), then close the file."""
         self.shutting_down.set()
         try:
+            if self.guard is not None:
+                await self.guard.stop()
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
@@ -193,6 +224,8 @@ class _Server:
         body: bytes | None = None
         body_size = request.content_length or 0
         preset = None
+        guard = self.guard
+        connection = guard.phase(request.transport, BODY) if guard is not None else None
         if body_size > config.max_body:
             preset = Preset(413, "rejected", f"body of {body_size} bytes exceeds the {config.max_body}-byte limit")
         else:
@@ -201,6 +234,15 @@ class _Server:
                 body_size = len(body)
             except web.HTTPRequestEntityTooLarge:
                 preset = Preset(413, "rejected", f"body exceeds the {config.max_body}-byte limit")
+            except (ConnectionError, asyncio.CancelledError):
+                # The client left, or the body timeout closed the connection: nobody to answer.
+                timed_out = connection is not None and connection.expired == BODY
+                why = (f"body not complete within {config.body_timeout:g}s (--body-timeout); connection closed"
+                       if timed_out else "the client closed the connection before its body was complete")
+                self._abandoned(request, received_at, body_size, why)
+                raise asyncio.CancelledError from None
+        if connection is not None:
+            connection.phase = HANDLING
         raw = Raw(received_at, request.method, request.path_qs, request.remote, request.raw_headers,
                   body, body_size, preset)
         try:
@@ -227,6 +269,8 @@ class _Server:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.shutting_down.wait(), config.hang_max)
             _drop(request)
+        if connection is not None:
+            guard.phase(request.transport, IDLE)  # type: ignore[union-attr]
         if status < 300:
             headers = {"x-chestsim-verdict": verdict}
             if duplicate:
@@ -237,28 +281,52 @@ class _Server:
             response.headers["Retry-After"] = str(retry_after)
         return response
 
+    def _abandoned(self, request: web.Request, received_at: float, body_size: int, reason: str) -> None:
+        """Record a request whose body never arrived whole (no answer was given: status 0)."""
+        self._record_unanswered(Raw(received_at, request.method, request.path_qs, request.remote,
+                                    request.raw_headers, None, body_size, Preset(0, "incomplete", reason)))
+
+    def _expired(self, connection: object, phase: str, remote: str | None) -> None:
+        reason = f"request head not complete within {self.config.header_timeout:g}s (--header-timeout); " \
+                 "connection closed"
+        self._record_unanswered(Raw(self.config.clock(), "", "", remote, (), None, 0,
+                                    Preset(0, "incomplete", reason)))
+
+    def _record_unanswered(self, raw: Raw) -> None:
+        with contextlib.suppress(RecorderFailed):
+            self.recorder.submit(raw)
+        assert raw.preset is not None
+        self.stats.observe(status=raw.preset.status, verdict=raw.preset.verdict, event_type=None,
+                           webhook_id=None, duplicate=False, out_of_order=False, fault=None, seconds=0.0,
+                           received_at=raw.received_at)
+
     def record_refusal(self, exc: BaseException, *, remote: str | None) -> None:
         """Record a request that aiohttp answered itself (400 for bad framing, 500 for a bug here)."""
         if isinstance(exc, HttpProcessingError):
-            status, verdict = 400, "rejected"
-            reason = f"bad HTTP request: {' '.join(str(exc.message).split())[:200]}"
+            status, verdict, reason = 400, "rejected", refusal_reason(exc)
+            if self.config.token and self.config.token in reason:  # belt and braces
+                reason = "bad HTTP request"
         else:
             status, verdict = 500, "error"
             reason = f"internal error: {type(exc).__name__}"
-        now = self.config.clock()
-        with contextlib.suppress(RecorderFailed):
-            self.recorder.submit(Raw(now, "", "", remote, (), None, 0, Preset(status, verdict, reason)))
-        self.stats.observe(status=status, verdict=verdict, event_type=None, webhook_id=None,
-                           duplicate=False, out_of_order=False, fault=None, seconds=0.0,
-                           received_at=now)
+        self._record_unanswered(Raw(self.config.clock(), "", "", remote, (), None, 0,
+                                    Preset(status, verdict, reason)))
 
     # -- control endpoints ----------------------------------------------------------------------
 
     async def health_endpoint(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True, "url": self.running.url}, dumps=_dumps)
 
-    async def stats_endpoint(self, request: web.Request) -> web.StreamResponse:
+    def snapshot(self) -> dict[str, Any]:
+        """The counters, and the connections open and closed by the guard (by cause)."""
         snapshot = self.stats.snapshot()
+        guard = self.guard
+        snapshot["connections"] = {"open": len(guard) if guard is not None else 0,
+                                   "closed": dict(guard.closed) if guard is not None else {}}
+        return snapshot
+
+    async def stats_endpoint(self, request: web.Request) -> web.StreamResponse:
+        snapshot = self.snapshot()
         snapshot["url"] = self.running.url
         snapshot["db"] = str(self.db) if self._tmpdir is None else None
         snapshot["committed"] = self.recorder.committed
@@ -266,18 +334,71 @@ class _Server:
 
     async def events_endpoint(self, request: web.Request) -> web.StreamResponse:
         query = request.query
+        unknown = sorted(set(query) - {"type", "verdict", "limit"})
+        if unknown:
+            return _error(400, "rejected", f"unknown query parameter {_shown(unknown[0])}; "
+                                           "use type=, verdict= and limit=")
+        raw_type = query.get("type", "")
+        if len(raw_type) > 100:
+            return _error(400, "rejected", "type= is longer than any event type (100 characters at most)")
         try:
-            event_type = lookup(query["type"]).key if query.get("type") else None
-        except UnknownEventType as exc:
-            return _error(400, "rejected", str(exc))
+            event_type = lookup(raw_type).key if raw_type else None
+        except UnknownEventType:
+            return _error(400, "rejected", f"type={_shown(raw_type)} is not an event type; "
+                                           "see `chestsim events list`")
         verdict = query.get("verdict") or None
         if verdict is not None and verdict not in VERDICTS:
-            return _error(400, "rejected", f"verdict={verdict!r} must be one of {', '.join(VERDICTS)}")
+            return _error(400, "rejected", f"verdict={_shown(verdict)} must be one of {', '.join(VERDICTS)}")
         raw_limit = query.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-            return _error(400, "rejected", f"limit={raw_limit!r} must be a whole number from 1 to 1000")
+        if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4
+                and 1 <= int(raw_limit) <= 1000):
+            return _error(400, "rejected", f"limit={_shown(raw_limit)} must be a whole number from 1 to 1000")
         events = await asyncio.to_thread(_read_events, self.db, event_type, verdict, int(raw_limit))
         return web.json_response({"count": len(events), "events": events}, dumps=_dumps)
+
+
+def _shown(value: str) -> str:
+    """A query value quoted for a message: printable, at most 40 characters."""
+    text = "".join(c if c.isprintable() else "?" for c in value[:40])
+    return repr(text + ("…" if len(value) > 40 else ""))
+
+
+#: Header names a refusal reason may name: fixed, so that no sender's bytes reach a record.
+_NAMED_HEADERS = ("authorization", "content-length", "content-type", "host", "transfer-encoding",
+                  "user-agent", "webhook-id", "webhook-signature", "webhook-timestamp")
+_PARSER_TEXTS = re.compile(r"[A-Za-z][A-Za-z0-9 ,-]{0,99}")
+
+
+def refusal_reason(exc: HttpProcessingError) -> str:
+    """Why aiohttp refused a request, from fixed texts only.
+
+    aiohttp's messages quote the offending bytes (a header line with a bearer
+    token, a signature with a stray CR): only the parser's own description
+    before the quote is kept, and the header it names when it is a known one.
+
+    >>> from aiohttp.http_exceptions import BadHttpMessage
+    >>> refusal_reason(BadHttpMessage("Missing expected CR after header value:\\n\\n  b'Authorization: Bearer t'"))
+    'bad HTTP request: Missing expected CR after header value (authorization header)'
+    """
+    description, colon, quoted = str(exc.message).partition(":")
+    description = description.strip()
+    if not colon or not _PARSER_TEXTS.fullmatch(description):
+        description = _CLASS_TEXTS.get(type(exc).__name__, "malformed request")
+    named = quoted.strip().removeprefix("b'").removeprefix('b"').partition(":")[0].strip().lower()
+    where = f" ({named} header)" if named in _NAMED_HEADERS else ""
+    return f"bad HTTP request: {description}{where}"
+
+
+_CLASS_TEXTS = {
+    "LineTooLong": "a line of the request head is too long",
+    "InvalidHeader": "an invalid header",
+    "BadStatusLine": "an invalid request line",
+    "BadHttpMethod": "an invalid method",
+    "InvalidURLError": "an invalid URL",
+    "ContentLengthError": "an invalid Content-Length",
+    "TransferEncodingError": "an invalid Transfer-Encoding",
+    "ContentEncodingError": "an invalid Content-Encoding",
+}
 
 
 def _read_events(db: Path, event_type: str | None, verdict: str | None, limit: int) -> list[dict[str, Any]]:

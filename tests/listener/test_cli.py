@@ -41,6 +41,10 @@ from simulator.listener import Listener, RecordStore, free_port, run_listener
         pytest.param(["--view", "fancy"], "--view", id="view"),
         pytest.param(["--db", "/nonexistent-folder/x.db", "--port", "0"], "--db=", id="db-folder"),
         pytest.param(["--faults", "/nonexistent-folder/faults.json"], "--faults=", id="faults-file"),
+        pytest.param(["--header-timeout", "0s"], "--header-timeout=", id="header-timeout-zero"),
+        pytest.param(["--body-timeout", "soon"], "--body-timeout=", id="body-timeout-word"),
+        pytest.param(["--idle-timeout", "-5s"], "--idle-timeout=", id="idle-timeout-negative"),
+        pytest.param(["--max-connections", "0"], "--max-connections=0", id="max-connections-zero"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], fragment: str,

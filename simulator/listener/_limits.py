@@ -1,0 +1,209 @@
+"""Connection limits: header, body and idle timeouts and a cap on open connections.
+
+aiohttp closes idle keep-alive connections but has no deadline for a request
+that trickles in, so one slow client per connection could hold the listener
+forever. Each accepted connection gets a thin protocol in front of aiohttp's
+(``_Guarded``) that notes which phase it is in and since when; a sweep a few
+times a second closes those past their phase's deadline:
+
+- idle: no byte of a request yet (a fresh or a kept-alive connection), ``idle_timeout``;
+- headers: some bytes, the request's head not complete yet, ``header_timeout``;
+- body: the webhook's body being read, ``body_timeout`` (the server marks this phase);
+- handling: a handler is running (the listener's own work, a live page's stream): no deadline.
+
+Over ``max_connections`` a new connection takes the place of the connection
+that has waited longest without a request under way (idle, or slow headers);
+when every connection is busy with a request, the newcomer is closed.
+
+The per-request cost is one extra method call and a clock read; the sweep's is
+one pass over the open connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BODY", "HANDLING", "HEADERS", "IDLE", "ConnectionGuard", "Limits"]
+
+IDLE, HEADERS, BODY, HANDLING = "idle", "headers", "body", "handling"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Deadlines (seconds) and the connection cap, as ``chestsim listen`` flags give them."""
+
+    header_timeout: float
+    body_timeout: float
+    idle_timeout: float
+    max_connections: int
+
+    @property
+    def tick(self) -> float:
+        """How often the sweep runs: often enough to hold each deadline within about a quarter."""
+        return max(0.02, min(1.0, self.header_timeout / 4, self.body_timeout / 4, self.idle_timeout / 4))
+
+
+class _Guarded(asyncio.Protocol):
+    """aiohttp's protocol for one connection, behind a phase and a clock reading."""
+
+    __slots__ = ("expired", "guard", "heads", "inner", "phase", "since", "transport")
+
+    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
+        self.guard = guard
+        self.inner: asyncio.Protocol | None = inner
+        self.transport: asyncio.Transport | None = None
+        self.phase = IDLE
+        self.since = guard.loop.time()
+        #: Request heads aiohttp had parsed when this request's first byte arrived.
+        self.heads = 0
+        #: The phase whose deadline closed this connection, if one did.
+        self.expired: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.guard.admit(self):
+            self.inner = None
+            transport.abort()
+            return
+        assert self.inner is not None
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.phase is IDLE:
+            self.phase = HEADERS
+            self.since = self.guard.loop.time()
+            self.heads = _heads_parsed(self.inner)
+        if self.inner is not None:
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.forget(self)
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
+    def close(self, phase: str) -> None:
+        self.expired = phase
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _handler_running(inner: asyncio.Protocol | None) -> bool:
+    # aiohttp marks a request whose handler runs; read only by the sweep, never per request.
+    return bool(getattr(inner, "_request_in_progress", False))
+
+
+def _heads_parsed(inner: asyncio.Protocol | None) -> int:
+    # aiohttp counts the request heads it parsed on a connection: once this grows, the head
+    # that started the HEADERS phase is complete (a handler may have come and gone between sweeps).
+    return int(getattr(inner, "_request_count", 0))
+
+
+class ConnectionGuard:
+    """Admits connections under the cap and closes those past a deadline.
+
+    ``on_expired(connection, phase, remote)`` is told of each header timeout (the
+    handler reading a body records its own timeout; idle closes, evictions and
+    refusals are only counted in ``closed``).
+    """
+
+    def __init__(self, limits: Limits, *, on_expired: Callable[[_Guarded, str, str | None], None]) -> None:
+        self.limits = limits
+        self.loop = asyncio.get_running_loop()
+        self.on_expired = on_expired
+        self._open: dict[asyncio.BaseTransport, _Guarded] = {}
+        #: Connections closed by the guard, by cause: idle, headers, body, evicted, refused.
+        self.closed: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def protocol_factory(self, inner: Callable[[], Any]) -> Callable[[], asyncio.Protocol]:
+        """Wrap aiohttp's protocol factory."""
+        return lambda: _Guarded(self, inner())
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sweep(), name="chestsim-connection-guard")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def admit(self, connection: _Guarded) -> bool:
+        if len(self._open) >= self.limits.max_connections:
+            waiting = [c for c in self._open.values() if c.phase in (IDLE, HEADERS)
+                       and not _handler_running(c.inner)]
+            if not waiting:
+                self._count("refused")
+                return False
+            oldest = min(waiting, key=lambda c: c.since)
+            self._count("evicted")
+            self.forget(oldest)
+            oldest.close("evicted")
+        assert connection.transport is not None
+        self._open[connection.transport] = connection
+        return True
+
+    def forget(self, connection: _Guarded) -> None:
+        if connection.transport is not None:
+            self._open.pop(connection.transport, None)
+
+    def phase(self, transport: asyncio.BaseTransport | None, phase: str) -> _Guarded | None:
+        """Mark the connection of a request as reading its body, handling, or idle again."""
+        connection = self._open.get(transport) if transport is not None else None
+        if connection is not None:
+            connection.phase = phase
+            connection.since = self.loop.time()
+        return connection
+
+    def _count(self, cause: str) -> None:
+        self.closed[cause] = self.closed.get(cause, 0) + 1
+
+    async def _sweep(self) -> None:
+        limits = self.limits
+        deadline = {IDLE: limits.idle_timeout, HEADERS: limits.header_timeout, BODY: limits.body_timeout}
+        # Until stopped; each pass is bounded by the cap.
+        while True:
+            await asyncio.sleep(limits.tick)
+            now = self.loop.time()
+            for connection in list(self._open.values()):
+                phase = connection.phase
+                running = _handler_running(connection.inner)
+                if phase is HEADERS and not running and _heads_parsed(connection.inner) > connection.heads:
+                    connection.phase, connection.since = IDLE, now  # answered between two sweeps
+                    continue
+                if phase is HANDLING or (running and phase is not BODY):
+                    if running:
+                        connection.phase, connection.since = HANDLING, now
+                        continue
+                    # A handler the server does not mark (a page, the API) has finished.
+                    connection.phase, connection.since = IDLE, now
+                    continue
+                if now - connection.since <= deadline[phase]:
+                    continue
+                self._count(phase)
+                self.forget(connection)
+                connection.close(phase)
+                if phase is HEADERS:  # a body timeout is recorded by the handler reading it
+                    transport = connection.transport
+                    peer = transport.get_extra_info("peername") if transport is not None else None
+                    self.on_expired(connection, phase, str(peer[0]) if peer else None)
