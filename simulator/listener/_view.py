@@ -21,7 +21,7 @@ from simulator.listener._stats import Recent, Stats
 __all__ = ["LiveView", "PlainLog", "format_line"]
 
 _STYLE = {"valid": "green", "invalid": "yellow", "leak": "bold red", "unverified": "red",
-          "malformed": "magenta", "rejected": "magenta", "error": "bold red"}
+          "malformed": "magenta", "rejected": "magenta", "incomplete": "magenta", "error": "bold red"}
 
 
 def format_line(item: Recent) -> str:
