@@ -90,10 +90,10 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2
 
 
 def parse_size(text: str | int, *, option: str) -> int:
-    """Bytes from ``1048576``, ``512k``, ``10MB``."""
+    """Bytes from ``1048576``, ``1e8``, ``512k``, ``10MB``."""
     if isinstance(text, int):
         return text
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?(?:[eE]\d{1,2})?)\s*([a-zA-Z]*)\s*", text)
     if not match or match.group(2).lower() not in _SIZE_UNITS:
         raise UsageError(f"{option}={text!r} is not a size; use bytes or units like 512k, 10MB")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])

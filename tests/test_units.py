@@ -53,5 +53,6 @@ def test_positive_int_and_size() -> None:
         parse_positive_int("0", option="--users")
     assert parse_size("10MB", option="--max-body") == 10 * 1024 * 1024
     assert parse_size("512k", option="--max-body") == 512 * 1024
+    assert parse_size("1e8", option="--max-line-bytes") == 100_000_000
     with pytest.raises(UsageError, match="--max-body="):
         parse_size("big", option="--max-body")

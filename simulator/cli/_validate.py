@@ -8,6 +8,7 @@ import sys
 import typer
 
 from simulator._exceptions import UsageError
+from simulator._units import parse_size
 from simulator.cli._app import OutputFormat, app
 
 _EPILOG = (
@@ -41,8 +42,8 @@ def validate_command(
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
     max_errors: int = typer.Option(1000, "--max-errors", metavar="N",
                                    help="show at most N problems (0 = all); totals always count everything"),
-    max_line_bytes: int = typer.Option(8 * 1024 * 1024, "--max-line-bytes", metavar="BYTES",
-                                       help="skip (and report) lines longer than this"),
+    max_line_size: str = typer.Option("8MB", "--max-line-bytes", metavar="BYTES",
+                                      help="skip (and report) lines longer than this: bytes, 1e8, 512k, 64MB"),
     jobs: int | None = typer.Option(None, "--jobs", "-j", metavar="N", show_default=False,
                                     help="check JSONL files of 8 MiB or more in N processes; 0 = one per CPU "
                                     f"[default: one per CPU, at most {_DEFAULT_MAX_JOBS}; 1 with --sequence, "
@@ -60,11 +61,18 @@ def validate_command(
         raise UsageError(f"--jobs={jobs} cannot be used with --sequence: its rules need the stream in order")
     if mode is not None:
         jobs = 1
+    max_line_bytes = parse_size(max_line_size, option="--max-line-bytes")
     if max_line_bytes < 1024:
         raise UsageError(f"--max-line-bytes={max_line_bytes} must be at least 1024")
     sources = list(paths or []) or ["-"]
     if sources.count("-") > 1:
         raise UsageError("- (stdin) can be given once")
+    if "-" in sources and (sys.stdin is None or getattr(sys.stdin, "closed", False)):
+        raise UsageError("- reads standard input, which is closed; pipe events in "
+                         "(… | chestsim validate -) or give .json/.jsonl paths")
+    if sys.stdout is None or getattr(sys.stdout, "closed", False):
+        raise UsageError("standard output is closed: the report has nowhere to go; "
+                         "redirect it (> report.txt) instead of closing it")
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
     report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
@@ -72,11 +80,28 @@ def validate_command(
                       jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS))
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
-    if format is OutputFormat.json:
-        report.write_json()
-    else:
-        report.write_text()
+    try:
+        if format is OutputFormat.json:
+            report.write_json()
+        else:
+            report.write_text()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader left (| head): not an error
+    except OSError as exc:
+        _drop_stdout()  # what is still buffered would fail again at exit
+        raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}; "
+                         "redirect it to a file with room (> report.txt)") from None
     raise typer.Exit(report.exit_code)
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _cpus() -> int:

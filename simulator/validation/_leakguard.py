@@ -56,8 +56,16 @@ FREE_TEXT_FIELDS = frozenset({
     "model", "action", "message", "note", "notes", "comment", "title", "label", "tags",
 })
 
+# A URL's scheme and the rest, apart: the Python search looks for the literal ``://`` first and
+# checks the scheme behind it, so that no search starts at every letter of a long field.
+_URL_SCHEME = r"[a-z][a-z0-9+.-]{0,31}"
+_URL_REST = r"://[^/\s:@\"]{1,256}:[^/\s@\"]{1,256}@"
+
 # Written in the syntax Python's `re` and Rust's `regex` crate share: each is compiled here
 # for the precise walk and, joined, into the closed jsonschema-rs validator as a prefilter.
+# Beside each, the literals one of which every match contains (lower case: looked up in the
+# lowered value): a value holding none of them is not searched at all, so a long field costs a
+# few substring scans, not a backtracking search per pattern.
 _SHAPE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"-----BEGIN [A-Z0-9 ]*-----", "a PEM block"),
     (r"whsec_[A-Za-z0-9+/=]{8,}", "a whsec_ signing secret"),
@@ -69,14 +77,37 @@ _SHAPE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}", "a Stripe key"),
     (r"\bAIza[0-9A-Za-z_-]{35}", "a Google API key"),
     # Bounded repeats: Python's backtracking `re` would go quadratic on a long unbroken field.
-    (r"(?i:[a-z][a-z0-9+.-]{0,31}://[^/\s:@\"]{1,256}:[^/\s@\"]{1,256}@)", "a URL with credentials"),
+    (f"(?i:{_URL_SCHEME}{_URL_REST})", "a URL with credentials"),
 )
-_SHAPES = tuple((re.compile(pattern), what) for pattern, what in _SHAPE_PATTERNS)
+_SHAPE_NEEDLES: tuple[tuple[str, ...], ...] = (
+    ("-----begin ",), ("whsec_",), ("bearer",), ("eyj",), ("akia", "asia"),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), ("xox",), ("k_live_", "k_test_"), ("aiza",),
+    ("://",),
+)
+_URL_REST_SEARCH = re.compile(f"(?i:{_URL_REST})").search
+_URL_SCHEME_AT_END = re.compile(f"(?i:{_URL_SCHEME})\\Z").search
+
+
+def _url_with_credentials(value: str) -> bool:
+    position = 0
+    while (match := _URL_REST_SEARCH(value, position)) is not None:  # bounded: position only grows
+        start = match.start()
+        if _URL_SCHEME_AT_END(value, max(0, start - 32), start):
+            return True
+        position = start + 1
+    return False
+
+
+_SHAPES = tuple(
+    (re.compile(pattern).search if what != "a URL with credentials" else _url_with_credentials, what, needles)
+    for (pattern, what), needles in zip(_SHAPE_PATTERNS, _SHAPE_NEEDLES, strict=True)
+)
 
 #: A run of token characters long enough to be a key; the Rust prefilter for free text.
 TOKEN_PATTERN = r"[A-Za-z0-9+/=_\-]{20,}"
 _TOKEN = re.compile(TOKEN_PATTERN)
 _ID_PREFIXES = ("evt_", "msg_")
+_DIGIT = re.compile(r"[0-9]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -101,8 +132,7 @@ def _high_entropy_token(text: str) -> str | None:
             continue  # chestsim's own event/message ids
         # Random base64/alphanumeric keys mix upper case, lower case and digits; words, UUIDs
         # (lower-case hex) and URL paths do not.
-        if not (any(c.islower() for c in token) and any(c.isupper() for c in token)
-                and any(c.isdigit() for c in token)):
+        if token.upper() == token or token.lower() == token or _DIGIT.search(token) is None:
             continue
         if _entropy(token) >= min(4.0, 0.8 * math.log2(len(token))):
             return token
@@ -117,8 +147,9 @@ def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
     >>> looks_like_secret("alice@example.com") is None
     True
     """
-    for pattern, what in _SHAPES:
-        if pattern.search(value):
+    lowered = value.lower()
+    for search, what, needles in _SHAPES:
+        if any(needle in lowered for needle in needles) and search(value):
             return what
     if free_text and len(value) >= 20 and not _EMAIL.match(value) and _high_entropy_token(value) is not None:
         return "a long high-entropy token in a free-text field"

@@ -125,15 +125,23 @@ def read_stream(stream: IO[bytes], name: str, *, max_line_bytes: int = DEFAULT_M
     if b"\x00" in first[:8192]:
         yield Record(name, 0, None, f"{name} is a binary file, not JSON or JSON Lines", fatal=True)
         return
+    if first.lstrip().startswith(b"\xef\xbb\xbf"):
+        first = first.replace(b"\xef\xbb\xbf", b"", 1)
+    # Blank space before the first event (any amount, up to the line limit) is read past, not taken
+    # for an empty file.
+    while not first.strip() and len(first) <= max_line_bytes and (more := stream.read(_CHUNK)):
+        first += more
     stripped = first.lstrip()
     if not stripped:
         yield Record(name, 0, None, f"{name} is empty: no events to check", fatal=True)
         return
-    if stripped.startswith(b"\xef\xbb\xbf"):
-        first = first.replace(b"\xef\xbb\xbf", b"", 1)
-        stripped = first.lstrip()
     if stripped[:1] == b"[":
-        yield from _documents(first, stream, name, max_line_bytes, array=True)
+        empty = True
+        for record in _documents(first, stream, name, max_line_bytes, array=True):
+            empty = False
+            yield record
+        if empty:
+            yield Record(name, 0, None, f"{name} is an empty JSON array: no events to check", fatal=True)
         return
     newline = first.find(b"\n")
     head = first[:newline] if newline >= 0 else first

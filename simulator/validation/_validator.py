@@ -116,7 +116,7 @@ class Validator:
         problems.extend(p for p in _schema_problems(compiled_type("envelope"), event) if p.pointer != "/type"
                         or not isinstance(name, str))
         leaked = leaks(event)
-        return redact(problems, event, leaked) + leaked
+        return _shorten(redact(problems, event, leaked)) + leaked
 
     def _explain(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
         problems = _schema_problems(schema, event)
@@ -130,7 +130,19 @@ class Validator:
             problems.extend(check_semantic(event))
         leaked = leaks(event)
         # Schema messages quote the offending value: never echo secret material.
-        return redact(problems, event, leaked) + leaked
+        return _shorten(redact(problems, event, leaked)) + leaked
+
+
+#: Messages quote values; a 50 MB field must not make a 50 MB line of output.
+_LONGEST_MESSAGE = 400
+
+
+def _shorten(problems: list[Problem]) -> list[Problem]:
+    """Problems with overlong messages cut (after redaction, so no cut leaves part of a secret)."""
+    return [p if len(p.message) <= _LONGEST_MESSAGE else
+            Problem(p.code, p.severity, p.pointer,
+                    f"{p.message[:200]} …[{len(p.message) - 320:,} characters cut]… {p.message[-120:]}")
+            for p in problems]
 
 
 def _schema_problems(schema: Compiled, event: dict[str, Any]) -> list[Problem]:

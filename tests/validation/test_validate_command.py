@@ -105,6 +105,10 @@ UNREADABLE = [
     pytest.param("missing.jsonl", None, "does not exist", id="missing-file"),
     pytest.param("empty.jsonl", b"", "is empty", id="empty-file"),
     pytest.param("blank.json", b"\n\n   \n", "is empty", id="blank-file"),
+    pytest.param("bom.jsonl", b"\xef\xbb\xbf", "is empty", id="only-a-bom"),
+    pytest.param("bom-newline.jsonl", b"\xef\xbb\xbf\r\n", "is empty", id="a-bom-and-a-newline"),
+    pytest.param("array.json", b"[]", "is an empty JSON array", id="empty-array"),
+    pytest.param("bom-array.json", b"\xef\xbb\xbf [\n ]\n", "is an empty JSON array", id="bom-and-spaced-empty-array"),
     pytest.param("binary.jsonl", bytes(range(256)) * 4, "is a binary file", id="binary-file"),
     pytest.param("folder", "dir", "is a directory", id="directory"),
 ]
