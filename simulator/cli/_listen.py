@@ -30,7 +30,9 @@ _LISTEN_EPILOG = (
     "waits past --idle-timeout, is closed (a request cut short is recorded as incomplete). "
     "GET /_chestsim/stats and /_chestsim/events?type=&verdict=&limit= on the same port. SIGINT (Ctrl-C) "
     "and SIGTERM: requests in flight finish and every acknowledged request is in --db; exit 0 on SIGTERM, "
-    "130 on Ctrl-C (with one line, chestsim: error: interrupted, on stderr)."
+    "130 on Ctrl-C (with one line, chestsim: error: interrupted, on stderr). If --db is removed or "
+    "replaced while listening, nothing more is acknowledged (500), what it held is saved to a new file, "
+    "and the exit (code 1) says where and how many requests were not recorded."
 )
 
 
@@ -151,7 +153,13 @@ def _listen(*, host: str, port: int, path: str, secret: list[str], token: str | 
         idle_timeout=parse_duration(idle_timeout, option="--idle-timeout"), max_connections=max_connections)
     if view is ViewMode.auto:
         view = ViewMode.live if sys.stdout.isatty() else ViewMode.plain
-    if asyncio.run(_serve(config, view)):
+    interrupted, failure = asyncio.run(_serve(config, view))
+    if failure is not None:
+        from simulator.cli import _error  # the one printer of `chestsim: error: …` lines
+
+        _error(failure)
+        raise typer.Exit(1)
+    if interrupted:
         raise KeyboardInterrupt  # stopped by Ctrl-C, after flushing: said as any interrupt is
 
 
@@ -168,8 +176,9 @@ def _max_body(text: str, parse_size: Any) -> int:
     return size
 
 
-async def _serve(config: Any, view: ViewMode) -> bool:
-    """Listen until SIGINT or SIGTERM, then finish and flush; True when SIGINT (Ctrl-C) stopped it."""
+async def _serve(config: Any, view: ViewMode) -> tuple[bool, str | None]:
+    """Listen until SIGINT or SIGTERM, then finish and flush. Whether SIGINT (Ctrl-C) stopped it,
+    and what was not kept if records could not be written."""
     from rich.console import Console
 
     from simulator.listener import run_listener
@@ -213,9 +222,14 @@ async def _serve(config: Any, view: ViewMode) -> bool:
         print("chestsim listen: stopping; finishing requests in flight", file=out, flush=True)
     snap = running.stats.snapshot()
     verdicts = ", ".join(f"{k}={v}" for k, v in snap["by_verdict"].items()) or "nothing"
+    interrupted = bool(stopped_by) and stopped_by[0] == signal.SIGINT
+    if running.failure is not None:
+        print(f"chestsim listen: stopped after {snap['requests']} requests ({verdicts})", file=out, flush=True)
+        return interrupted, (f"{running.failure}; {running.unrecorded} later requests were answered 500 "
+                             "and not recorded")
     print(f"chestsim listen: stopped after {snap['requests']} requests ({verdicts}); records in "
           f"{config.db} — `chestsim inspect {config.db}`", file=out, flush=True)
-    return bool(stopped_by) and stopped_by[0] == signal.SIGINT
+    return interrupted, None
 
 
 @app.command("inspect")

@@ -33,7 +33,7 @@ from typing import Any
 from simulator._exceptions import InputError, UsageError
 from simulator.listener._config import Listener
 from simulator.listener._pipeline import Outcome, Pipeline, Raw
-from simulator.listener._records import BatchWriter
+from simulator.listener._records import BatchWriter, RecordFileLost
 
 __all__ = ["InlineRecorder", "ProcessRecorder", "Recorder", "RecorderFailed", "make_recorder", "process"]
 
@@ -61,10 +61,17 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._failed: BaseException | None = None
+        #: What happened to a record file removed or replaced while listening.
+        self.lost: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def failure(self) -> str | None:
+        """Why requests stopped being recorded (and acknowledged), if they did."""
+        return self.lost or (str(self._failed) if self._failed is not None else None)
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -124,6 +131,12 @@ class Recorder:
             items, done = batch
             try:
                 outcomes = await self._write(items)
+            except RecordFileLost as exc:
+                self.lost = str(exc)
+                self._failed = exc
+                print(f"chestsim listen: {exc}; answering 500 from now on", file=sys.stderr)
+                _fail_future(done, RecorderFailed(str(exc)))
+                continue
             except Exception as exc:
                 self._failed = exc
                 print(f"chestsim listen: the record writer failed ({exc}); answering 500 from now on",
@@ -173,7 +186,7 @@ class InlineRecorder(Recorder):
 
     async def _close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            self.lost = self._writer.close() or self.lost
             self._writer = None
 
 
@@ -278,6 +291,8 @@ class ProcessRecorder(Recorder):
                 if in_flight:
                     self._fail(RecorderFailed("the record writer process exited"))
                 return
+            if kind == "lost":
+                self.lost = str(value)
             done = in_flight.popleft()
             if kind == "ok":
                 self.committed += len(value)
@@ -304,6 +319,13 @@ class ProcessRecorder(Recorder):
             return
         if proc.stdin is not None:
             proc.stdin.close()
+        # The writer's last word, if the file was removed or replaced after its last batch.
+        with contextlib.suppress(TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            self._proc = proc
+            kind, value = await asyncio.wait_for(self._receive(), 60)
+            if kind == "lost":
+                self.lost = str(value)
+        self._proc = None
         try:
             await asyncio.wait_for(proc.wait(), 60)
         except TimeoutError:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,7 +31,8 @@ from simulator._exceptions import InputError
 from simulator._types import PathLike
 from simulator.listener._judge import Validates
 
-__all__ = ["COLUMNS", "FORMAT", "BatchWriter", "Record", "RecordStore", "Summary", "shared_validator"]
+__all__ = ["COLUMNS", "FORMAT", "BatchWriter", "Record", "RecordFileLost", "RecordStore", "Summary",
+           "shared_validator"]
 
 #: Written in the ``meta`` table; ``chestsim inspect`` refuses other files.
 FORMAT = "chestsim-listener-records/1"
@@ -142,6 +145,9 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     if not create and not path.is_file():
         raise InputError(f"{path}: no such record file; `chestsim listen --db {path}` writes one",
                          path=str(path))
+    if create and path.exists() and (not path.is_file() or path.stat().st_size > 0):
+        # Another program's file must stay as it is: check it read-only before touching it.
+        _check_format(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         conn.execute("PRAGMA busy_timeout=10000")
@@ -152,12 +158,49 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
         found = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise InputError(f"{path}: not a chestsim listener record file ({exc})", path=str(path)) from None
+        raise _not_a_record_file(path, str(exc)) from None
     if not found or found[0] != FORMAT:
         conn.close()
-        raise InputError(f"{path}: not a chestsim listener record file (format {found and found[0]!r}); "
-                         "give the --db file that `chestsim listen` wrote", path=str(path))
+        raise _not_a_record_file(path, f"format {found and found[0]!r}")
     return conn
+
+
+def _check_format(path: Path) -> None:
+    """Refuse an existing file that is not a record file, without changing a byte of it."""
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+    except sqlite3.Error as exc:
+        raise _not_a_record_file(path, str(exc)) from None
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        found = (conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                 if "meta" in tables else None)
+    except sqlite3.Error as exc:
+        raise _not_a_record_file(path, str(exc)) from None
+    finally:
+        conn.close()
+    if not found or found[0] != FORMAT:
+        kind = f"tables {', '.join(sorted(tables)[:5])}" if tables else "no tables"
+        raise _not_a_record_file(path, f"another program's SQLite file: {kind}")
+
+
+def _not_a_record_file(path: Path, why: str) -> InputError:
+    return InputError(f"{path}: not a chestsim listener record file ({why}); left unchanged; give a new "
+                      "--db path or one that `chestsim listen` wrote", path=str(path))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path`` now, or None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class RecordFileLost(RuntimeError):
+    """The record file was removed or replaced while the listener wrote to it."""
 
 
 @cache
@@ -180,6 +223,9 @@ class BatchWriter:
     def __init__(self, path: PathLike, *, fsync: bool = False, checkpoint_every: float = 0.5) -> None:
         self.path = Path(path)
         self.conn = _connect(self.path, create=True)
+        self._identity = _identity(self.path)
+        #: Set once the file is found removed or replaced: what was kept, and where.
+        self.lost: str | None = None
         self.conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         # A safety valve: the checkpoint thread does nearly all the work, but only a writer can
         # wrap the WAL around once it has been copied back.
@@ -200,7 +246,9 @@ class BatchWriter:
             conn.close()
 
     def write(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert and commit, or insert nothing."""
+        """Insert and commit, or insert nothing (``RecordFileLost`` once the file is gone)."""
+        if self.lost is not None or _identity(self.path) != self._identity:
+            raise RecordFileLost(self._lose())
         conn = self.conn
         conn.execute("BEGIN")
         try:
@@ -217,13 +265,31 @@ class BatchWriter:
             "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [row[0] for row in reversed(rows)]
 
-    def close(self) -> None:
-        """Fold the WAL back into the file (self-contained for copies and `inspect`) and close."""
+    def _lose(self) -> str:
+        """Say (once) what happened to the file, and save what it held to a new one."""
+        if self.lost is None:
+            held = int(self.conn.execute("SELECT count(*) FROM records").fetchone()[0])
+            try:
+                # The connection still reads the removed file: copy it out whole.
+                rescue = Path(tempfile.mkdtemp(prefix="chestsim-rescued-")) / self.path.name
+                self.conn.execute("VACUUM INTO ?", (str(rescue),))
+                kept = f"the {held} record{'s' * (held != 1)} it held {'are' if held != 1 else 'is'} saved in {rescue}"
+            except (OSError, sqlite3.Error) as exc:
+                kept = f"the {held} record{'s' * (held != 1)} it held could not be saved ({type(exc).__name__})"
+            self.lost = f"the record file {self.path} was removed or replaced while listening; {kept}"
+        return self.lost
+
+    def close(self) -> str | None:
+        """Fold the WAL back into the file (self-contained for copies and `inspect`) and close;
+        what was lost (see ``lost``) if the file was removed or replaced meanwhile."""
         self._stop.set()
         self._checkpointer.join(30)
+        if self.lost is None and _identity(self.path) != self._identity:
+            self._lose()
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
+        return self.lost
 
 
 @dataclass(frozen=True, slots=True)

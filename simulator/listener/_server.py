@@ -79,6 +79,17 @@ class RunningListener:
     def __repr__(self) -> str:
         return f"RunningListener(url={self.url!r}, db={str(self.db)!r})"
 
+    @property
+    def failure(self) -> str | None:
+        """Why requests stopped being recorded and acknowledged (the record file was removed, the
+        writer failed), or None; after a stop, also a file removed after the last request."""
+        return self._server.recorder.failure
+
+    @property
+    def unrecorded(self) -> int:
+        """Requests answered 500 because they could not be recorded."""
+        return self._server.unrecorded
+
     def records(self, *, type: str | None = None, verdict: str | None = None,
                 limit: int | None = None) -> list[Record]:
         """Every committed record, oldest first (all acknowledged requests are committed)."""
@@ -165,6 +176,7 @@ class _Server:
         self.shutting_down = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.guard: ConnectionGuard | None = None
+        self.unrecorded = 0
         self._http_log = logging.Logger("chestsim.listener.http", logging.DEBUG)
         self._http_log.propagate = False
         self._http_log.addHandler(_ProtocolErrors(self))
@@ -250,6 +262,7 @@ class _Server:
             outcome = (await done)[index]
         except RecorderFailed:
             # Not committed: never acknowledge.
+            self.unrecorded += 1
             self.stats.observe(status=500, verdict="error", event_type=None, webhook_id=None,
                                duplicate=False, out_of_order=False, fault=None,
                                seconds=time.perf_counter() - started, received_at=received_at)

@@ -11,6 +11,7 @@ stop, by closing stdin once everything it answered is committed.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import signal
 import sys
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 from simulator._exceptions import InputError
 from simulator.listener._pipeline import Pipeline
 from simulator.listener._recorder import process
-from simulator.listener._records import BatchWriter
+from simulator.listener._records import BatchWriter, RecordFileLost
 
 _HEADER = 4
 
@@ -61,11 +62,16 @@ def main() -> int:
         _send(out, "error", f"cannot open the record file {path!r}: {exc}")
         return 2
     _send(out, "ready", None)
+    reported = False
     try:
         # One turn per batch until the listener closes the pipe.
         while (items := _frame(source)) is not None:
             try:
                 outcomes = [tuple(outcome) for outcome in process(pipeline, writer, items)]
+            except RecordFileLost as exc:
+                _send(out, "lost", str(exc))
+                reported = True
+                continue
             except Exception as exc:
                 _send(out, "error", f"{type(exc).__name__}: {exc}")
                 continue
@@ -73,7 +79,10 @@ def main() -> int:
     except BrokenPipeError:
         pass
     finally:
-        writer.close()
+        lost = writer.close()
+    if lost is not None and not reported:
+        with contextlib.suppress(BrokenPipeError):
+            _send(out, "lost", lost)
     return 0
 
 
