@@ -24,6 +24,7 @@ from simulator.cli import (  # noqa: F401  (each module registers its commands o
     _generate,
     _listen,
     _loadtest,
+    _schemas,
     _send,
     _validate,
 )

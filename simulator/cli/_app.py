@@ -7,7 +7,7 @@ import enum
 import typer
 import typer.core
 
-__all__ = ["OutputFormat", "app", "endpoints_app", "events_app", "scenarios_app"]
+__all__ = ["OutputFormat", "app", "endpoints_app", "events_app", "scenarios_app", "schemas_app"]
 
 app = typer.Typer(
     name="chestsim",
@@ -22,6 +22,8 @@ events_app = typer.Typer(help="The 24 event types: list them, show a schema and 
                          no_args_is_help=True)
 scenarios_app = typer.Typer(help="Shipped scenario scripts.", no_args_is_help=True)
 endpoints_app = typer.Typer(help="Endpoint configuration.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The payload contract as a whole: export it (OpenAPI 3.1, AsyncAPI 3.0, one JSON "
+                               "Schema), diff two versions of it.", no_args_is_help=True)
 
 
 def _show_version(value: bool) -> None:
@@ -43,6 +45,7 @@ def _root(
 app.add_typer(events_app, name="events")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(endpoints_app, name="endpoints")
+app.add_typer(schemas_app, name="schemas")
 
 
 def _metavar_alone(self: typer.core.TyperArgument, ctx: typer.Context) -> str | None:
