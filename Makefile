@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-fast lint bench loadtest clean
+.PHONY: help venv specs demo test test-fast lint bench loadtest clean
 
 help:
 	@echo "make demo      generate a small tenant day, validate it, deliver it to a local listener"
 	@echo "make test      lint + type-check + the whole pytest suite (what CI runs)"
+	@echo "make specs     fetch the AsyncAPI 3.0 specification schema the contract tests check against (npm)"
 	@echo "make test-fast the suite without slow tests (wheel build, crash loops, Locust)"
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make bench     side-by-side benchmarks (bench/), never part of make test"
@@ -23,6 +24,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The AsyncAPI 3.0 specification's JSON Schema, which tests/contract/ checks the export against: taken from
+# the npm package that publishes it, never kept in the repo. Idempotent; a cut-short fetch leaves nothing behind.
+ASYNCAPI_SPECS := 6.11.1
+ASYNCAPI_DIR   := .cache/asyncapi-specs-$(ASYNCAPI_SPECS)
+ASYNCAPI_SPEC  := $(ASYNCAPI_DIR)/schemas/3.0.0.json
+
+$(ASYNCAPI_SPEC):
+	@command -v npm >/dev/null || { echo "make: npm is needed to fetch @asyncapi/specs (apt-get install npm)" >&2; exit 2; }
+	rm -rf $(ASYNCAPI_DIR).part && mkdir -p $(ASYNCAPI_DIR).part
+	cd $(ASYNCAPI_DIR).part && npm pack --silent @asyncapi/specs@$(ASYNCAPI_SPECS) >/dev/null \
+		&& tar -xzf asyncapi-specs-$(ASYNCAPI_SPECS).tgz --strip-components=1 package/schemas/3.0.0.json
+	mkdir -p $(ASYNCAPI_DIR)/schemas && mv $(ASYNCAPI_DIR).part/schemas/3.0.0.json $@ && rm -rf $(ASYNCAPI_DIR).part
+
+specs: $(ASYNCAPI_SPEC)
+
 demo: $(STAMP)
 	$(BIN)/chestsim demo
 
@@ -30,10 +46,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench loadtests examples scenarios
 	$(BIN)/mypy
 
-test: lint
+test: lint specs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) specs
 	$(BIN)/python -m pytest -m 'not slow and not locust' $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -43,4 +59,4 @@ loadtest: $(STAMP)
 	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache bench/out loadtests/out
+	rm -rf $(VENV) .cache build dist .pytest_cache .mypy_cache .ruff_cache bench/out loadtests/out
