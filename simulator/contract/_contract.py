@@ -113,10 +113,14 @@ def load_contract(path: str | Path | None = None) -> Contract:
 
         path = schemas_dir()
     where = Path(path)
-    if where.is_dir():
-        return _from_folder(where)
-    if where.is_file():
-        return _from_bundle(where)
+    try:
+        if where.is_dir():
+            return _from_folder(where)
+        if where.is_file():
+            return _from_bundle(where)
+    except RecursionError:
+        raise InputError(f"{path}: a schema nests too deeply to follow; no event needs that many levels",
+                         path=str(path)) from None
     raise InputError(f"{path}: no such folder or file; {_HOW}", path=str(path))
 
 
@@ -176,8 +180,8 @@ def _from_folder(folder: Path) -> Contract:
     ordered = dict(sorted(events.items(), key=lambda kv: (_CATALOG_ORDER.get(kv[0], len(_CATALOG_ORDER)), kv[0])))
     examples = {key: {p.stem: _read(p) for p in sorted((folder / "examples" / key).glob("*.json"))}
                 for key in ordered}
-    return Contract(source=str(folder), defs=defs, events=ordered,
-                    examples={key: found for key, found in examples.items() if found})
+    return _checked(Contract(source=str(folder), defs=defs, events=ordered,
+                             examples={key: found for key, found in examples.items() if found}))
 
 
 def def_name(key: str) -> str:
@@ -258,5 +262,16 @@ def _from_bundle(path: Path) -> Contract:
         return ref
 
     map_refs({"$defs": defs}, check)
-    return Contract(source=str(path), defs=defs, events=events)
+    return _checked(Contract(source=str(path), defs=defs, events=events))
+
+
+def _checked(contract: Contract) -> Contract:
+    """``contract``, once every ``$ref`` in it is known to lead somewhere (not nowhere, not round in a loop)."""
+
+    def follow(ref: str) -> str:
+        contract.resolve({"$ref": ref})
+        return ref
+
+    map_refs({"$defs": contract.defs}, follow)
+    return contract
 

@@ -32,7 +32,7 @@ from simulator.contract._contract import Contract
 
 __all__ = ["Change", "ContractDiff", "diff_contracts"]
 
-_MAX_DEPTH = 40
+_MAX_DEPTH = 64  # levels of fields followed in one event
 _LOWER_BOUNDS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum", "minContains")
 _UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum", "maxContains")
 _RULES = ("pattern", "format", "multipleOf", "uniqueItems")
@@ -156,25 +156,37 @@ def _canonical(value: Any) -> bytes:
 
 def _facts(contract: Contract, schema: Any) -> dict[str, _Field]:
     out: dict[str, _Field] = {}
-    _walk(contract, schema, "", True, out, 0)
+    _walk(contract, schema, "", True, out, frozenset())
     return out
 
 
-def _flatten(contract: Contract, node: Any, depth: int) -> list[dict[str, Any]]:
-    """The schemas that all apply to one value: ``node`` and its ``$ref`` and ``allOf`` parts, resolved."""
-    if depth > _MAX_DEPTH or not isinstance(node, dict):
-        return []
-    parts = [node]
-    if isinstance(node.get("$ref"), str):
-        parts.extend(_flatten(contract, contract.resolve({"$ref": node["$ref"]}), depth + 1))
+def _flatten(contract: Contract, node: Any, path: frozenset[str], parts: list[dict[str, Any]],
+             expanded: set[str]) -> None:
+    """Gather the schemas that all apply to one value: ``node`` and its ``$ref`` and ``allOf`` parts, resolved.
+
+    ``path`` holds the references already expanded above this value: a schema that
+    contains itself (a tree) is followed once, not forever.
+    """
+    if not isinstance(node, dict):
+        return
+    parts.append(node)
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in path and ref not in expanded:
+        expanded.add(ref)
+        _flatten(contract, contract.resolve({"$ref": ref}), path, parts, expanded)
     for branch in node.get("allOf") or ():
         if isinstance(branch, dict) and "if" not in branch:
-            parts.extend(_flatten(contract, branch, depth + 1))
-    return parts
+            _flatten(contract, branch, path, parts, expanded)
 
 
-def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict[str, _Field], depth: int) -> None:
-    parts = _flatten(contract, node, depth)
+def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict[str, _Field],
+          path: frozenset[str]) -> None:
+    if pointer.count("/") > _MAX_DEPTH:
+        return  # no payload nests this deep; stopping keeps a hostile schema from exhausting the stack
+    parts: list[dict[str, Any]] = []
+    expanded: set[str] = set()
+    _flatten(contract, node, path, parts, expanded)
+    path = path | expanded
     facts = out.setdefault(pointer, _Field())
     facts.required = required
     properties: dict[str, list[Any]] = {}
@@ -213,22 +225,22 @@ def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict
             conditionals.add(_canonical({k: part[k] for k in ("if", "then", "else") if k in part}))
     facts.conditionals = frozenset(conditionals)
     for branches in alternatives:
-        _unite(contract, branches, pointer, facts, out, depth)
+        _unite(contract, branches, pointer, facts, out, path)
     for name, subs in properties.items():
-        _walk(contract, {"allOf": subs}, f"{pointer}/{_escape(name)}", name in required_names, out, depth + 1)
+        _walk(contract, {"allOf": subs}, f"{pointer}/{_escape(name)}", name in required_names, out, path)
     if items:
-        _walk(contract, {"allOf": items}, f"{pointer}/*", True, out, depth + 1)
+        _walk(contract, {"allOf": items}, f"{pointer}/*", True, out, path)
 
 
 def _unite(contract: Contract, branches: list[Any], pointer: str, facts: _Field, out: dict[str, _Field],
-           depth: int) -> None:
+           path: frozenset[str]) -> None:
     """Fold ``oneOf``/``anyOf`` branches into ``facts``: a value may take any branch's shape."""
     types: set[str] = set()
     values: set[bytes] = set()
     any_type = any_value = False
     for branch in branches:
         inner: dict[str, _Field] = {}
-        _walk(contract, branch, pointer, facts.required, inner, depth + 1)
+        _walk(contract, branch, pointer, facts.required, inner, path)
         own = inner.pop(pointer)
         any_type |= own.types is None
         any_value |= own.values is None

@@ -1,0 +1,263 @@
+"""`chestsim schemas diff`: hand-made contract pairs, one per class of change, judged for listeners."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contract_helpers import copy_schemas, edit
+
+from simulator.cli import main
+from simulator.contract import diff_contracts, load_contract
+
+Mutation = Callable[[Path], None]
+
+
+def data_props(doc: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = doc["properties"]["data"]["properties"]
+    return props
+
+
+def on_used(change: Callable[[dict[str, Any]], object]) -> Mutation:
+    """Edit the secret.used schema file."""
+    return lambda folder: edit(folder, "events/secret.used.json", change)
+
+
+def on_defs(change: Callable[[dict[str, Any]], object]) -> Mutation:
+    """Edit the shared definitions (every event that uses them changes)."""
+    return lambda folder: edit(folder, "definitions.json", lambda d: change(d["$defs"]))
+
+
+def rename_purpose(doc: dict[str, Any]) -> None:
+    props = data_props(doc)
+    props["reason"] = props.pop("purpose")
+
+
+def add_required(doc: dict[str, Any]) -> None:
+    data_props(doc)["region"] = {"type": "string"}
+    doc["properties"]["data"]["required"].append("region")
+
+
+def make_required(doc: dict[str, Any]) -> None:
+    doc["properties"]["data"]["required"].append("purpose")
+
+
+def make_optional(doc: dict[str, Any]) -> None:
+    doc["properties"]["data"]["required"].remove("device_ids")
+
+
+def remove_type(folder: Path) -> None:
+    (folder / "events" / "user_shards.deleted.json").unlink()
+
+
+def add_type(folder: Path) -> None:
+    doc = json.loads((folder / "events" / "user_shards.posted.json").read_text())
+    doc["$id"] = doc["$id"].replace("posted", "moved")
+    doc["properties"]["type"] = {"const": "user_shards.moved"}
+    (folder / "events" / "user_shards.moved.json").write_text(json.dumps(doc))
+
+
+def nullable_note(doc: dict[str, Any]) -> None:
+    data_props(doc)["note"] = {"type": ["string", "null"]}
+
+
+def string_note(doc: dict[str, Any]) -> None:
+    data_props(doc)["note"] = {"type": "string"}
+
+
+def no_null_previous(folder: Path) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        data_props(doc)["previous"]["oneOf"].pop()  # [idp_settings, null] → [idp_settings]
+
+    edit(folder, "events/idp.settings_updated.json", change)
+
+
+# (id, change to OLD (or None), change to NEW, the one change expected: (event type, kind, pointer, breaking))
+CASES = [
+    ("field-removed", None, on_used(lambda d: data_props(d).pop("purpose")),
+     ("secret.used", "field-removed", "/data/purpose", True)),
+    ("field-renamed", None, on_used(rename_purpose), ("secret.used", "field-renamed", "/data/purpose", True)),
+    ("new-required-field", None, on_used(add_required),
+     ("secret.used", "field-added-required", "/data/region", True)),
+    ("new-optional-field", None, on_used(lambda d: data_props(d).update(note={"type": "string"})),
+     ("secret.used", "field-added-optional", "/data/note", False)),
+    ("optional-now-required", None, on_used(make_required),
+     ("secret.used", "field-now-required", "/data/purpose", True)),
+    ("required-now-optional", None, on_used(make_optional),
+     ("secret.used", "field-now-optional", "/data/device_ids", True)),
+    ("enum-narrowed", None, on_used(lambda d: data_props(d)["purpose"]["enum"].remove("copy")),
+     ("secret.used", "enum-narrowed", "/data/purpose", True)),
+    ("enum-widened", None, on_used(lambda d: data_props(d)["purpose"]["enum"].append("print")),
+     ("secret.used", "enum-widened", "/data/purpose", False)),
+    ("type-narrowed", on_used(nullable_note), on_used(string_note),
+     ("secret.used", "type-changed", "/data/note", True)),
+    ("type-widened", on_used(string_note), on_used(nullable_note),
+     ("secret.used", "type-changed", "/data/note", True)),
+    ("nullable-no-more", None, no_null_previous,
+     ("idp.settings_updated", "type-changed", "/data/previous", True)),
+    ("bound-tightened", None, on_used(lambda d: data_props(d)["device_ids"].update(maxItems=8)),
+     ("secret.used", "bound-tightened", "/data/device_ids", True)),
+    ("bound-loosened", None, on_used(lambda d: data_props(d)["device_ids"].pop("minItems")),
+     ("secret.used", "bound-loosened", "/data/device_ids", False)),
+    ("pattern-added", None, on_used(lambda d: data_props(d)["purpose"].update(pattern="^[a-z]+$")),
+     ("secret.used", "rule-added", "/data/purpose", True)),
+    ("event-type-removed", None, remove_type, ("user_shards.deleted", "event-type-removed", "", True)),
+    ("event-type-added", None, add_type, ("user_shards.moved", "event-type-added", "", False)),
+]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Callable[[Mutation | None, Mutation | None], tuple[Path, Path]]:
+    def make(old_change: Mutation | None, new_change: Mutation | None) -> tuple[Path, Path]:
+        old = copy_schemas(tmp_path / "old")
+        if old_change:
+            old_change(old)
+        new = tmp_path / "new"
+        shutil.copytree(old, new)
+        if new_change:
+            new_change(new)
+        return old, new
+
+    return make
+
+
+@pytest.mark.parametrize(("old_change", "new_change", "expected"),
+                         [pytest.param(o, n, e, id=i) for i, o, n, e in CASES])
+def test_each_class_of_change_is_found_and_judged(pair: Any, old_change: Mutation | None, new_change: Mutation,
+                                                  expected: tuple[str, str, str, bool]) -> None:
+    old, new = pair(old_change, new_change)
+    diff = diff_contracts(load_contract(old), load_contract(new))
+    assert [(c.event_type, c.kind, c.pointer, c.breaking) for c in diff.changes] == [expected]
+    assert diff.exit_code == (1 if expected[3] else 0)
+
+
+@pytest.mark.parametrize(("old_change", "new_change", "expected"),
+                         [pytest.param(o, n, e, id=i) for i, o, n, e in CASES])
+def test_the_command_exits_1_only_for_breaking_changes(pair: Any, capsys: pytest.CaptureFixture[str],
+                                                       old_change: Mutation | None, new_change: Mutation,
+                                                       expected: tuple[str, str, str, bool]) -> None:
+    old, new = pair(old_change, new_change)
+    code = main(["schemas", "diff", str(old), str(new), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert err == ""
+    report = json.loads(out)
+    assert code == (1 if expected[3] else 0)
+    assert report["breaking"] == int(expected[3])
+    assert report["compatible"] == int(not expected[3])
+    [change] = report["changes"]
+    assert (change["event_type"], change["kind"], change["pointer"], change["breaking"]) == expected
+
+
+def test_a_shared_definition_change_shows_in_every_event_type_using_it(pair: Any) -> None:
+    old, new = pair(None, on_defs(lambda defs: defs["user_ref"]["properties"].pop("display_name")))
+    diff = diff_contracts(load_contract(old), load_contract(new))
+    assert ("secret.used", "field-removed", "/data/used_by/display_name") in {
+        (c.event_type, c.kind, c.pointer) for c in diff.changes}
+    assert len({c.event_type for c in diff.changes}) > 5
+    assert all(c.breaking and c.kind == "field-removed" for c in diff.changes)
+
+
+def test_a_dropped_conditional_rule_is_compatible_and_an_added_one_breaking(pair: Any) -> None:
+    def drop_rule(defs: dict[str, Any]) -> None:
+        defs["shard_map"]["allOf"].pop()
+
+    old, new = pair(None, on_defs(drop_rule))
+    forward = diff_contracts(load_contract(old), load_contract(new))
+    assert forward.changes
+    assert {(c.kind, c.breaking) for c in forward.changes} == {("rule-removed", False)}
+    backward = diff_contracts(load_contract(new), load_contract(old))
+    assert {(c.kind, c.breaking) for c in backward.changes} == {("rule-added", True)}
+
+
+def test_text_output_groups_changes_by_event_type(pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    def several(folder: Path) -> None:
+        on_used(lambda d: data_props(d).pop("purpose"))(folder)
+        on_used(lambda d: data_props(d).update(note={"type": "string"}))(folder)
+        remove_type(folder)
+
+    old, new = pair(None, several)
+    code = main(["schemas", "diff", str(old), str(new)])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{old} → {new}: 2 breaking, 1 compatible change in 2 event types"
+    assert "  BREAKING   field-removed /data/purpose: removed: listeners reading it get nothing" in lines
+    assert "  compatible field-added-optional /data/note: new optional field (string)" in lines
+    assert lines.index("secret.used") < lines.index("  compatible field-added-optional /data/note: new optional "
+                                                     "field (string)")
+
+
+def test_folders_and_bundles_compare_alike(pair: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = pair(None, on_used(lambda d: data_props(d)["purpose"]["enum"].remove("copy")))
+    bundles = []
+    for folder in (old, new):
+        assert main(["schemas", "export", "--format", "bundle", "--schemas", str(folder),
+                     "--out", str(folder) + ".json"]) == 0
+        bundles.append(str(folder) + ".json")
+    capsys.readouterr()
+    results = []
+    for a, b in [(old, new), (bundles[0], bundles[1]), (old, bundles[1]), (bundles[0], new)]:
+        code = main(["schemas", "diff", str(a), str(b), "--format", "json"])
+        report = json.loads(capsys.readouterr().out)
+        results.append((code, report["changes"]))
+    assert all(r == results[0] for r in results)
+    assert results[0][0] == 1
+
+
+def test_the_same_contract_has_no_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["schemas", "diff", "schemas", "schemas"])
+    assert code == 0
+    assert capsys.readouterr().out == "schemas → schemas: no changes\n"
+
+
+def test_a_schema_that_contains_itself_is_followed_once(tmp_path: Path) -> None:
+    tree = {"$defs": {
+        "tree": {"type": "object", "properties": {"left": {"$ref": "#/$defs/tree"}, "right": {"$ref": "#/$defs/tree"}}},
+        "e": {"properties": {"type": {"const": "x.y"}, "data": {"$ref": "#/$defs/tree"}}}},
+        "oneOf": [{"$ref": "#/$defs/e"}]}
+    (tmp_path / "tree.json").write_text(json.dumps(tree))
+    contract = load_contract(tmp_path / "tree.json")
+    assert diff_contracts(contract, contract).changes == ()
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text)
+    return str(tmp_path / name)
+
+
+def _bundle(tmp_path: Path, defs: dict[str, Any]) -> str:
+    return _write(tmp_path, "b.json", json.dumps({"$defs": {**defs, "e": {"properties": {
+        "type": {"const": "x.y"}, "data": {"$ref": "#/$defs/a"}}}}, "oneOf": [{"$ref": "#/$defs/e"}]}))
+
+
+@pytest.mark.parametrize(
+    ("make_args", "fragment"),
+    [
+        pytest.param(lambda t: [str(t / "gone"), "schemas"], "gone: no such folder or file", id="missing-old"),
+        pytest.param(lambda t: ["schemas", str(t / "gone")], "gone: no such folder or file", id="missing-new"),
+        pytest.param(lambda t: [_write(t, "x.json", "{not json"), "schemas"], "x.json: not JSON", id="not-json"),
+        pytest.param(lambda t: [_write(t, "x.json", "[1, 2]"), "schemas"], "not a contract bundle", id="not-a-bundle"),
+        pytest.param(lambda t: ["schemas", "schemas", "--format", "yaml"], "--format", id="unknown-format"),
+        pytest.param(lambda t: ["schemas"], "Missing argument 'NEW'", id="one-argument"),
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/zz"}}), "schemas"], "points at nothing",
+                     id="dangling-ref"),
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}), "schemas"],
+                     "refers to itself in a loop", id="ref-loop"),
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "other.json#/x"}}), "schemas"], "leaves the bundle",
+                     id="ref-outside-bundle"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], make_args: Any,
+                                      fragment: str) -> None:
+    code = main(["schemas", "diff", *make_args(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("chestsim: error: ")
+    assert fragment in lines[0]
+    assert out == ""
