@@ -39,12 +39,17 @@ from simulator._signing import SigningSecret, sign_headers, verify
 from simulator._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from simulator.contract import Contract, ContractDiff, diff_contracts, load_contract
     from simulator.delivery import Endpoint, Journal, RetryPolicy, Sender, send
     from simulator.listener import Listener, ListenerThread, RecordStore, run_listener
     from simulator.model import Tenant, VirtualClock, generate
     from simulator.validation import Problem, SequenceChecker, Validator, validate
 
 _LAZY = {
+    "Contract": "simulator.contract",
+    "ContractDiff": "simulator.contract",
+    "diff_contracts": "simulator.contract",
+    "load_contract": "simulator.contract",
     "Endpoint": "simulator.delivery",
     "Journal": "simulator.delivery",
     "Listener": "simulator.listener",
@@ -66,6 +71,8 @@ _LAZY = {
 __all__ = [
     "CATALOG",
     "ChestsimError",
+    "Contract",
+    "ContractDiff",
     "DeliveryError",
     "Endpoint",
     "EndpointConfigError",
@@ -92,8 +99,10 @@ __all__ = [
     "Validator",
     "VirtualClock",
     "__version__",
+    "diff_contracts",
     "expand_event_types",
     "generate",
+    "load_contract",
     "lookup",
     "run_listener",
     "send",

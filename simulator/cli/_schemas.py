@@ -105,7 +105,7 @@ def diff_command(
     """Compare two contracts per event type; each change is breaking for listeners or compatible."""
     from simulator.contract import diff_contracts, load_contract
 
-    diff = diff_contracts(load_contract(old), load_contract(new))
+    diff = diff_contracts(load_contract(old, examples=False), load_contract(new, examples=False))
     if format is OutputFormat.json:
         diff.write_json()
     else:

@@ -56,6 +56,9 @@ class Contract:
     #: event type key → example name → event, from a folder's ``examples/<key>/<name>.json`` (none in a bundle)
     examples: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"load_contract({self.source!r})"
+
     def event_schema(self, key: str) -> Any:
         """The schema of event type ``key`` (its ``$ref`` still unresolved)."""
         return self.defs[self.events[key]]
@@ -102,8 +105,10 @@ class Contract:
         }
 
 
-def load_contract(path: str | Path | None = None) -> Contract:
+def load_contract(path: str | Path | None = None, *, examples: bool = True) -> Contract:
     """Load a contract folder or bundle file; ``None`` loads the contract chestsim ships.
+
+    ``examples=False`` leaves a folder's ``examples/`` unread (a diff needs only the schemas).
 
     Raises :class:`~simulator.InputError` (one line, naming the file and the fix)
     for a missing path, a file that is not JSON, or a ``$ref`` that leaves the contract.
@@ -115,7 +120,7 @@ def load_contract(path: str | Path | None = None) -> Contract:
     where = Path(path)
     try:
         if where.is_dir():
-            return _from_folder(where)
+            return _from_folder(where, examples=examples)
         if where.is_file():
             return _from_bundle(where)
     except RecursionError:
@@ -141,7 +146,7 @@ class _File:
     schema: dict[str, Any]
 
 
-def _from_folder(folder: Path) -> Contract:
+def _from_folder(folder: Path, *, examples: bool) -> Contract:
     events_dir = folder / "events"
     event_paths = sorted(events_dir.glob("*.json")) if events_dir.is_dir() else []
     if not event_paths:
@@ -178,10 +183,10 @@ def _from_folder(folder: Path) -> Contract:
         if set(f.schema) - _METADATA:
             place(f.name, _rewrite(body, f.uri, by_uri, f.path), f.path)
     ordered = dict(sorted(events.items(), key=lambda kv: (_CATALOG_ORDER.get(kv[0], len(_CATALOG_ORDER)), kv[0])))
-    examples = {key: {p.stem: _read(p) for p in sorted((folder / "examples" / key).glob("*.json"))}
-                for key in ordered}
+    shipped = {key: {p.stem: _read(p) for p in sorted((folder / "examples" / key).glob("*.json"))}
+               for key in ordered} if examples else {}
     return _checked(Contract(source=str(folder), defs=defs, events=ordered,
-                             examples={key: found for key, found in examples.items() if found}))
+                             examples={key: found for key, found in shipped.items() if found}))
 
 
 def def_name(key: str) -> str:

@@ -214,6 +214,17 @@ def test_the_same_contract_has_no_changes(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out == "schemas → schemas: no changes\n"
 
 
+def test_diff_reads_only_the_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # examples are part of an export, not of the contract a diff compares: a broken one does not stop it
+    folder = tmp_path / "schemas"
+    shutil.copytree("schemas", folder)
+    (folder / "examples" / "secret.used" / "full.json").write_text("{broken")
+    assert main(["schemas", "diff", "schemas", str(folder)]) == 0
+    assert main(["schemas", "export", "--format", "asyncapi", "--schemas", str(folder)]) == 2
+    assert "secret.used/full.json: not JSON" in capsys.readouterr().err
+    assert repr(load_contract(folder, examples=False)) == f"load_contract({str(folder)!r})"
+
+
 def test_a_schema_that_contains_itself_is_followed_once(tmp_path: Path) -> None:
     tree = {"$defs": {
         "tree": {"type": "object", "properties": {"left": {"$ref": "#/$defs/tree"}, "right": {"$ref": "#/$defs/tree"}}},
