@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from contract_helpers import copy_schemas, edit
 
+from simulator._resources import schemas_dir
 from simulator.cli import main
 from simulator.contract import diff_contracts, load_contract
 
 Mutation = Callable[[Path], None]
+SCHEMAS = str(schemas_dir())
 
 
 def data_props(doc: dict[str, Any]) -> dict[str, Any]:
@@ -209,17 +211,17 @@ def test_folders_and_bundles_compare_alike(pair: Any, tmp_path: Path, capsys: py
 
 
 def test_the_same_contract_has_no_changes(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["schemas", "diff", "schemas", "schemas"])
+    code = main(["schemas", "diff", SCHEMAS, SCHEMAS])
     assert code == 0
-    assert capsys.readouterr().out == "schemas → schemas: no changes\n"
+    assert capsys.readouterr().out == f"{SCHEMAS} → {SCHEMAS}: no changes\n"
 
 
 def test_diff_reads_only_the_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # examples are part of an export, not of the contract a diff compares: a broken one does not stop it
     folder = tmp_path / "schemas"
-    shutil.copytree("schemas", folder)
+    shutil.copytree(SCHEMAS, folder)
     (folder / "examples" / "secret.used" / "full.json").write_text("{broken")
-    assert main(["schemas", "diff", "schemas", str(folder)]) == 0
+    assert main(["schemas", "diff", SCHEMAS, str(folder)]) == 0
     assert main(["schemas", "export", "--format", "asyncapi", "--schemas", str(folder)]) == 2
     assert "secret.used/full.json: not JSON" in capsys.readouterr().err
     assert repr(load_contract(folder, examples=False)) == f"load_contract({str(folder)!r})"
@@ -248,17 +250,17 @@ def _bundle(tmp_path: Path, defs: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("make_args", "fragment"),
     [
-        pytest.param(lambda t: [str(t / "gone"), "schemas"], "gone: no such folder or file", id="missing-old"),
-        pytest.param(lambda t: ["schemas", str(t / "gone")], "gone: no such folder or file", id="missing-new"),
-        pytest.param(lambda t: [_write(t, "x.json", "{not json"), "schemas"], "x.json: not JSON", id="not-json"),
-        pytest.param(lambda t: [_write(t, "x.json", "[1, 2]"), "schemas"], "not a contract bundle", id="not-a-bundle"),
-        pytest.param(lambda t: ["schemas", "schemas", "--format", "yaml"], "--format", id="unknown-format"),
-        pytest.param(lambda t: ["schemas"], "Missing argument 'NEW'", id="one-argument"),
-        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/zz"}}), "schemas"], "points at nothing",
+        pytest.param(lambda t: [str(t / "gone"), SCHEMAS], "gone: no such folder or file", id="missing-old"),
+        pytest.param(lambda t: [SCHEMAS, str(t / "gone")], "gone: no such folder or file", id="missing-new"),
+        pytest.param(lambda t: [_write(t, "x.json", "{not json"), SCHEMAS], "x.json: not JSON", id="not-json"),
+        pytest.param(lambda t: [_write(t, "x.json", "[1, 2]"), SCHEMAS], "not a contract bundle", id="not-a-bundle"),
+        pytest.param(lambda t: [SCHEMAS, SCHEMAS, "--format", "yaml"], "--format", id="unknown-format"),
+        pytest.param(lambda t: [SCHEMAS], "Missing argument 'NEW'", id="one-argument"),
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/zz"}}), SCHEMAS], "points at nothing",
                      id="dangling-ref"),
-        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}), "schemas"],
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}), SCHEMAS],
                      "refers to itself in a loop", id="ref-loop"),
-        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "other.json#/x"}}), "schemas"], "leaves the bundle",
+        pytest.param(lambda t: [_bundle(t, {"a": {"$ref": "other.json#/x"}}), SCHEMAS], "leaves the bundle",
                      id="ref-outside-bundle"),
     ],
 )
