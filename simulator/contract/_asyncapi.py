@@ -2,7 +2,9 @@
 
 The channel is the tenant's webhook endpoint (its address is whatever URL the
 tenant configured, so it is left unknown); each event type is a message on it
-and an operation the listener performs (``receive``), bound to HTTP ``POST``.
+and an operation the listener performs (``receive``), bound to HTTP ``POST``. The
+bearer token is optional, so it is an optional header of the messages rather than a
+security requirement of the operations.
 Payload schemas sit in ``components.schemas`` under the bundle's names, with
 the keywords every JSON Schema draft since 07 shares.
 """
@@ -33,9 +35,16 @@ def asyncapi(contract: Contract) -> dict[str, Any]:
     schemas: dict[str, Any] = {name: map_refs(schema, _components_ref) for name, schema in contract.defs.items()}
     schemas["webhook_headers"] = {
         "type": "object",
-        "description": "The Standard Webhooks headers on every delivery; `Authorization: Bearer <token>` too "
-                       "when the endpoint has a token.",
-        "properties": {header: {**schema, "description": text} for header, (text, schema) in HEADERS.items()},
+        "description": "The HTTP headers of a delivery: the three Standard Webhooks headers always, "
+                       "`authorization` only when the endpoint was given a token.",
+        "properties": {
+            **{header: {**schema, "description": text} for header, (text, schema) in HEADERS.items()},
+            "authorization": {"type": "string", "pattern": "^Bearer [\\x21-\\x7e]+$",
+                              "description": "`Bearer <token>`, when the endpoint has a token (the page's \"if "
+                                             "needed, token\"); compare it in constant time."},
+            "content-type": {"const": "application/json"},
+            "user-agent": {"type": "string", "description": "The sender and its version."},
+        },
         "required": list(HEADERS),
     }
     messages: dict[str, Any] = {}
@@ -60,7 +69,6 @@ def asyncapi(contract: Contract) -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{_CHANNEL}"},
             "summary": f"A listener receives {key}.",
             "messages": [{"$ref": f"#/channels/{_CHANNEL}/messages/{name}"}],
-            "security": [{"$ref": "#/components/securitySchemes/bearerToken"}],
             "bindings": {"http": {"method": "POST", "bindingVersion": "0.3.0"}},
         }
     answers = "\n".join(f"- **{code}**: {text}" for code, text in RESPONSES.items())
@@ -89,14 +97,6 @@ def asyncapi(contract: Contract) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "messages": messages,
-            "securitySchemes": {
-                "bearerToken": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "Sent as `Authorization: Bearer <token>` only when the endpoint was given "
-                                   "a token (the page's \"if needed, token\"); compare it in constant time.",
-                },
-            },
         },
     }
 

@@ -36,6 +36,7 @@ _MAX_DEPTH = 64  # levels of fields followed in one event
 _LOWER_BOUNDS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum", "minContains")
 _UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum", "maxContains")
 _RULES = ("pattern", "format", "multipleOf", "uniqueItems")
+_CLOSING = ("additionalProperties", "unevaluatedProperties")  # an object closed to fields it does not list
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ class Change:
     ``field-renamed``, ``field-added-required``, ``field-added-optional``,
     ``field-now-required``, ``field-now-optional``, ``type-changed``, ``enum-narrowed``,
     ``enum-widened``, ``enum-changed``, ``bound-tightened``, ``bound-loosened``,
-    ``rule-added``, ``rule-changed``, ``rule-removed``; ``pointer`` is the field
+    ``rule-added``, ``rule-changed``, ``rule-removed`` (a pattern, a format, an ``if``/``then``,
+    an object closed with ``additionalProperties: false``); ``pointer`` is the field
     (``""`` for the event type as a whole).
     """
 
@@ -212,6 +214,9 @@ def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict
         for key in _RULES:
             if key in part:
                 facts.rules[key] = part[key]
+        for key in _CLOSING:
+            if part.get(key) is False:  # `true` says what leaving the keyword out says
+                facts.rules[key] = False
         for name, sub in (part.get("properties") or {}).items():
             properties.setdefault(name, []).append(sub)
         required_names.update(n for n in part.get("required") or () if isinstance(n, str))
@@ -312,7 +317,7 @@ def _compare_field(pointer: str, old: _Field, new: _Field) -> Iterator[tuple[str
                                                     "before may not be any more"
         else:
             yield "bound-loosened", pointer, False, f"{key} {before} → {_show(after)}"
-    for key in _RULES:
+    for key in (*_RULES, *_CLOSING):
         before, after = old.rules.get(key), new.rules.get(key)
         if before == after:
             continue

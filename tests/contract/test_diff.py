@@ -107,6 +107,11 @@ CASES = [
      ("secret.used", "bound-loosened", "/data/device_ids", False)),
     ("pattern-added", None, on_used(lambda d: data_props(d)["purpose"].update(pattern="^[a-z]+$")),
      ("secret.used", "rule-added", "/data/purpose", True)),
+    ("object-closed", None, on_used(lambda d: d["properties"]["data"].update(additionalProperties=False)),
+     ("secret.used", "rule-added", "/data", True)),
+    ("object-opened", on_used(lambda d: d["properties"]["data"].update(additionalProperties=False)),
+     on_used(lambda d: d["properties"]["data"].update(additionalProperties=True)),
+     ("secret.used", "rule-removed", "/data", False)),
     ("event-type-removed", None, remove_type, ("user_shards.deleted", "event-type-removed", "", True)),
     ("event-type-added", None, add_type, ("user_shards.moved", "event-type-added", "", False)),
 ]

@@ -163,6 +163,22 @@ def test_the_asyncapi_specification_refuses_a_broken_document(shipped: Contract,
     assert not asyncapi_validator(asyncapi_spec).is_valid(document), where
 
 
+def test_asyncapi_message_headers_accept_what_chestsim_sends(shipped: Contract) -> None:
+    from simulator import SigningSecret, sign_headers
+
+    document = asyncapi(shipped)
+    headers_schema = validator_at(document, "#/components/schemas/webhook_headers")
+    secret = SigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    plain = sign_headers("evt_2ZJ4hq8PQn3mAvGmY8kq9f", 1614265330, b"{}", [secret])
+    with_token = sign_headers("evt_2ZJ4hq8PQn3mAvGmY8kq9f", 1614265330, b"{}", [secret], token="tok_abc123")
+    assert headers_schema.is_valid({**plain, "content-type": "application/json"})
+    assert headers_schema.is_valid(with_token)
+    assert not headers_schema.is_valid({k: v for k, v in plain.items() if k != "webhook-signature"})
+    assert not headers_schema.is_valid({**with_token, "authorization": "Basic dXNlcjpwYXNz"})
+    for message in document["components"]["messages"].values():
+        assert message["headers"] == {"$ref": "#/components/schemas/webhook_headers"}
+
+
 def test_asyncapi_message_examples_are_the_shipped_ones_and_match_their_payload(shipped: Contract) -> None:
     document = asyncapi(shipped)
     for event_type in CATALOG:
