@@ -6,6 +6,7 @@ import enum
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ import typer
 
 from simulator._exceptions import UsageError
 from simulator.cli._app import OutputFormat, schemas_app
+from simulator.cli._validate import _drop_stdout
 
 
 class ExportFormat(enum.StrEnum):
@@ -63,8 +65,8 @@ def export_command(
         document = contract.bundle()
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
     if out is None or out == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        _to_stdout(lambda: sys.stdout.buffer.write(data), f"{chosen.value} document",
+                   f"--out {chosen.value}.json")
         return
     _write_whole(Path(out), data)
     print(f"wrote {chosen.value} ({len(contract.events)} event types) to {out}", file=sys.stderr)
@@ -106,8 +108,18 @@ def diff_command(
     from simulator.contract import diff_contracts, load_contract
 
     diff = diff_contracts(load_contract(old, examples=False), load_contract(new, examples=False))
-    if format is OutputFormat.json:
-        diff.write_json()
-    else:
-        diff.write_text()
+    _to_stdout(diff.write_json if format is OutputFormat.json else diff.write_text, "diff", "> diff.txt")
     raise typer.Exit(diff.exit_code)
+
+
+def _to_stdout(write: Callable[[], object], what: str, elsewhere: str) -> None:
+    """Run ``write`` (which prints to stdout); a full or closed stdout is one line, exit 2."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader left (| head): not an error
+    except OSError as exc:
+        _drop_stdout()  # what is still buffered would fail again at exit
+        raise UsageError(f"cannot write the {what} to standard output: {exc.strerror or exc}; "
+                         f"write it to a file with room ({elsewhere})") from None

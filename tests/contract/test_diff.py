@@ -242,6 +242,20 @@ def test_a_schema_that_contains_itself_is_followed_once(tmp_path: Path) -> None:
     assert diff_contracts(contract, contract).changes == ()
 
 
+@pytest.mark.parametrize("args", [["diff", SCHEMAS, SCHEMAS], ["export", "--format", "bundle"]], ids=["diff", "export"])
+def test_a_full_stdout_is_one_line_exit_2(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "simulator", "schemas", *args], stdout=full,
+                              capture_output=False, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("chestsim: error: cannot write the ")
+    assert "No space left on device" in done.stderr
+
+
 def _write(tmp_path: Path, name: str, text: str) -> str:
     (tmp_path / name).write_text(text)
     return str(tmp_path / name)
