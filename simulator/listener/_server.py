@@ -194,6 +194,9 @@ class _Server:
         app.router.add_get("/_chestsim/stats", self.stats_endpoint)
         app.router.add_get("/_chestsim/events", self.events_endpoint)
         app.router.add_get("/_chestsim/health", self.health_endpoint)
+        from simulator.listener._web import Inspector  # the page, its API and the live feed
+
+        Inspector(self.db, self.stats, self.shutting_down).register(app)
         # handler_cancellation stays off (the default): a sender hanging up must not cancel
         # a request whose record is being committed.
         self._runner = web.AppRunner(app, access_log=None, logger=self._http_log,

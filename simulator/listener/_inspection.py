@@ -1,0 +1,264 @@
+"""What the web inspector reads from a record file: filtered pages, one record, counters, a timeline.
+
+Every query is bounded and runs on an index or a ``seq`` range, so the page
+stays quick with hundreds of thousands of records. The indexes are the
+inspector's, not the listener's: ``ensure_indexes`` adds them the first time
+the page is used on a file (the listener does not pay for them on every
+insert unless someone is looking), and a file that cannot take them is still
+read, only more slowly.
+
+>>> with Inspection("received.db") as look:                   # doctest: +SKIP
+...     page = look.page(Filters(verdict="invalid"), limit=50)
+...     look.record(page.rows[0]["seq"])["problems"]
+[{'code': 'schema', 'pointer': '/data/shard_map/threshold', ...}]
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from simulator._catalog import lookup
+from simulator._exceptions import InputError, UnknownEventType, UsageError
+from simulator._types import PathLike
+from simulator.listener._records import FORMAT
+from simulator.listener._server import VERDICTS
+
+__all__ = ["LIST_COLUMNS", "MAX_PAGE", "Filters", "Inspection", "Page"]
+
+#: The columns of a row in the list (the detail adds headers, body and problems).
+LIST_COLUMNS = (
+    "seq", "received_at", "event_type", "verdict", "reason", "status", "handling_ms", "latency_ms",
+    "webhook_id", "event_id", "tenant_id", "signature", "fault", "attempt", "duplicate", "out_of_order",
+)
+#: Most rows in one page or one live update.
+MAX_PAGE = 500
+#: Longest text filter, in characters.
+MAX_TEXT = 200
+#: The shown part of a body that is not JSON.
+_TEXT_BODY = 64 * 1024
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS inspector_type ON records(event_type)",
+    "CREATE INDEX IF NOT EXISTS inspector_verdict ON records(verdict)",
+    # Covering: the text filter scans this narrow index, not the rows with their bodies.
+    "CREATE INDEX IF NOT EXISTS inspector_ids ON records(webhook_id, event_id, tenant_id)",
+    "CREATE INDEX IF NOT EXISTS inspector_time ON records(received_at, verdict)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the list shows: an event type key, a verdict, a text found in an id or the tenant.
+
+    >>> Filters.parse({"type": "Secret Used", "verdict": "invalid", "q": "evt_"})
+    Filters(type='secret.used', verdict='invalid', text='evt_')
+    """
+
+    type: str | None = None
+    verdict: str | None = None
+    text: str | None = None
+
+    @classmethod
+    def parse(cls, query: Any) -> Filters:
+        """From query parameters (``type``, ``verdict``, ``q``); ``UsageError`` names the bad one."""
+        raw_type = (query.get("type") or "").strip()
+        try:
+            event_type = lookup(raw_type).key if raw_type else None
+        except UnknownEventType as exc:
+            raise UsageError(f"type={raw_type[:80]!r}: {exc}") from None
+        verdict = query.get("verdict") or None
+        if verdict is not None and verdict not in VERDICTS:
+            raise UsageError(f"verdict={verdict[:40]!r} must be one of {', '.join(VERDICTS)}")
+        text = (query.get("q") or "").strip() or None
+        if text is not None and (len(text) > MAX_TEXT or not text.isprintable()):
+            raise UsageError(f"q must be printable text of at most {MAX_TEXT} characters (part of an "
+                             "id or a tenant id)")
+        return cls(event_type, verdict, text)
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.type is not None:
+            clauses.append("event_type = ?")
+            params.append(self.type)
+        if self.verdict is not None:
+            clauses.append("verdict = ?")
+            params.append(self.verdict)
+        if self.text is not None:
+            # Searched in the covering index (ids and tenant only), then the rows are fetched by seq.
+            clauses.append("seq IN (SELECT seq FROM records WHERE instr(webhook_id, ?) "
+                           "OR instr(event_id, ?) OR instr(tenant_id, ?))")
+            params += [self.text] * 3
+        return clauses, params
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Rows of the list, newest first; ``older`` is the ``before`` of the next page, if any."""
+
+    rows: list[dict[str, Any]]
+    older: int | None
+    matching: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": self.rows, "older": self.older, "matching": self.matching}
+
+
+def int_param(query: Any, name: str, *, default: int | None, low: int, high: int) -> int | None:
+    """A bounded whole-number query parameter, or ``UsageError`` naming it."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
+        raise UsageError(f"{name}={raw[:20]!r} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+class Inspection:
+    """Read-only queries over one record file, for the web inspector and ``inspect --html``."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such record file; `chestsim listen --db {self.path}` "
+                             "writes one", path=str(self.path))
+        try:
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                         check_same_thread=False, timeout=10)
+            found = self._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: not a chestsim listener record file ({exc})",
+                             path=str(self.path)) from None
+        if not found or found[0] != FORMAT:
+            self._conn.close()
+            raise InputError(f"{self.path}: not a chestsim listener record file; give the --db file "
+                             "that `chestsim listen` wrote", path=str(self.path))
+        self._conn.row_factory = sqlite3.Row
+
+    def __repr__(self) -> str:
+        return f"Inspection({str(self.path)!r})"
+
+    def __enter__(self) -> Inspection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def ensure_indexes(self) -> bool:
+        """Add the inspector's indexes if missing; False when the file cannot take them."""
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        except sqlite3.Error:
+            return False
+        try:
+            for statement in _INDEXES:
+                conn.execute(statement)
+            return True
+        except sqlite3.Error:  # read-only file or folder, a locked file: slower, still correct
+            return False
+        finally:
+            conn.close()
+
+    def page(self, filters: Filters, *, before: int | None = None, limit: int = 100) -> Page:
+        """Up to ``limit`` matching rows older than ``before`` (newest first), and how many match."""
+        clauses, params = filters.where()
+        matching = int(self._conn.execute(
+            "SELECT count(*) FROM records" + _joined(clauses), params).fetchone()[0])
+        if before is not None:
+            clauses = [*clauses, "seq < ?"]
+            params = [*params, before]
+        rows = self._list(clauses, params, limit=min(limit, MAX_PAGE) + 1)
+        older = rows[-2]["seq"] if len(rows) > limit else None
+        return Page(rows[:limit], older, matching)
+
+    def newer(self, filters: Filters, after: int, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Matching rows committed after ``after`` (newest first, at most ``limit``)."""
+        clauses, params = filters.where()
+        return self._list([*clauses, "seq > ?"], [*params, after], limit=min(limit, MAX_PAGE))
+
+    def _list(self, clauses: list[str], params: list[Any], *, limit: int) -> list[dict[str, Any]]:
+        sql = (f"SELECT {', '.join(LIST_COLUMNS)} FROM records{_joined(clauses)} "
+               "ORDER BY seq DESC LIMIT ?")
+        return [_list_row(row) for row in self._conn.execute(sql, [*params, limit])]
+
+    def record(self, seq: int) -> dict[str, Any] | None:
+        """One record with its headers (credentials already redacted), problems and body."""
+        row = self._conn.execute(
+            f"SELECT {', '.join(LIST_COLUMNS)}, method, path, remote, event_time, problems, headers, "
+            "body, body_size FROM records WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            return None
+        out = _list_row(row)
+        for name in ("method", "path", "remote", "event_time", "body_size"):
+            out[name] = row[name]
+        out["problems"] = orjson.loads(row["problems"]) if row["problems"] else []
+        out["headers"] = orjson.loads(row["headers"]) if row["headers"] else {}
+        body = row["body"]
+        out["body"] = out["body_text"] = None
+        if body is not None:
+            try:
+                out["body"] = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                out["body_text"] = bytes(body[:_TEXT_BODY]).decode("utf-8", "replace")
+        return out
+
+    def last_seq(self) -> int:
+        """The newest record's ``seq`` (0 for an empty file)."""
+        return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0])
+
+    def counts(self, *, after: int = 0) -> dict[str, Any]:
+        """Totals by verdict and by event type, of every record after ``after``."""
+        source = _after(after)
+        by_verdict = {str(k): int(n) for k, n in self._conn.execute(
+            f"SELECT verdict, count(*) FROM {source} GROUP BY 1 ORDER BY 2 DESC", (after,))}
+        by_type = {str(k): int(n) for k, n in self._conn.execute(
+            f"SELECT coalesce(event_type, '-'), count(*) FROM {source} GROUP BY 1 ORDER BY 2 DESC",
+            (after,))}
+        return {"total": sum(by_verdict.values()), "by_verdict": by_verdict, "by_type": by_type}
+
+    def timeline(self, *, since: float | None = None, after: int = 0,
+                 buckets: int = 60) -> dict[str, Any]:
+        """Requests per time bucket and verdict: ``{"start", "width", "counts": [[i, verdict, n]]}``.
+
+        With ``since``, one-second buckets from then (the live chart); without, the file's whole
+        span cut into ``buckets`` buckets (the report).
+        """
+        if since is not None:
+            start, width = float(int(since)), 1.0
+        else:
+            first, last = self._conn.execute(
+                "SELECT min(received_at), max(received_at) FROM records WHERE seq > ?", (after,)).fetchone()
+            if first is None:
+                return {"start": 0.0, "width": 1.0, "counts": []}
+            start = float(int(first))
+            width = max(1.0, float(int((last - start) / buckets) + 1))
+        rows = self._conn.execute(
+            f"SELECT CAST((received_at - ?) / ? AS INTEGER), verdict, count(*) FROM {_after(after)} "
+            "AND received_at >= ? GROUP BY 1, 2 ORDER BY 1", (start, width, after, start))
+        return {"start": start, "width": width, "counts": [[int(i), str(v), int(n)] for i, v, n in rows]}
+
+
+def _after(after: int) -> str:
+    """Records after ``after``: the whole file through the narrow indexes, or (a live update)
+    the few newest rows through the rowid, never a scan of an index to find them."""
+    return "records WHERE seq > ?" if after <= 0 else "records NOT INDEXED WHERE seq > ?"
+
+
+def _joined(clauses: list[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _list_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = {name: row[name] for name in LIST_COLUMNS}
+    out["duplicate"] = bool(out["duplicate"])
+    out["out_of_order"] = bool(out["out_of_order"])
+    return out

@@ -1,0 +1,246 @@
+"""The web inspector: ``/_chestsim/`` on the listener's port, and ``chestsim inspect --html``.
+
+One page (``_inspector/page.html`` with its script and styles inlined, no
+CDN) serves both: live, it asks the listener's JSON endpoints below; as a
+report, it reads the records embedded in the file itself.
+
+```
+GET /_chestsim/                     the page
+GET /_chestsim/api/summary          counters, event types, the last two minutes per second
+GET /_chestsim/api/records          ?type=&verdict=&q=&before=&limit=  a page, newest first
+GET /_chestsim/api/records/{seq}    one record: headers (credentials redacted), problems, body
+GET /_chestsim/api/feed             ?type=&verdict=&q=&after=  server-sent events: new rows, counts
+```
+
+Filtering happens in SQLite (``_inspection.py``), never in the page. The feed
+wakes a few times a second while requests arrive, reads what was committed
+after the last row it sent, and ends after ``feed_seconds`` (the browser's
+``EventSource`` reconnects and resumes from ``Last-Event-ID``), so no stream
+outlives its bound or the listener's shutdown.
+
+>>> html = render_page(data=None)      # the live page, which fetches from /_chestsim/api/
+>>> html.startswith("<!doctype html>")
+True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+
+from simulator._catalog import CATALOG
+from simulator._exceptions import UsageError
+from simulator._version import __version__
+from simulator.listener._inspection import MAX_PAGE, Filters, Inspection, int_param
+from simulator.listener._stats import Stats
+
+__all__ = ["Inspector", "render_page", "write_report"]
+
+_T = TypeVar("_T")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+#: Largest ``seq`` accepted in a query (SQLite's rowid is 64-bit; this is plenty).
+_MAX_SEQ = 10**15
+_TYPES = [event_type.key for event_type in CATALOG]
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("simulator.listener").joinpath("_inspector", name).read_text("utf-8")
+
+
+def render_page(*, data: dict[str, Any] | None, nonce: str | None = None) -> str:
+    """The inspector as one HTML document; ``data`` embeds records (a report), ``None`` goes live.
+
+    Embedded JSON has ``<``, ``>`` and ``&`` escaped, so no value can close its script element;
+    the page itself only ever sets text, never markup, from what it shows.
+    """
+    nonce = nonce or secrets.token_urlsafe(18)
+    payload = orjson.dumps(data or {"mode": "live"}).decode()
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    policy = ("default-src 'none'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+              f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'")
+    values = {"policy": policy, "nonce": nonce, "version": __version__, "style": _asset("inspector.css"),
+              "data": payload, "script": _asset("inspector.js")}
+    # One pass: a value (a webhook body in ``data``) is never searched for placeholders itself.
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], _asset("page.html"))
+
+
+class Inspector:
+    """The page, its JSON endpoints and the live feed, for one running listener.
+
+    ``feed_seconds`` bounds each server-sent-events stream; ``tick`` is how often a
+    stream looks for new records while requests arrive.
+    """
+
+    def __init__(self, db: Path, stats: Stats, stopping: asyncio.Event, *, feed_seconds: float = 300.0,
+                 tick: float = 0.25) -> None:
+        self.db = db
+        self.stats = stats
+        self.stopping = stopping
+        self.feed_seconds = feed_seconds
+        self.tick = tick
+        self._indexed = False
+
+    def __repr__(self) -> str:
+        return f"Inspector({str(self.db)!r})"
+
+    def register(self, app: web.Application) -> None:
+        """Add the inspector's routes under ``/_chestsim/``."""
+        app.router.add_get("/_chestsim", self._redirect)
+        app.router.add_get("/_chestsim/", self.page)
+        app.router.add_get("/_chestsim/api/summary", self.summary)
+        app.router.add_get("/_chestsim/api/records", self.records)
+        app.router.add_get("/_chestsim/api/records/{seq}", self.record)
+        app.router.add_get("/_chestsim/api/feed", self.feed)
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/_chestsim/")
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        nonce = secrets.token_urlsafe(18)
+        return web.Response(text=render_page(data=None, nonce=nonce), content_type="text/html",
+                            headers=_page_headers())
+
+    async def _read(self, work: Callable[[Inspection], _T]) -> _T:
+        def run() -> _T:
+            with Inspection(self.db) as look:
+                if not self._indexed:
+                    look.ensure_indexes()
+                    self._indexed = True
+                return work(look)
+
+        return await asyncio.to_thread(run)
+
+    async def summary(self, request: web.Request) -> web.StreamResponse:
+        now = time.time()
+
+        def work(look: Inspection) -> dict[str, Any]:
+            return {"last": look.last_seq(), "counts": look.counts(),
+                    "timeline": look.timeline(since=now - 120), "now": now}
+
+        doc = await self._read(work)
+        doc["source"] = {"db": str(self.db), "version": __version__}
+        doc["types"] = _TYPES
+        return _json(doc)
+
+    async def records(self, request: web.Request) -> web.StreamResponse:
+        try:
+            filters = Filters.parse(request.query)
+            before = int_param(request.query, "before", default=None, low=1, high=_MAX_SEQ)
+            limit = int_param(request.query, "limit", default=100, low=1, high=MAX_PAGE) or 100
+        except UsageError as exc:
+            return _json({"error": str(exc)}, status=400)
+        page = await self._read(lambda look: look.page(filters, before=before, limit=limit))
+        return _json(page.to_dict())
+
+    async def record(self, request: web.Request) -> web.StreamResponse:
+        raw = request.match_info["seq"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 15:
+            return _json({"error": f"seq={raw[:20]!r} must be a record number"}, status=400)
+        found = await self._read(lambda look: look.record(int(raw)))
+        if found is None:
+            return _json({"error": f"no record {int(raw)}"}, status=404)
+        return _json(found)
+
+    async def feed(self, request: web.Request) -> web.StreamResponse:
+        """New rows matching the filters, and counts of every new row, as server-sent events."""
+        try:
+            filters = Filters.parse(request.query)
+            after = int_param(request.query, "after", default=None, low=0, high=_MAX_SEQ)
+            resumed = request.headers.get("Last-Event-ID", "")
+            if resumed.isascii() and resumed.isdigit() and len(resumed) <= 15:
+                after = int(resumed)  # a reconnect: go on from the last event the browser got
+        except UsageError as exc:
+            return _json({"error": str(exc)}, status=400)
+        if after is None:
+            after = await self._read(lambda look: look.last_seq())
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):  # the browser left: nothing to answer
+            await self._stream(response, filters, after)
+        return response
+
+    async def _stream(self, response: web.StreamResponse, filters: Filters, after: int) -> None:
+        await response.write(b"retry: 1000\n\n")
+        deadline = time.monotonic() + self.feed_seconds
+        seen = -1
+        quiet_since = time.monotonic()
+        # One turn per tick, until the stream's time is up, the listener stops or the browser leaves.
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            requests = self.stats.requests
+            if requests != seen:
+                seen = requests
+                last = after
+                update = await self._read(lambda look: _update(look, filters, last))
+                if update is not None:
+                    after = update["last"]
+                    await response.write(_event("update", update, event_id=after))
+                    quiet_since = time.monotonic()
+            if time.monotonic() - quiet_since > 15:
+                await response.write(b": keep-alive\n\n")  # proxies and the browser see it alive
+                quiet_since = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.tick)
+
+
+def _update(look: Inspection, filters: Filters, after: int) -> dict[str, Any] | None:
+    """What arrived after ``after``: the matching rows (newest first), counts and per-second buckets."""
+    last = look.last_seq()
+    if last <= after:
+        return None
+    rows = look.newer(filters, after, limit=100)
+    return {"last": last, "records": rows, "counts": look.counts(after=after),
+            "timeline": look.timeline(since=time.time() - 120, after=after)}
+
+
+def _event(name: str, data: Any, *, event_id: int) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, name.encode(), orjson.dumps(data))
+
+
+def _json(doc: Any, *, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _page_headers() -> dict[str, str]:
+    return {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer"}
+
+
+def write_report(db: Path, out: Path, *, filters: Filters, limit: int) -> dict[str, int]:
+    """Write the inspector for ``db`` as one self-contained file: the newest ``limit`` matching
+    records in full, counters and the chart over the whole file. Returns what it embedded."""
+    with Inspection(db) as look:
+        page = look.page(filters, limit=limit)
+        records = [look.record(row["seq"]) for row in page.rows]
+        data = {"mode": "report", "source": {"db": str(db), "version": __version__,
+                                              "written_at": time.time()},
+                "filters": {"type": filters.type, "verdict": filters.verdict, "q": filters.text},
+                "types": _TYPES, "counts": look.counts(), "timeline": look.timeline(), "matching": page.matching,
+                "records": [r for r in records if r is not None]}
+    html = render_page(data=data, nonce=base64.urlsafe_b64encode(os.urandom(18)).decode())
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(html, encoding="utf-8")
+        temporary.replace(out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise UsageError(f"--html={str(out)!r}: cannot write it ({exc.strerror or exc}); "
+                         "give a path in a writable folder") from None
+    return {"embedded": len(data["records"]), "matching": page.matching,
+            "total": int(data["counts"]["total"])}
