@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# Debian's Chromium, driven by Playwright in the browser tests (Playwright cannot fetch its own here).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv specs demo test test-fast lint bench loadtest clean
+.PHONY: help venv specs browser demo test test-fast lint bench loadtest clean
 
 help:
 	@echo "make demo      generate a small tenant day, validate it, deliver it to a local listener"
@@ -13,6 +15,7 @@ help:
 	@echo "make specs     fetch the AsyncAPI 3.0 specification schema the contract tests check against (npm)"
 	@echo "make test-fast the suite without slow tests (wheel build, crash loops, Locust)"
 	@echo "make lint      ruff + mypy --strict"
+	@echo "make browser   install Debian's Chromium for the browser tests when it is missing (as root)"
 	@echo "make bench     side-by-side benchmarks (bench/), never part of make test"
 	@echo "make loadtest  a short headless Locust firehose against chestsim listen"
 
@@ -39,6 +42,9 @@ $(ASYNCAPI_SPEC):
 
 specs: $(ASYNCAPI_SPEC)
 
+browser:
+	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; }
+
 demo: $(STAMP)
 	$(BIN)/chestsim demo
 
@@ -46,10 +52,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench loadtests examples scenarios
 	$(BIN)/mypy
 
-test: lint specs
+test: lint specs browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) specs
+test-fast: $(STAMP) specs browser
 	$(BIN)/python -m pytest -m 'not slow and not locust' $(PYTEST_ARGS)
 
 bench: $(STAMP)

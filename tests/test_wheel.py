@@ -33,6 +33,8 @@ def test_wheel_contains_schemas_and_scenarios(wheel: Path) -> None:
     assert sum(n.startswith("simulator/_data/schemas/events/") for n in names) == 24
     assert any(n.startswith("simulator/_data/schemas/examples/secret.used/") for n in names)
     assert any(n.startswith("simulator/_data/scenarios/") and n.endswith(".py") for n in names)
+    for asset in ("page.html", "inspector.js", "inspector.css"):  # the web inspector works offline
+        assert f"simulator/listener/_inspector/{asset}" in names
 
 
 def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> None:
@@ -55,6 +57,11 @@ def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> Non
                            cwd=work, capture_output=True, text=True, timeout=60, check=True,
                            env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
     assert str(ROOT) not in where.stdout
+    page = subprocess.run([str(python), "-c", "from simulator.listener._web import render_page; "
+                           "print(render_page(data=None)[-20:])"], cwd=work, capture_output=True, text=True,
+                          timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    assert page.returncode == 0, page.stderr
+    assert "</html>" in page.stdout
 
 
 def test_wheel_ships_the_examples_and_they_pass_from_a_copy(wheel: Path, tmp_path: Path) -> None:

@@ -240,6 +240,10 @@ def inspect_command(
     type: str | None = typer.Option(None, "--type", metavar="TYPE", help="only records of this event type (last list)"),
     verdict: str | None = typer.Option(None, "--verdict", metavar="VERDICT", help="only records with this verdict (last list)"),
     check: bool = typer.Option(False, "--check", help="exit 1 unless every record is valid and acknowledged"),
+    html: Path | None = typer.Option(None, "--html", metavar="FILE", show_default=False,
+                                     help="also write the web inspector's view as one self-contained HTML file"),
+    html_limit: int = typer.Option(2000, "--html-limit", metavar="N",
+                                   help="newest records embedded in the --html file (counters cover all)"),
 ) -> None:
     """Summarize what a mock listener recorded: verdicts, types, statuses, faults, duplicates."""
     from simulator._catalog import lookup
@@ -250,6 +254,8 @@ def inspect_command(
     if verdict is not None and verdict not in VERDICTS:
         raise UsageError(f"--verdict={verdict!r} must be one of {', '.join(VERDICTS)}")
     event_type = lookup(type).key if type else None
+    if html is not None:
+        _write_html(db, html, html_limit=html_limit, event_type=event_type, verdict=verdict)
     with RecordStore(db) as store:
         summary = store.summary()
         records = store.records(type=event_type, verdict=verdict, limit=last, newest_first=True) if last else []
@@ -264,6 +270,20 @@ def inspect_command(
         clean = summary.total > 0 and set(summary.by_verdict) == {"valid"} and all(
             status.startswith("2") for status in summary.by_status)
         raise typer.Exit(0 if clean else 1)
+
+
+def _write_html(db: Path, out: Path, *, html_limit: int, event_type: str | None, verdict: str | None) -> None:
+    from simulator.listener._inspection import MAX_REPORT, Filters
+    from simulator.listener._web import write_report
+
+    if not 1 <= html_limit <= MAX_REPORT:
+        raise UsageError(f"--html-limit={html_limit} must be from 1 to {MAX_REPORT}")
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--html={str(out)!r} must be a file in an existing folder, like report.html")
+    wrote = write_report(db, out, filters=Filters(event_type, verdict), limit=html_limit)
+    # On stderr: stdout stays the summary (text or JSON) that scripts read.
+    print(f"chestsim inspect: wrote {out} ({wrote['embedded']} of {wrote['matching']} matching records "
+          f"embedded; {wrote['total']} in the file)", file=sys.stderr)
 
 
 def _print_summary(summary: Any, records: list[Any]) -> None:
@@ -290,8 +310,9 @@ def _print_summary(summary: Any, records: list[Any]) -> None:
         from simulator.listener._stats import Recent
         from simulator.listener._view import format_line
 
-        print(f"  last {len(records)}:")
+        print(f"  last {len(records)} (latency: the listener's own handling time, + what --latency injected):")
         for r in records:
             line = format_line(Recent(r.received_at, r.status, r.verdict, r.event_type, r.webhook_id,
-                                      r.handling_ms / 1000, r.duplicate, r.out_of_order, r.fault))
+                                      r.handling_ms / 1000, r.duplicate, r.out_of_order, r.fault),
+                               injected_ms=r.latency_ms)
             print(f"    {line}" + (f"  — {r.reason}" if r.reason else ""))

@@ -15,7 +15,9 @@ read, only more slowly.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from simulator._types import PathLike
 from simulator.listener._records import FORMAT
 from simulator.listener._server import VERDICTS
 
-__all__ = ["LIST_COLUMNS", "MAX_PAGE", "Filters", "Inspection", "Page"]
+__all__ = ["LIST_COLUMNS", "MAX_PAGE", "MAX_REPORT", "Filters", "Inspection", "Page"]
 
 #: The columns of a row in the list (the detail adds headers, body and problems).
 LIST_COLUMNS = (
@@ -37,6 +39,8 @@ LIST_COLUMNS = (
 )
 #: Most rows in one page or one live update.
 MAX_PAGE = 500
+#: Most records embedded in one ``inspect --html`` file.
+MAX_REPORT = 100_000
 #: Longest text filter, in characters.
 MAX_TEXT = 200
 #: The shown part of a body that is not JSON.
@@ -130,7 +134,7 @@ class Inspection:
                              "writes one", path=str(self.path))
         try:
             self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                         check_same_thread=False, timeout=10)
+                                         check_same_thread=False, timeout=10, isolation_level=None)
             found = self._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a chestsim listener record file ({exc})",
@@ -152,6 +156,17 @@ class Inspection:
 
     def close(self) -> None:
         self._conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Inspection]:
+        """Every query in the block sees the file as it was at the first one (a read transaction):
+        the newest ``seq``, the counts and the rows of one live update agree, whatever commits
+        meanwhile."""
+        self._conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self._conn.execute("COMMIT")
 
     def ensure_indexes(self) -> bool:
         """Add the inspector's indexes if missing; False when the file cannot take them."""
@@ -176,7 +191,7 @@ class Inspection:
         if before is not None:
             clauses = [*clauses, "seq < ?"]
             params = [*params, before]
-        rows = self._list(clauses, params, limit=min(limit, MAX_PAGE) + 1)
+        rows = self._list(clauses, params, limit=limit + 1)
         older = rows[-2]["seq"] if len(rows) > limit else None
         return Page(rows[:limit], older, matching)
 

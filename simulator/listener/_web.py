@@ -26,8 +26,8 @@ True
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -120,7 +120,8 @@ class Inspector:
                 if not self._indexed:
                     look.ensure_indexes()
                     self._indexed = True
-                return work(look)
+                with look.snapshot():
+                    return work(look)
 
         return await asyncio.to_thread(run)
 
@@ -178,14 +179,15 @@ class Inspector:
         await response.write(b"retry: 1000\n\n")
         deadline = time.monotonic() + self.feed_seconds
         seen = -1
-        quiet_since = time.monotonic()
+        quiet_since = looked_at = time.monotonic()
         # One turn per tick, until the stream's time is up, the listener stops or the browser leaves.
         while time.monotonic() < deadline and not self.stopping.is_set():
             requests = self.stats.requests
-            if requests != seen:
-                seen = requests
-                last = after
-                update = await self._read(lambda look: _update(look, filters, last))
+            # New requests wake it; a look every few seconds also finds rows counted before their
+            # commit (requests the HTTP parser refused).
+            if requests != seen or time.monotonic() - looked_at > 3:
+                seen, looked_at = requests, time.monotonic()
+                update = await self._read(functools.partial(_update, filters=filters, after=after))
                 if update is not None:
                     after = update["last"]
                     await response.write(_event("update", update, event_id=after))
@@ -224,15 +226,20 @@ def _page_headers() -> dict[str, str]:
 def write_report(db: Path, out: Path, *, filters: Filters, limit: int) -> dict[str, int]:
     """Write the inspector for ``db`` as one self-contained file: the newest ``limit`` matching
     records in full, counters and the chart over the whole file. Returns what it embedded."""
-    with Inspection(db) as look:
+    with Inspection(db) as look, look.snapshot():
         page = look.page(filters, limit=limit)
         records = [look.record(row["seq"]) for row in page.rows]
-        data = {"mode": "report", "source": {"db": str(db), "version": __version__,
-                                              "written_at": time.time()},
-                "filters": {"type": filters.type, "verdict": filters.verdict, "q": filters.text},
-                "types": _TYPES, "counts": look.counts(), "timeline": look.timeline(), "matching": page.matching,
-                "records": [r for r in records if r is not None]}
-    html = render_page(data=data, nonce=base64.urlsafe_b64encode(os.urandom(18)).decode())
+        data: dict[str, Any] = {
+            "mode": "report",
+            "source": {"db": str(db), "version": __version__, "written_at": time.time()},
+            "filters": {"type": filters.type, "verdict": filters.verdict, "q": filters.text},
+            "types": _TYPES,
+            "counts": look.counts(),
+            "timeline": look.timeline(),
+            "matching": page.matching,
+            "records": [r for r in records if r is not None],
+        }
+    html = render_page(data=data)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(html, encoding="utf-8")

@@ -85,8 +85,11 @@
   }
   async function fetchPage(before) {
     if (LIVE) return getJson("api/records?" + query({ before: before, limit: 100 }));
-    const all = DATA.records.filter(matches);
-    return { records: all, older: null, matching: all.length };
+    const all = DATA.records.filter(matches);              // newest first, as the server pages
+    const start = before === null ? 0 : all.findIndex((r) => r.seq < before);
+    const slice = start < 0 ? [] : all.slice(start, start + 100);
+    const older = start >= 0 && start + 100 < all.length ? slice[slice.length - 1].seq : null;
+    return { records: slice, older: older, matching: all.length };
   }
   async function fetchRecord(seq) {
     if (LIVE) return getJson("api/records/" + encodeURIComponent(seq));
@@ -213,7 +216,7 @@
       text += `, ${shown} shown`;
     }
     $("matching").textContent = text;
-    $("older").hidden = !(LIVE && state.older !== null);
+    $("older").hidden = state.older === null;
   }
   async function reload() {
     const generation = ++state.generation;
