@@ -327,10 +327,18 @@ def _compare_field(pointer: str, old: _Field, new: _Field) -> Iterator[tuple[str
             yield "rule-removed", pointer, False, f"{key} {before!r} dropped"
         else:
             yield "rule-changed", pointer, True, f"{key} {before!r} → {after!r}"
-    for rule in sorted(new.conditionals - old.conditionals):
-        yield "rule-added", pointer, True, f"new conditional rule {_clip(rule)}"
-    for rule in sorted(old.conditionals - new.conditionals):
-        yield "rule-removed", pointer, False, f"conditional rule dropped {_clip(rule)}"
+    added, dropped = sorted(new.conditionals - old.conditionals), sorted(old.conditionals - new.conditionals)
+    # rules often come by the dozen (one per shard count): one line per direction, with the count
+    if added:
+        yield "rule-added", pointer, True, _rules(added, "added")
+    if dropped:
+        yield "rule-removed", pointer, False, _rules(dropped, "dropped")
+
+
+def _rules(rules: list[bytes], verb: str) -> str:
+    if len(rules) == 1:
+        return f"conditional rule {verb}: {_clip(rules[0])}"
+    return f"{len(rules)} conditional rules {verb}, like {_clip(rules[0])}"
 
 
 def _within(inner: frozenset[Any] | None, outer: frozenset[Any] | None) -> bool:
