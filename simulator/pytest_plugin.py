@@ -1,7 +1,7 @@
 """chestsim's pytest plugin (registered through the ``pytest11`` entry point).
 
 Fixtures: ``chest_settings``, ``chest_secret``, ``chest_tenant``, ``chest_events``,
-``chest_listener``, ``chest_deliver``. Marker: ``@pytest.mark.chestsim(seed=,
+``chest_listener``, ``chest_deliver``, ``chest_certify``. Marker: ``@pytest.mark.chestsim(seed=,
 secret=, users=)``. Options: ``--chestsim-seed``, ``--chestsim-secret``,
 ``--chestsim-users``. A failing test that used a fixture prints its seed.
 
@@ -18,10 +18,11 @@ import pytest
 if TYPE_CHECKING:
     from simulator.listener import RunningListener
     from simulator.model import Tenant
-    from simulator.testing import ChestSettings, Deliverer, EventFactory
+    from simulator.testing import CertifyFixture, ChestSettings, Deliverer, EventFactory
 
 _SEED = pytest.StashKey[int]()
 _SETTINGS = pytest.StashKey["ChestSettings"]()
+_CERTIFY = pytest.StashKey["CertifyFixture"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,6 +61,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     settings = item.stash.get(_SETTINGS, None)
     if settings is not None and report.failed:
         report.sections.append(("chestsim", settings.reproduce()))
+    certifier = item.stash.get(_CERTIFY, None)
+    if certifier is not None and report.failed:
+        for card in certifier.reports:
+            report.sections.append(("chestsim certify", str(card)))
     return report
 
 
@@ -141,3 +146,17 @@ def chest_listener(request: pytest.FixtureRequest, chest_settings: ChestSettings
     options.setdefault("seed", chest_settings.seed)
     with ListenerThread(Listener(port=0, **options)) as running:
         yield running
+
+
+@pytest.fixture
+def chest_certify(request: pytest.FixtureRequest, chest_settings: ChestSettings) -> CertifyFixture:
+    """``chest_certify(target, **settings)``: the report card of a URL, a ``chest_listener`` or an
+    ASGI/WSGI app, signed with this test's secret; ``assert report.passed, report``.
+
+    A failing test prints the whole card of every report it made.
+    """
+    from simulator.testing import CertifyFixture
+
+    fixture = CertifyFixture(chest_settings)
+    request.node.stash[_CERTIFY] = fixture
+    return fixture

@@ -135,7 +135,7 @@ def test_hostile_labels_agree_with_chestsims_verifier_and_validator(delivery: De
     if delivery.expect == "reject-400":
         assert _errors(delivery.body), delivery
     else:
-        assert delivery.label in ("unknown-type", "oversized", "deep-nesting")
+        assert delivery.label in ("unknown-type", "oversized", "deep-nesting", "content-type")
 
 
 def test_hostile_suite_has_every_kind_and_every_answer() -> None:
@@ -205,18 +205,25 @@ def test_draws_are_reproducible() -> None:
 # -- Delivery ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
-    ("expect", "allowed", "refused"),
+    ("expect", "passed", "warned", "failed"),
     [
-        pytest.param("accept", [200, 202, 204], [301, 400, 401, 500], id="accept"),
-        pytest.param("reject-401", [401, 403], [200, 400, 404, 500], id="reject-401"),
-        pytest.param("reject-400", [400, 413, 415, 422], [200, 401, 403, 500], id="reject-400"),
-        pytest.param("accept-or-reject", [200, 204, 400, 401, 413], [302, 500, 502], id="accept-or-reject"),
+        # Only a real defect fails: a 2xx to a forged request, a crash, a redirect, no answer.
+        pytest.param("accept", [200, 202, 204], [], [0, 301, 400, 401, 409, 500], id="accept"),
+        pytest.param("reject-401", [401, 403], [400, 404, 422], [0, 200, 204, 302, 500], id="reject-401"),
+        # 401 is what the official SDKs answer to a body their verify() cannot parse.
+        pytest.param("reject-400", [400, 401, 403, 413, 415, 422], [200, 202], [0, 302, 500], id="reject-400"),
+        pytest.param("accept-or-reject", [200, 204, 400, 401, 413], [], [0, 302, 500, 502], id="accept-or-reject"),
+        pytest.param("acknowledge", [200, 202, 204], [400, 404, 422], [0, 302, 500], id="acknowledge"),
+        pytest.param("accept-or-415", [200, 204, 415], [400, 422], [0, 302, 500], id="accept-or-415"),
     ],
 )
-def test_expectations(expect: Any, allowed: list[int], refused: list[int]) -> None:
+def test_expectations(expect: Any, passed: list[int], warned: list[int], failed: list[int]) -> None:
     delivery = Delivery(label="x", expect=expect, body=b"{}", headers=())
-    assert [delivery.allows(s) for s in allowed] == [True] * len(allowed)
-    assert [delivery.allows(s) for s in refused] == [False] * len(refused)
+    assert [delivery.grade(s).verdict for s in passed] == ["pass"] * len(passed)
+    assert [delivery.grade(s).verdict for s in warned] == ["warn"] * len(warned)
+    assert [delivery.grade(s).verdict for s in failed] == ["fail"] * len(failed)
+    assert [delivery.allows(s) for s in passed + warned] == [True] * len(passed + warned)
+    assert [delivery.allows(s) for s in failed] == [False] * len(failed)
 
 
 def test_check_explains_and_never_shows_the_secret() -> None:

@@ -18,6 +18,7 @@ from typer._click import exceptions as click
 
 from simulator._exceptions import ChestsimError, UsageError
 from simulator.cli import (  # noqa: F401  (each module registers its commands on ``app``)
+    _certify,
     _demo,
     _events,
     _examples,

@@ -8,6 +8,7 @@ Deliverer       chest_deliver: signed POSTs to a URL, or into an ASGI/WSGI app i
 deliver         the same without a fixture, for Hypothesis tests
 Delivery        one POST (headers, body) labelled with the answer a listener owes
 hostile_suite   every hostile kind against given events: a deterministic table of Deliveries
+certify         chest_certify: the report card of a URL or an app (``chestsim certify``)
 TEST_SECRET     the signing secret tests use unless told otherwise (public: never in production)
 ```
 
@@ -18,8 +19,9 @@ True
 
 from __future__ import annotations
 
+from simulator.testing._certify import CertifyFixture, certify
 from simulator.testing._deliver import Deliverer, deliver
-from simulator.testing._delivery import EXPECTATIONS, Delivery, Expect
+from simulator.testing._delivery import EXPECTATIONS, Delivery, Expect, Grade, grade
 from simulator.testing._events import EventFactory, events_of
 from simulator.testing._hostile import HOSTILE_KINDS, hostile_suite
 from simulator.testing._settings import DEFAULT_USERS, TEST_SECRET, ChestSettings
@@ -29,12 +31,16 @@ __all__ = [
     "EXPECTATIONS",
     "HOSTILE_KINDS",
     "TEST_SECRET",
+    "CertifyFixture",
     "ChestSettings",
     "Deliverer",
     "Delivery",
     "EventFactory",
     "Expect",
+    "Grade",
+    "certify",
     "deliver",
     "events_of",
+    "grade",
     "hostile_suite",
 ]

@@ -8,10 +8,16 @@ reject-401        missing-signature missing-id missing-timestamp wrong-secret ta
                   tampered-id unknown-scheme empty-signature garbage-signature
                   unprefixed-signature bad-timestamp stale-timestamp future-timestamp
 reject-400        not-json not-object missing-field:/type|/data wrong-type:/type|/data
-accept-or-reject  unknown-type oversized deep-nesting missing-field:<deeper> wrong-type:<deeper>
+accept-or-reject  oversized deep-nesting missing-field:<deeper> wrong-type:<deeper>
                   (reject-400 with strict=True) ; reordered (sequences)
-accept            valid rotation extra-fields duplicate (sequences)
+acknowledge       unknown-type
+accept-or-415     content-type
+accept            valid rotation extra-fields reformatted recent-timestamp duplicate (sequences)
 ```
+
+Each label belongs to one section (``SECTIONS``): ``accepts``, ``authenticity`` or
+``robustness``; ``hostile_suite(only=…, skip=…)`` picks deliveries by label or section,
+as ``chestsim certify --only/--skip`` picks cases.
 
 >>> from simulator import SigningSecret, lookup
 >>> secret = SigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -24,8 +30,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -37,17 +44,26 @@ from simulator.testing._delivery import Delivery, Expect
 from simulator.testing._slots import Slot, slots
 
 __all__ = [
+    "ACCEPTED_VARIATIONS",
     "BODY_ATTACKS",
     "FIELD_ATTACKS",
     "HEADER_ATTACKS",
     "HOSTILE_KINDS",
+    "SECTIONS",
+    "VARIANTS",
     "body_attack",
     "extra_fields",
     "field_attack",
     "field_targets",
     "header_attack",
     "hostile_suite",
+    "recent",
+    "recent_age",
+    "reformatted",
+    "renamed",
     "rotation",
+    "section_of",
+    "selected",
     "sequence",
     "signed",
     "valid",
@@ -71,13 +87,17 @@ HEADER_ATTACKS = (
 )
 
 #: Kinds that keep a good signature over an odd body.
-BODY_ATTACKS = ("unknown-type", "not-json", "not-object", "oversized", "deep-nesting")
+BODY_ATTACKS = ("unknown-type", "not-json", "not-object", "oversized", "deep-nesting", "content-type")
 #: Kinds that remove or retype one required value, genuinely signed.
 FIELD_ATTACKS = ("missing-field", "wrong-type")
 #: Every hostile kind of a single delivery, in the order strategies shrink towards.
 HOSTILE_KINDS = HEADER_ATTACKS + FIELD_ATTACKS + BODY_ATTACKS
-# How many forms ``body_attack`` knows per kind (``variant`` wraps around).
-_VARIANTS = {"not-json": 4, "not-object": 5}
+#: Genuine deliveries with a twist that a correct listener still accepts.
+ACCEPTED_VARIATIONS = ("rotation", "extra-fields", "reformatted", "recent-timestamp")
+#: The sections that group labels, in the order a report card lists them.
+SECTIONS = ("accepts", "authenticity", "robustness")
+#: How many forms ``body_attack`` knows per kind (``variant`` wraps around).
+VARIANTS = {"not-json": 4, "not-object": 5}
 
 # A key no endpoint has: signatures made with it must never verify.
 _OTHER_SECRET = SigningSecret(b"chestsim: a key that is not the endpoint's")
@@ -96,6 +116,45 @@ _WRONG_VALUES: dict[str | None, Any] = {
 }
 
 
+def section_of(label: str) -> str:
+    """The section a delivery label belongs to (``authenticity`` for ``stale-timestamp``)."""
+    if label in HEADER_ATTACKS:
+        return "authenticity"
+    if label in BODY_ATTACKS or label in FIELD_ATTACKS:
+        return "robustness"
+    return "accepts"
+
+
+def selected(names: Iterable[str], *, only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[str]:
+    """The ``names`` that ``only`` and ``skip`` keep, in order. A name is a case id
+    (``authenticity/stale-timestamp``, ``robustness/not-json/empty``) or a bare label
+    (``stale-timestamp``). A selector picks a name equal to it, a name it is a ``/``-prefix of,
+    a case whose label it is, or the labels of its section; one that picks nothing is a
+    ``ValueError`` naming it.
+
+    >>> selected(["accepts/rotation", "authenticity/wrong-secret"], only=["authenticity"])
+    ['authenticity/wrong-secret']
+    >>> selected(["rotation", "wrong-secret", "not-json"], skip=["robustness", "rotation"])
+    ['wrong-secret']
+    """
+    every = list(names)
+
+    def picks(selector: str, name: str) -> bool:
+        if "/" not in name:
+            return selector in (name, section_of(name))
+        parts = name.split("/")
+        return name == selector or name.startswith(selector + "/") or parts[1] == selector
+
+    for option, selectors in (("only", only), ("skip", skip)):
+        for selector in selectors:
+            if not any(picks(selector, n) for n in every):
+                raise ValueError(f"{option}={selector!r} picks nothing; name a section "
+                                 f"({', '.join(SECTIONS)}…), a case like authenticity/stale-timestamp, "
+                                 f"or a kind like stale-timestamp")
+    return [n for n in every
+            if (not only or any(picks(sel, n) for sel in only)) and not any(picks(sel, n) for sel in skip)]
+
+
 def _body(event: Any) -> bytes:
     return orjson.dumps(event)
 
@@ -112,7 +171,7 @@ def _headers(msg_id: str, timestamp: int, body: bytes, secrets: Sequence[Signing
     return tuple(out)
 
 
-def _renamed(event: Event, tag: str) -> Event:
+def renamed(event: Event, tag: str) -> Event:
     """A copy of ``event`` with its own id (``tag`` hashed in), so that a listener that skips
     ids it has processed still looks at this variation: it is a different delivery."""
     changed = copy.deepcopy(event)
@@ -149,7 +208,7 @@ def valid(event: Event, secret: SigningSecret, *, now: float, label: str = "vali
 
 def rotation(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
     """Two signatures during a key rotation, the endpoint's own second: still accept."""
-    event = _renamed(event, "rotation")
+    event = renamed(event, "rotation")
     body = _body(event)
     return Delivery(label="rotation", expect="accept", body=body,
                     headers=_headers(_msg_id(event), int(now), body, [_OTHER_SECRET, secret]),
@@ -158,12 +217,31 @@ def rotation(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
 
 def extra_fields(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
     """Unknown fields in the envelope and in ``data``: a newer producer; still accept."""
-    changed = _renamed(event, "extra-fields")
+    changed = renamed(event, "extra-fields")
     changed["x_chestsim_extra"] = {"note": "a field this listener does not know", "n": 1}
     if isinstance(changed.get("data"), dict):
         changed["data"]["x_chestsim_extra"] = ["unknown", 2, None]
     return signed(_body(changed), secret, msg_id=_msg_id(changed), now=now, label="extra-fields",
                   expect="accept", event_type=_type(event), detail="/x_chestsim_extra, /data/x_chestsim_extra")
+
+
+def reformatted(event: Event, secret: SigningSecret, *, now: float) -> Delivery:
+    """The event as another producer writes JSON (spaces after separators, non-ASCII text as
+    ``\\u`` escapes): the signature covers these exact bytes, so a listener that verifies a
+    re-serialization of the parsed body refuses it. Still accept."""
+    changed = renamed(event, "reformatted")
+    changed["x_chestsim_note"] = "Grüße, Zoë — 秘密"
+    body = json.dumps(changed, ensure_ascii=True).encode()
+    return signed(body, secret, msg_id=_msg_id(changed), now=now, label="reformatted", expect="accept",
+                  event_type=_type(event), detail="JSON with spaces and \\u escapes")
+
+
+def recent(event: Event, secret: SigningSecret, *, now: float, age: float) -> Delivery:
+    """Signed ``age`` seconds ago (inside the tolerance, as a delayed retry is): still accept."""
+    changed = renamed(event, "recent-timestamp")
+    return signed(_body(changed), secret, msg_id=_msg_id(changed), now=now - age,
+                  label="recent-timestamp", expect="accept", event_type=_type(event),
+                  detail=f"{int(age)}s old")
 
 
 def header_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
@@ -223,7 +301,7 @@ def body_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
     ``variant`` picks among a kind's forms (which non-object, which broken JSON);
     ``size`` is the body size of ``oversized``.
     """
-    event = _renamed(event, f"{kind}/{variant}")
+    event = renamed(event, f"{kind}/{variant}")
     msg_id = _msg_id(event)
     kind_of = _type(event)
     expect: Expect = "accept-or-reject"
@@ -231,7 +309,13 @@ def body_attack(kind: str, event: Event, secret: SigningSecret, *, now: float,
     if kind == "unknown-type":
         changed = copy.deepcopy(event)
         changed["type"] = "secret.exploded"
-        body, kind_of = _body(changed), "secret.exploded"
+        body, kind_of, expect = _body(changed), "secret.exploded", "acknowledge"
+    elif kind == "content-type":
+        body = _body(event)
+        return Delivery(label=kind, expect="accept-or-415", body=body,
+                        headers=_headers(msg_id, int(now), body, [secret],
+                                         override={"content-type": "text/plain; charset=utf-8"}),
+                        event_type=kind_of, detail="content-type: text/plain")
     elif kind == "not-json":
         whole = _body(event)
         broken = (whole[: len(whole) // 2], b"", b'{"type": "\xff\xfe"}', b"{'type': 'single-quoted'}")
@@ -270,7 +354,7 @@ def field_attack(kind: str, event: Event, target: Slot, secret: SigningSecret, *
     Without ``/type`` or ``/data`` a listener cannot route: ``reject-400``. Deeper, a
     listener may validate (4xx) or not (2xx) unless ``strict``, but it must not crash.
     """
-    msg_id = _msg_id(_renamed(event, f"{kind}{target.pointer}"))
+    msg_id = _msg_id(renamed(event, f"{kind}{target.pointer}"))
     changed = copy.deepcopy(event)
     if target.path != ("id",):
         changed["id"] = msg_id
@@ -309,29 +393,45 @@ def sequence(kind: str, events: Sequence[Event], secret: SigningSecret, *, now: 
 
 
 def hostile_suite(events: Sequence[Event], *, secret: str | SigningSecret, now: float | None = None,
-                  tolerance: float = 300, strict: bool = False, oversized: int = (1 << 20) + 1) -> list[Delivery]:
+                  tolerance: float = 300, strict: bool = False, oversized: int = (1 << 20) + 1,
+                  only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[Delivery]:
     """Every hostile kind, every form, and every field attack on each of ``events``, plus the
-    accepted variations (rotation, extra fields): a deterministic table, for one plain test.
+    accepted variations (rotation, extra fields…): a deterministic table, for one plain test.
+
+    ``only`` and ``skip`` pick by label (``stale-timestamp``) or section (``authenticity``,
+    ``robustness``, ``accepts``), as ``chestsim certify --only/--skip`` does.
 
     >>> from simulator import SigningSecret, lookup
     >>> suite = hostile_suite([lookup("user.created").examples[0]],
     ...                       secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     >>> sorted({d.expect for d in suite})
-    ['accept', 'accept-or-reject', 'reject-400', 'reject-401']
+    ['accept', 'accept-or-415', 'accept-or-reject', 'acknowledge', 'reject-400', 'reject-401']
+    >>> len(hostile_suite([lookup("user.created").examples[0]], only=["authenticity"],
+    ...                   skip=["stale-timestamp"], secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+    12
     """
     if isinstance(secret, str):
         secret = SigningSecret(secret)
+    labels = ACCEPTED_VARIATIONS + HOSTILE_KINDS
+    keep = set(selected(labels, only=only, skip=skip))
     now = time.time() if now is None else now
     out: list[Delivery] = []
     for event in events:
         out.append(rotation(event, secret, now=now))
         out.append(extra_fields(event, secret, now=now))
+        out.append(reformatted(event, secret, now=now))
+        out.append(recent(event, secret, now=now, age=recent_age(tolerance)))
         out.extend(header_attack(kind, event, secret, now=now, tolerance=tolerance)
                    for kind in HEADER_ATTACKS)
         for kind in BODY_ATTACKS:
             out.extend(body_attack(kind, event, secret, now=now, variant=v, size=oversized)
-                       for v in range(_VARIANTS.get(kind, 1)))
+                       for v in range(VARIANTS.get(kind, 1)))
         for target in field_targets(event):
             out.extend(field_attack(kind, event, target, secret, now=now, strict=strict)
                        for kind in FIELD_ATTACKS)
-    return out
+    return [d for d in out if d.label in keep]
+
+
+def recent_age(tolerance: float) -> float:
+    """How old ``recent-timestamp`` is: 4 minutes under the usual 5, well inside any other."""
+    return tolerance - 60 if tolerance >= 180 else tolerance * 0.6
