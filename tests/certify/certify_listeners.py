@@ -1,7 +1,7 @@
 """Webhook listeners on aiohttp for the certify tests: one correct, and each deliberately broken.
 
 Run as a process of its own (``python certify_listeners.py BREAK``, secret in
-``LISTENER_SECRET``); it prints ``port=N`` once it listens on 127.0.0.1. ``BREAK`` is
+``LISTENER_SECRET``, an optional bearer token in ``LISTENER_TOKEN``); it prints ``port=N`` once it listens on 127.0.0.1. ``BREAK`` is
 ``correct`` or one of ``BREAKS``; each break is one defect written the way it is met in
 real listeners, and nothing else differs from ``correct``.
 """
@@ -56,13 +56,17 @@ def _signed_ok(key: bytes, headers: object, signed: bytes, *, check_time: bool) 
                for v, _, sig in (part.partition(",") for part in signatures.split()))
 
 
-def make_app(secret: str, broken: str = "correct") -> web.Application:
+def make_app(secret: str, broken: str = "correct", token: str | None = None) -> web.Application:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     seen: set[str] = set()
+    bearer = f"Bearer {token}".encode() if token else None
 
     async def webhook(request: web.Request) -> web.Response:
         if broken == "slow":
             await asyncio.sleep(3)
+        if bearer is not None and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
+                                                          bearer):
+            return web.json_response({"error": "bad token"}, status=401)
         body = await request.read()
         if len(body) > MAX_BODY:
             return web.json_response({"error": "too large"}, status=413)
@@ -108,7 +112,8 @@ def make_app(secret: str, broken: str = "correct") -> web.Application:
 
 
 async def _serve(broken: str) -> None:
-    runner = web.AppRunner(make_app(os.environ["LISTENER_SECRET"], broken), access_log=None)
+    app = make_app(os.environ["LISTENER_SECRET"], broken, os.environ.get("LISTENER_TOKEN"))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

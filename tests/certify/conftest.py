@@ -16,19 +16,21 @@ sys.path.insert(0, str(HERE))
 
 from simulator.testing import TEST_SECRET  # noqa: E402
 
-Start = Callable[[str], str]
+Start = Callable[..., str]
 
 
 @pytest.fixture
 def start() -> Iterator[Start]:
-    """``start(break)``: a listener process (``certify_listeners.py``) on a free loopback port;
+    """``start(break, token=None)``: a listener process (``certify_listeners.py``) on a free loopback port;
     returns its webhook URL. Every process is killed at teardown."""
     running: list[subprocess.Popen[str]] = []
 
-    def _start(broken: str) -> str:
+    def _start(broken: str, *, token: str | None = None) -> str:
+        env = {**os.environ, "LISTENER_SECRET": TEST_SECRET}
+        if token:
+            env["LISTENER_TOKEN"] = token
         proc = subprocess.Popen([sys.executable, str(HERE / "certify_listeners.py"), broken],
-                                stdout=subprocess.PIPE, text=True,
-                                env={**os.environ, "LISTENER_SECRET": TEST_SECRET})
+                                stdout=subprocess.PIPE, text=True, env=env)
         running.append(proc)
         assert proc.stdout is not None
         line = proc.stdout.readline()  # bounded: the listener prints it, or exits and gives EOF

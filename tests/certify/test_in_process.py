@@ -1,0 +1,69 @@
+"""``chest_certify`` on apps in process: the examples' Starlette and Flask listeners and one
+built on the ``standardwebhooks`` package pass every case; a failing test prints the card."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from sdk_listener import create_app as sdk_app
+
+from simulator.testing import CertifyFixture
+
+pytest_plugins = ["pytester"]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+from flask_listener import create_app as flask_app  # noqa: E402
+from starlette_listener import create_app as starlette_app  # noqa: E402
+
+FAST = {"pause": 0.1, "rate": 5000}
+
+
+@pytest.mark.parametrize("make", [starlette_app, flask_app, sdk_app], ids=["starlette", "flask", "standardwebhooks"])
+def test_listener_passes_every_case(chest_certify: CertifyFixture, chest_secret: str, make: object) -> None:
+    app = make(chest_secret)  # type: ignore[operator]
+    report = chest_certify(app, **FAST)
+
+    assert report.passed, report
+    assert report.warnings == []
+    assert report.case("transport/scheme").verdict == "skip"  # no network in process
+    assert {c.section for c in report.cases if c.verdict == "pass"} == {
+        "accepts", "authenticity", "robustness", "idempotency", "timing"}
+
+
+def test_the_sdk_answer_to_a_body_it_cannot_parse_is_a_right_answer(chest_certify: CertifyFixture,
+                                                                    chest_secret: str) -> None:
+    report = chest_certify(sdk_app(chest_secret), only=["robustness/not-json"], **FAST)
+    for case in report.cases:
+        assert (case.verdict, case.got) == ("pass", "401")
+        assert "as the official SDKs answer" in case.note
+    assert "as the official SDKs answer a body they cannot parse" in str(report)
+
+
+def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:locust -p no:cacheprovider\n")
+    pytester.makepyfile(test_card='''
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            while (await receive()).get("more_body"):
+                pass
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        def test_trusts_everything(chest_certify):
+            report = chest_certify(app, only=["authenticity/stale-timestamp", "robustness/unknown-type"])
+            assert report.passed, report
+    ''')
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*failing=?'authenticity/stale-timestamp'?*",
+        "*chestsim certify*",
+        "*FAIL  authenticity/stale-timestamp*got 200*",
+        "*fix: refuse webhook-timestamp more than the tolerance*",
+        "*grade: FAIL*",
+    ])
