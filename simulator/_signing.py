@@ -5,6 +5,12 @@ the base64-decoded part of a ``whsec_…`` secret; during a rotation several
 signatures travel space-separated in one ``webhook-signature`` header.
 Unlike the reference library, the clock and the tolerance are parameters.
 
+``Signer`` is the one place a delivery is signed (the sender, the pytest plugin,
+certify and the Locust payloads all use it): each secret's HMAC is keyed once and
+copied per message, several secrets sign side by side during a rotation, the
+clock and a skew are parameters, and ``fault=`` makes deliberately bad signatures
+for negative tests. Nothing outside this module touches a key's bytes.
+
 >>> secret = SigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 >>> secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}')
 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
@@ -16,13 +22,19 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal, get_args
 
 from simulator._exceptions import InvalidSecret, SignatureError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "FAULTS",
+    "Fault",
+    "Signer",
     "SigningSecret",
     "parse_secrets",
     "sign_headers",
@@ -34,6 +46,12 @@ DEFAULT_TOLERANCE = 300.0
 
 _PREFIX = "whsec_"
 
+#: A deliberately bad ``webhook-signature`` for negative tests; every one deserves a 401.
+Fault = Literal["wrong-secret", "tampered-body", "tampered-id", "tampered-timestamp", "unknown-scheme",
+                "unprefixed-signature", "empty-signature", "garbage-signature", "missing-signature"]
+#: Every ``Fault``, in a stable order.
+FAULTS: tuple[Fault, ...] = get_args(Fault)
+
 
 class SigningSecret:
     """A ``whsec_…`` signing secret. Its ``repr`` and ``str`` never show the key.
@@ -42,11 +60,12 @@ class SigningSecret:
     SigningSecret('whsec_…')
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_mac")
 
     def __init__(self, secret: str | bytes) -> None:
         if isinstance(secret, bytes):
             self._key = secret
+            self._mac = hmac.new(secret, digestmod=hashlib.sha256)
             return
         text = secret.strip()
         if not text.startswith(_PREFIX):
@@ -67,12 +86,12 @@ class SigningSecret:
                 "24 to 64 random bytes (`chestsim secret new`)"
             )
         self._key = key
+        # Keyed once: each message copies the pads' hash states instead of rehashing the key.
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
 
     @classmethod
     def generate(cls, *, random_bytes: Callable[[int], bytes] | None = None) -> SigningSecret:
         """A new random secret (24 bytes); pass ``random_bytes`` for reproducible tests."""
-        import os
-
         return cls((random_bytes or os.urandom)(24))
 
     def reveal(self) -> str:
@@ -81,8 +100,17 @@ class SigningSecret:
 
     def sign(self, msg_id: str, timestamp: int, body: bytes) -> str:
         """The ``v1,…`` signature of one delivery."""
-        mac = hmac.new(self._key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
-        return "v1," + base64.b64encode(mac.digest()).decode()
+        return "v1," + self._digest(f"{msg_id}.{timestamp}.".encode(), body)
+
+    def _digest(self, prefix: bytes, body: bytes) -> str:
+        mac = self._mac.copy()
+        mac.update(prefix)
+        mac.update(body)
+        return binascii.b2a_base64(mac.digest(), newline=False).decode()
+
+    def __reduce__(self) -> tuple[type[SigningSecret], tuple[bytes]]:
+        # Worker processes get the key, not the keyed HMAC (which does not pickle).
+        return (SigningSecret, (self._key,))
 
     def __repr__(self) -> str:
         return "SigningSecret('whsec_…')"
@@ -108,6 +136,96 @@ def parse_secrets(values: Iterable[str | SigningSecret]) -> tuple[SigningSecret,
     return tuple(out)
 
 
+class Signer:
+    """Signs deliveries: ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``.
+
+    ``secrets`` sign side by side (a rotation sends one ``v1,`` signature per secret; none:
+    unsigned; with ``fault="wrong-secret"`` signed all the same). The timestamp is ``clock() + skew``, whole seconds. ``fault`` makes every
+    signature deliberately bad in one way (``FAULTS``) for negative tests; ``rng`` draws the
+    wrong secret and the garbage, so a seeded run is reproducible.
+
+    >>> signer = Signer(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], clock=lambda: 1614265330.9)
+    >>> signer.headers("msg_p5jXN8AQM9LWM0D4loKWxJek", b'{"test": 2432232314}')["webhook-signature"]
+    'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
+    >>> Signer(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], fault="unknown-scheme", skew=-600)
+    Signer(secrets=1, skew=-600, fault='unknown-scheme')
+    """
+
+    __slots__ = ("_clock", "_other", "_rng", "_secrets", "fault", "skew")
+
+    def __init__(self, secrets: Iterable[str | SigningSecret] = (), *, clock: Callable[[], float] = time.time,
+                 skew: float = 0.0, fault: Fault | None = None, rng: random.Random | None = None) -> None:
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault={fault!r} is not one of {', '.join(FAULTS)}")
+        self._secrets = parse_secrets(secrets)
+        self._clock = clock
+        self.skew = skew
+        self.fault = fault
+        needs_rng = fault in ("wrong-secret", "garbage-signature")
+        self._rng = rng or (random.Random(os.urandom(16)) if needs_rng else None)
+        self._other = (SigningSecret.generate(random_bytes=self._rng.randbytes)
+                       if fault == "wrong-secret" and self._rng is not None else None)
+
+    def __repr__(self) -> str:
+        fault = f", fault={self.fault!r}" if self.fault else ""
+        return f"Signer(secrets={len(self._secrets)}, skew={self.skew:g}{fault})"
+
+    @property
+    def signs(self) -> bool:
+        """Whether deliveries carry a ``webhook-signature`` at all."""
+        return (bool(self._secrets) or self.fault == "wrong-secret") and self.fault != "missing-signature"
+
+    def timestamp(self) -> int:
+        """Now on this signer's clock, skewed: the ``webhook-timestamp`` of a delivery sent now."""
+        return int(self._clock() + self.skew)
+
+    def signature(self, msg_id: str, timestamp: int, body: bytes) -> str | None:
+        """The ``webhook-signature`` value for one delivery (``None``: the header is left out)."""
+        fault = self.fault
+        if not self._secrets and fault != "wrong-secret":
+            return None
+        if fault is None:
+            prefix = f"{msg_id}.{timestamp}.".encode()
+            return " ".join("v1," + s._digest(prefix, body) for s in self._secrets)
+        return self._faulty(fault, msg_id, timestamp, body)
+
+    def headers(self, msg_id: str, body: bytes, *, timestamp: int | None = None,
+                into: dict[str, str] | None = None) -> dict[str, str]:
+        """The three Standard Webhooks headers of one delivery sent now, added to ``into`` (a
+        fresh dict when not given) and returned."""
+        stamp = self.timestamp() if timestamp is None else timestamp
+        out = {} if into is None else into
+        out["webhook-id"] = msg_id
+        out["webhook-timestamp"] = str(stamp)
+        signature = self.signature(msg_id, stamp, body)
+        if signature is not None:
+            out["webhook-signature"] = signature
+        return out
+
+    def _faulty(self, fault: Fault, msg_id: str, timestamp: int, body: bytes) -> str | None:
+        if fault == "missing-signature":
+            return None
+        if fault == "empty-signature":
+            return ""
+        if fault == "wrong-secret":
+            assert self._other is not None
+            return self._other.sign(msg_id, timestamp, body)
+        first = self._secrets[0]
+        if fault == "tampered-body":
+            return first.sign(msg_id, timestamp, body + b" ")
+        if fault == "tampered-id":
+            return first.sign(msg_id + "x", timestamp, body)
+        if fault == "tampered-timestamp":
+            return first.sign(msg_id, timestamp + 1, body)
+        if fault == "unknown-scheme":
+            return "v9," + first.sign(msg_id, timestamp, body)[3:]
+        if fault == "unprefixed-signature":
+            return first.sign(msg_id, timestamp, body)[3:]
+        # garbage-signature: well-formed base64 of random bytes under the right scheme
+        assert self._rng is not None
+        return "v1," + base64.b64encode(self._rng.randbytes(32)).decode()
+
+
 def sign_headers(
     msg_id: str,
     timestamp: int,
@@ -117,9 +235,7 @@ def sign_headers(
     token: str | None = None,
 ) -> dict[str, str]:
     """The Standard Webhooks headers (and ``Authorization`` when a token is given) for one delivery."""
-    headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
-    if secrets:
-        headers["webhook-signature"] = " ".join(s.sign(msg_id, timestamp, body) for s in secrets)
+    headers = Signer(secrets).headers(msg_id, body, timestamp=timestamp)
     if token:
         headers["authorization"] = f"Bearer {token}"
     return headers

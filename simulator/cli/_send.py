@@ -160,7 +160,6 @@ _FLAGS = {
     "speed": "--speed", "ordered": "--ordered", "order_key": "--order-key", "retry": "--retry",
     "jitter": "--jitter", "time_scale": "--time-scale", "timeout": "--timeout",
     "clock_skew": "--clock-skew", "bad_signature": "--bad-signature", "seed": "--seed",
-    "http_client": "--http-client",
 }
 # Shown when a run resumes with the original run's options.
 _SUMMARY = ("retry", "pace", "rate", "concurrency", "timeout")
@@ -284,8 +283,11 @@ def send(
                                                  "app (module:attr).", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Seed for retry jitter.",
                                              show_default=False)] = None,
-    http_client: Annotated[str, typer.Option("--http-client", metavar="auto|aiohttp|lean", help="auto (lean client for loopback "
-                                             "http, aiohttp for https) | aiohttp | lean.")] = "auto",
+    ca_file: Annotated[Path | None, typer.Option("--ca-file", metavar="PEM", help="Trust this CA for https "
+                                                 "endpoints (a staging listener's private CA).",
+                                                 show_default=False)] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify https certificates "
+                                           "(staging only; says so on stderr).")] = False,
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Deliver events, signed, to endpoints; retry, journal, and print a summary.
@@ -309,7 +311,7 @@ def send(
                          "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
                          "jitter": jitter, "time_scale": time_scale, "timeout": timeout,
                          "clock_skew": clock_skew, "bad_signature": bad_signature, "seed": seed,
-                         "http_client": http_client})
+                         "ca_file": ca_file, "insecure": insecure})
 
 
 def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoints: Path | None,
@@ -320,6 +322,9 @@ def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoin
     from simulator.delivery._transports import load_app
 
     app_obj = load_app(app_spec) if app_spec else None
+    if options["insecure"]:
+        print("chestsim: warning: --insecure: https certificates are not verified; use it only for a "
+              "staging listener you trust", file=sys.stderr)
     # The transport, not only the app, so that its lifespan errors name the app as given.
     transport = HttpxTransport(app=app_obj, name=f"--app={app_spec!r}") if app_obj is not None else None
     eps = _endpoints(to, endpoints, secrets, tok)

@@ -22,13 +22,19 @@ from simulator.delivery._journal import Journal
 from simulator.delivery._report import Report
 from simulator.delivery._retry import PRESETS, RetryPolicy, parse_retry_after
 from simulator.delivery._sender import USER_AGENT, EventSource, Sender
-from simulator.delivery._transports import AiohttpTransport, HttpxTransport, Response, Transport
+from simulator.delivery._transports import (
+    CurlTransport,
+    HttpxTransport,
+    Response,
+    Transport,
+    transport_for,
+)
 from simulator.delivery._urls import check_url, is_loopback
 
 __all__ = [
     "PRESETS",
     "USER_AGENT",
-    "AiohttpTransport",
+    "CurlTransport",
     "Endpoint",
     "HttpxTransport",
     "Journal",
@@ -46,6 +52,7 @@ __all__ = [
     "parse_retry_after",
     "read_batches",
     "send",
+    "transport_for",
 ]
 
 

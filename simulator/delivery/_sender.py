@@ -26,24 +26,23 @@ from typing import IO, Any, Literal
 
 from simulator._catalog import expand_event_types
 from simulator._exceptions import DeliveryError, EndpointConfigError, InputError, UsageError
-from simulator._signing import SigningSecret, parse_secrets
-from simulator._version import __version__
+from simulator._signing import Fault, Signer, SigningSecret, parse_secrets
 from simulator.delivery._endpoints import Endpoint, Router
 from simulator.delivery._input import Outbound, epoch_of, read_batches
 from simulator.delivery._journal import Journal
-from simulator.delivery._lean import LeanTransport
 from simulator.delivery._report import Report, Stats
 from simulator.delivery._retry import RetryPolicy, parse_retry_after
-from simulator.delivery._transports import AiohttpTransport, HttpxTransport, Response, Transport
+from simulator.delivery._transports import (
+    USER_AGENT,
+    Transport,
+    fixed_headers,
+    request_headers,
+    transport_for,
+)
 
-__all__ = ["USER_AGENT", "HttpClient", "Pace", "SchemeTransport", "Sender"]
-
-#: The ``user-agent`` of every delivery.
-USER_AGENT = f"chestsim/{__version__}"
+__all__ = ["USER_AGENT", "Pace", "Sender"]
 
 Pace = Literal["asap", "rate", "recorded"]
-#: Which client carries plain-http (loopback) deliveries; https always uses aiohttp.
-HttpClient = Literal["auto", "aiohttp", "lean"]
 EventSource = str | os.PathLike[str] | IO[bytes] | Iterable[Mapping[str, Any] | bytes | str]
 
 _FLUSH_EVERY = 0.2
@@ -114,7 +113,8 @@ class Sender:
         bad_signature: bool = False,
         app: Any = None,
         transport: Transport | None = None,
-        http_client: HttpClient = "auto",
+        ca_file: str | os.PathLike[str] | None = None,
+        insecure: bool = False,
         seed: int | None = None,
         max_pending: int | None = None,
         progress: Callable[[int, int], None] | None = None,
@@ -152,10 +152,9 @@ class Sender:
         self.clock_skew = clock_skew
         self.bad_signature = bad_signature
         self.app = app
-        if http_client not in ("auto", "aiohttp", "lean"):
-            raise UsageError(f"--http-client={http_client!r} must be auto, aiohttp or lean")
         self._transport = transport
-        self.http_client: HttpClient = http_client
+        self.ca_file = os.fspath(ca_file) if ca_file is not None else None
+        self.insecure = insecure
         self.seed = seed
         self.max_pending = max_pending or max(4096, concurrency * 64)
         self._progress = progress
@@ -175,7 +174,6 @@ class Sender:
             "ordered": self.ordered, "order_key": self.order_key, "retry": self.retry.spec,
             "jitter": self.retry.jitter, "time_scale": self.retry.time_scale, "timeout": self.timeout,
             "clock_skew": self.clock_skew, "bad_signature": self.bad_signature, "seed": self.seed,
-            "http_client": self.http_client,
         }
 
     def __repr__(self) -> str:
@@ -375,31 +373,18 @@ class _Run:
         self.chains: dict[tuple[int, str], collections.deque[_Job]] = {}
         self.waiting: dict[int, set[_Job]] = collections.defaultdict(set)
         self.tasks: list[asyncio.Task[None]] = []
-        self.transport: Transport = sender._transport or (
-            HttpxTransport(app=sender.app) if sender.app is not None
-            else AiohttpTransport(limit=sender.concurrency) if sender.http_client == "aiohttp"
-            else SchemeTransport(limit=sender.concurrency))
-        prepared = [self.transport.prepare_url(e.url) for e in self.endpoints]
-        if isinstance(self.transport, SchemeTransport):
-            # Call the chosen client directly: one coroutine layer less per request.
-            self.send_fns = [p[0].send for p in prepared]
-            self.urls = [p[1] for p in prepared]
-        else:
-            self.send_fns = [self.transport.send] * len(prepared)
-            self.urls = prepared
-        self.base_headers = [self._base_headers(e) for e in self.endpoints]
+        self.transport: Transport = sender._transport or transport_for(
+            sender.app, limit=sender.concurrency, ca_file=sender.ca_file, insecure=sender.insecure)
+        self.urls = [self.transport.prepare_url(e.url) for e in self.endpoints]
+        self.fixed = [fixed_headers(token=e.token, custom=e.headers, where=f"endpoint {e.name!r}")
+                      for e in self.endpoints]
+        fault: Fault | None = "wrong-secret" if sender.bad_signature else None
+        self.signers = [Signer(e.secrets, clock=sender._clock, skew=sender.clock_skew, fault=fault, rng=self.rng)
+                        for e in self.endpoints]
         self.ep_limits = [asyncio.Semaphore(e.concurrency) if e.concurrency else None for e in self.endpoints]
         self.ep_rates = [_RateLimiter(e.rate) if e.rate else None for e in self.endpoints]
-        self.bad_secret = SigningSecret.generate(random_bytes=self.rng.randbytes) if sender.bad_signature else None
         self.pacer = _RateLimiter(sender.rate) if sender.rate else None
         self.loop = asyncio.get_running_loop()
-
-    @staticmethod
-    def _base_headers(e: Endpoint) -> dict[str, str]:
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT, **dict(e.headers)}
-        if e.token:
-            headers["authorization"] = f"Bearer {e.token}"
-        return headers
 
     async def open(self) -> None:
         """Open the transport: an in-process ASGI app's lifespan starts here, before anything
@@ -544,8 +529,8 @@ class _Run:
 
     async def _worker(self) -> None:
         queue, journal, stats = self.queue, self.journal, self.stats
-        retry, clock = self.s.retry, self.s._clock
-        timeout, skew, bad = self.s.timeout, self.s.clock_skew, self.bad_secret
+        retry, timeout = self.s.retry, self.s.timeout
+        send = self.transport.send
         perf = time.perf_counter
         while True:
             job = await queue.get()
@@ -563,19 +548,11 @@ class _Run:
                     await limiter.wait(self.loop)
                 if self.closing:
                     return  # interrupted: the job stays owed in the journal
-                stamp = int(clock() + skew)
-                headers = self.base_headers[ep_index].copy()
-                headers["webhook-id"] = ev.id
-                headers["webhook-timestamp"] = str(stamp)
-                if bad is not None:
-                    headers["webhook-signature"] = bad.sign(ev.id, stamp, ev.body)
-                elif endpoint.secrets:
-                    headers["webhook-signature"] = " ".join(
-                        s.sign(ev.id, stamp, ev.body) for s in endpoint.secrets)
+                headers = request_headers(self.fixed[ep_index], self.signers[ep_index], ev.id, ev.body)
                 started = perf()
                 self.inflight += 1
                 try:
-                    resp = await self.send_fns[ep_index](self.urls[ep_index], ev.body, headers, timeout)
+                    resp = await send(self.urls[ep_index], ev.body, headers, timeout)
                 finally:
                     self.inflight -= 1
                     if self.closing and not self.inflight:
@@ -656,36 +633,6 @@ class _Run:
                 self.journal.flush()
             if self.s._progress is not None:
                 self.s._progress(self.stats.done, self.stats.deliveries)
-
-
-class SchemeTransport:
-    """``http`` (loopback only, by the URL rule) through the lean client, ``https`` through aiohttp."""
-
-    def __init__(self, *, limit: int) -> None:
-        self.lean = LeanTransport(limit=limit)
-        self.aiohttp = AiohttpTransport(limit=limit)
-        self._used: set[Transport] = set()
-
-    def __repr__(self) -> str:
-        return f"SchemeTransport(limit={self.lean.limit})"
-
-    def prepare_url(self, url: str) -> Any:
-        chosen: Transport = self.lean if url.lower().startswith("http://") else self.aiohttp
-        self._used.add(chosen)
-        return chosen, chosen.prepare_url(url)
-
-    async def open(self) -> None:
-        for transport in self._used or (self.lean,):
-            await transport.open()
-
-    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        transport, prepared = url
-        result: Response = await transport.send(prepared, body, headers, timeout)
-        return result
-
-    async def close(self) -> None:
-        for transport in self._used:
-            await transport.close()
 
 
 def _check_credentials(rows: Sequence[Mapping[str, Any]], endpoints: Sequence[Endpoint]) -> None:

@@ -204,7 +204,9 @@ def test_sigterm_shuts_the_app_down_and_the_journal_resumes(lifespan_log: Path, 
 
 
 @pytest.mark.parametrize("name", ["simulator._lifespan", "simulator.testing._lifespan",
-                                  "simulator.delivery._transports"])
+                                  "simulator.delivery._transports._app", "simulator.delivery._transports._curl",
+                                  "simulator.delivery._transports._request", "simulator.delivery._transports._choice",
+                                  "simulator.delivery._transports._base", "simulator._signing"])
 def test_docstring_examples(name: str) -> None:
     import importlib
 

@@ -23,8 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # its own server-side sockets is collected unclosed in the sink's thread. That is the test
 # server's teardown, not the sender; the sender's side is checked by the assertions.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("client", ["lean", "aiohttp"])
-def test_faults_and_restart(sink: Sink, tmp_path: Path, client: str) -> None:
+def test_faults_and_restart(sink: Sink, tmp_path: Path) -> None:
     sink.faults = (0.20, 0.05, 0.05)
     sink.hang_for = 1.0
     events = make_events(600)
@@ -39,7 +38,7 @@ def test_faults_and_restart(sink: Sink, tmp_path: Path, client: str) -> None:
     restarter = threading.Thread(target=restart_midway)
     restarter.start()
     report = delivery.send(events, to=[sink.url], journal=journal, concurrency=16, timeout=0.3,
-                           retry="1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", time_scale=0.05, seed=3, http_client=client)
+                           retry="1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", time_scale=0.05, seed=3)
     restarter.join(30)
     assert report.delivered + report.dead_lettered == 600
     assert report.retried > 100

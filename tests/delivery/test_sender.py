@@ -22,15 +22,13 @@ from simulator.delivery import Endpoint, Journal, Sender
 pytestmark = pytest.mark.integration
 
 FAST = {"retry": "1s,1s,1s", "time_scale": 0.01, "seed": 1}
-CLIENTS = pytest.mark.parametrize("client", ["lean", "aiohttp"])
 
 
-@CLIENTS
-def test_headers_body_and_signature(sink: Sink, tmp_path: Path, client: str) -> None:
+def test_headers_body_and_signature(sink: Sink, tmp_path: Path) -> None:
     events = make_events(10)
     path = write_jsonl(tmp_path / "e.jsonl", events)
     lines = path.read_bytes().splitlines()
-    report = delivery.send(str(path), to=[sink.url], secrets=[SECRET], token=TOKEN, http_client=client)
+    report = delivery.send(str(path), to=[sink.url], secrets=[SECRET], token=TOKEN)
     assert report.delivered == 10
     assert report.ok
     wh = standardwebhooks.Webhook(SECRET)
@@ -95,13 +93,12 @@ def test_unrouted_counted(sink: Sink) -> None:
     assert not sink.received
 
 
-@CLIENTS
-def test_retries_500_429_reset_timeout(sink: Sink, tmp_path: Path, client: str) -> None:
+def test_retries_500_429_reset_timeout(sink: Sink, tmp_path: Path) -> None:
     sink.hang_for = 2.0
     sink.script = {"evt_000000": [500, 502], "evt_000001": [(429, "1")], "evt_000002": ["reset"],
                    "evt_000003": ["hang"], "evt_000004": [(503, "2"), 500]}
     started = time.monotonic()
-    report = delivery.send(make_events(6), to=[sink.url], journal=tmp_path / "j.db", timeout=0.5, **FAST, http_client=client)
+    report = delivery.send(make_events(6), to=[sink.url], journal=tmp_path / "j.db", timeout=0.5, **FAST)
     assert report.delivered == 6
     assert report.retried == 5
     assert report.attempts == 6 + 2 + 1 + 1 + 1 + 2
@@ -122,10 +119,9 @@ def test_retry_after_is_honoured(sink: Sink) -> None:
     assert second.at - first.at >= 0.25  # 30 s × 0.01, not the 1 s schedule × 0.01
 
 
-@CLIENTS
-def test_exhausted_is_dead_lettered(sink: Sink, tmp_path: Path, client: str) -> None:
+def test_exhausted_is_dead_lettered(sink: Sink, tmp_path: Path) -> None:
     sink.script = {"evt_000001": [500, 500, 500, 500, 500]}
-    report = delivery.send(make_events(3), to=[sink.url], journal=tmp_path / "j.db", **FAST, http_client=client)
+    report = delivery.send(make_events(3), to=[sink.url], journal=tmp_path / "j.db", **FAST)
     assert report.delivered == 2
     assert report.dead_lettered == 1
     assert not report.ok
@@ -135,16 +131,14 @@ def test_exhausted_is_dead_lettered(sink: Sink, tmp_path: Path, client: str) -> 
     jr.close()
 
 
-@CLIENTS
-def test_redirect_is_a_failure_not_followed(sink: Sink, client: str) -> None:
+def test_redirect_is_a_failure_not_followed(sink: Sink) -> None:
     sink.script = {"evt_000000": [302]}
-    report = delivery.send(make_events(1), to=[sink.url], **FAST, http_client=client)
+    report = delivery.send(make_events(1), to=[sink.url], **FAST)
     assert [r.path for r in sink.received] == ["/hook", "/hook"]
     assert report.retried == 1
 
 
-@CLIENTS
-def test_410_disables_endpoint_and_dead_letters_rest(sink: Sink, tmp_path: Path, client: str) -> None:
+def test_410_disables_endpoint_and_dead_letters_rest(sink: Sink, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{sink.port}"
     sink.script = {"evt_000005": [410]}
     sink.default = 204
@@ -152,7 +146,7 @@ def test_410_disables_endpoint_and_dead_letters_rest(sink: Sink, tmp_path: Path,
     ok = Endpoint.from_url(f"{base}/ok", name="ok")
     # Ordered with concurrency 1: everything after the 410 never reaches "gone".
     report = delivery.send(make_events(20), endpoints=[gone, ok], concurrency=1, journal=tmp_path / "j.db",
-                           retry="1h", time_scale=1.0, http_client=client)
+                           retry="1h", time_scale=1.0)
     to_gone = [r for r in sink.received if r.path == "/gone"]
     assert report.disabled_endpoints == {"gone": "410 Gone: the endpoint asked to be disabled"}
     assert report.per_endpoint["ok"]["delivered"] + sum(1 for r in to_gone if r.id == "evt_000005") >= 20

@@ -1,15 +1,14 @@
-"""How a delivery reaches an endpoint: aiohttp on the network, httpx for an in-process app.
+"""In process: an ASGI or WSGI app called through httpx, as a server would call it.
 
-A transport's ``send`` never raises for what the endpoint did: it returns a
-``Response`` with the status (``0`` when no HTTP answer came back), the
-``Retry-After`` header and an error text (timeout, connection reset…).
+The one way chestsim posts into an app (``chestsim send --app``, ``Sender(app=…)`` and
+the pytest plugin's ``chest_deliver``). An ASGI app is served as a server would serve it:
+``open`` runs its lifespan startup before the first delivery, ``close`` its shutdown
+after the last (an app without lifespan support gets its deliveries without them).
+``post`` gives the ``httpx.Response`` itself (what ``chest_deliver`` returns); ``send``
+the transport's ``Response``.
 
-An in-process ASGI app is served as a server would serve it: ``open`` runs its
-lifespan startup before the first delivery, ``close`` its shutdown after the last
-(an app without lifespan support gets its deliveries without them).
-
->>> AiohttpTransport(limit=8)
-AiohttpTransport(limit=8)
+>>> HttpxTransport(app=lambda environ, start_response: [])
+HttpxTransport(app=<function <lambda> at ...>)
 """
 
 from __future__ import annotations
@@ -18,91 +17,15 @@ import asyncio
 import importlib
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
 import httpx
-from yarl import URL
 
 from simulator._exceptions import DeliveryError, UsageError
 from simulator._lifespan import Lifespan, Stage
+from simulator.delivery._transports._base import Response
 
-__all__ = ["AiohttpTransport", "HttpxTransport", "Response", "Transport", "load_app"]
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """What one attempt got back."""
-
-    status: int
-    retry_after: str | None = None
-    error: str | None = None
-
-
-class Transport(Protocol):
-    """Sends one POST; ``open`` before the first, ``close`` after the last.
-
-    ``open`` raises ``UsageError`` when the endpoint cannot be served at all (an in-process
-    app whose startup failed); ``close`` raises ``DeliveryError`` when, after it released
-    everything, an in-process app's shutdown failed.
-    """
-
-    async def open(self) -> None: ...
-
-    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response: ...
-
-    async def close(self) -> None: ...
-
-    def prepare_url(self, url: str) -> Any: ...
-
-
-class AiohttpTransport:
-    """The network path: one aiohttp session with a bounded connection pool; redirects not followed."""
-
-    def __init__(self, *, limit: int = 32) -> None:
-        self.limit = limit
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-
-    def __repr__(self) -> str:
-        return f"AiohttpTransport(limit={self.limit})"
-
-    def prepare_url(self, url: str) -> Any:
-        return URL(url)
-
-    async def open(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=0, ttl_dns_cache=300,
-                                         force_close=False)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                              skip_auto_headers=("User-Agent",))
-
-    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        session = self._session
-        assert session is not None, "open() the transport first"
-        client_timeout = self._timeouts.get(timeout)
-        if client_timeout is None:
-            client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
-        try:
-            async with session.post(url, data=body, headers=headers, allow_redirects=False,
-                                    timeout=client_timeout) as resp:
-                await resp.read()
-                return Response(resp.status, resp.headers.get("Retry-After"))
-        except TimeoutError:
-            return Response(0, None, f"timeout after {timeout:g}s")
-        except aiohttp.ServerDisconnectedError:
-            return Response(0, None, "connection closed by the endpoint before a response")
-        except aiohttp.ClientConnectorError as exc:
-            return Response(0, None, f"cannot connect ({exc.os_error.strerror or exc.os_error})")
-        except aiohttp.ClientOSError as exc:
-            return Response(0, None, f"connection error ({exc.strerror or type(exc).__name__})")
-        except aiohttp.ClientError as exc:
-            return Response(0, None, f"{type(exc).__name__}: {exc}"[:200])
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+__all__ = ["HttpxTransport", "is_asgi", "load_app"]
 
 
 class HttpxTransport:
@@ -111,14 +34,18 @@ class HttpxTransport:
 
     An ASGI app's lifespan runs around the deliveries, each wait bounded by
     ``lifespan_timeout`` (60 s, Hypercorn's default); ``name`` is what messages call the
-    app (``chestsim send`` gives ``--app='module:attr'``).
+    app (``chestsim send`` gives ``--app='module:attr'``); ``lifespan`` is the class that
+    runs it, which decides what a failed startup or shutdown raises (the pytest plugin's
+    fails the test).
     """
 
     def __init__(self, *, app: Any = None, client: httpx.AsyncClient | None = None,
-                 name: str | None = None, lifespan_timeout: float = 60.0) -> None:
+                 name: str | None = None, lifespan_timeout: float = 60.0,
+                 lifespan: type[Lifespan] | None = None) -> None:
         self.app = app
         self.name = name
         self.lifespan_timeout = lifespan_timeout
+        self._lifespan_class = lifespan or _AppLifespan
         self._given = client
         self._client: httpx.AsyncClient | None = client
         self._sync: httpx.Client | None = None
@@ -136,23 +63,26 @@ class HttpxTransport:
         if self.app is None:
             self._client = httpx.AsyncClient()
         elif is_asgi(self.app):
-            self._lifespan = _AppLifespan(self.app, timeout=self.lifespan_timeout, name=self.name)
+            self._lifespan = self._lifespan_class(self.app, timeout=self.lifespan_timeout, name=self.name)
             await self._lifespan.startup()  # UsageError when it failed: nothing is sent
             self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self._lifespan.app_for_requests))
         else:
             # httpx runs WSGI apps synchronously; in process that is what the user asked for.
             self._sync = httpx.Client(transport=httpx.WSGITransport(app=self.app))
 
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> httpx.Response:
+        """One POST; raises what httpx or the app raised."""
+        if self._sync is not None:
+            return self._sync.post(url, content=body, headers=headers, timeout=timeout,
+                                   follow_redirects=False)
+        assert self._client is not None, "open() the transport first"
+        return await asyncio.wait_for(
+            self._client.post(url, content=body, headers=headers, timeout=timeout,
+                              follow_redirects=False), timeout)
+
     async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
         try:
-            if self._sync is not None:
-                resp = self._sync.post(url, content=body, headers=headers, timeout=timeout,
-                                       follow_redirects=False)
-            else:
-                assert self._client is not None, "open() the transport first"
-                resp = await asyncio.wait_for(
-                    self._client.post(url, content=body, headers=headers, timeout=timeout,
-                                      follow_redirects=False), timeout)
+            resp = await self.post(url, body, headers, timeout)
         except (TimeoutError, httpx.TimeoutException):
             return Response(0, None, f"timeout after {timeout:g}s")
         except httpx.HTTPError as exc:

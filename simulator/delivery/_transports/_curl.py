@@ -1,0 +1,256 @@
+"""The network client: libcurl's multi interface (pycurl) driven by the asyncio loop.
+
+One ``CurlMulti`` carries every request of a run, http and https alike, over a pool
+of keep-alive connections. libcurl tells the loop which sockets to watch
+(``M_SOCKETFUNCTION``) and when to wake it (``M_TIMERFUNCTION``); the loop calls
+``socket_action`` back, and each finished transfer resolves its request's future.
+Chosen by measurement (``bench/bench_send.py``): about twice aiohttp's requests per
+second inside the sender, ahead of pyreqwest.
+
+TLS certificates are verified against the system's trust store (or ``ca_file``);
+``insecure=True`` turns verification off. Redirects are not followed, proxies from
+the environment are ignored (chestsim sends only where it is told), and a response
+body is read and dropped.
+
+>>> CurlTransport(limit=8)
+CurlTransport(limit=8)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import pycurl
+
+from simulator._exceptions import UsageError
+from simulator.delivery._transports._base import Response
+
+__all__ = ["CurlTransport", "default_ca_file"]
+
+# Headers libcurl would add on its own: "Accept: */*", and "Expect: 100-continue" for
+# large bodies (a round trip most listeners do not expect).
+_SUPPRESSED = (b"Accept:", b"Expect:")
+_WEIRD_SERVER_REPLY = 8  # CURLE_WEIRD_SERVER_REPLY (pycurl names it after FTP)
+_TLS_ERRORS = frozenset({pycurl.E_SSL_CONNECT_ERROR, pycurl.E_PEER_FAILED_VERIFICATION,
+                         pycurl.E_SSL_CACERT_BADFILE, pycurl.E_SSL_CERTPROBLEM})
+
+
+def default_ca_file() -> str | None:
+    """The system's CA bundle (Debian's ``/etc/ssl/certs/ca-certificates.crt``), else certifi's."""
+    found = ssl.get_default_verify_paths().cafile
+    if found and os.path.exists(found):
+        return found
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - httpx depends on certifi
+        return None
+    return str(certifi.where())
+
+
+def _discard(data: bytes) -> None:
+    """A response body is not kept (listeners answer with little or nothing)."""
+
+
+class CurlTransport:
+    """Sends POSTs through one libcurl multi handle; ``limit`` connections at most.
+
+    ``ca_file``: trust this PEM bundle instead of the system's (a staging listener's private CA).
+    ``insecure``: do not verify certificates at all (the CLI says so in one warning line).
+    """
+
+    def __init__(self, *, limit: int = 32, ca_file: str | os.PathLike[str] | None = None,
+                 insecure: bool = False) -> None:
+        self.limit = limit
+        self.ca_file = os.fspath(ca_file) if ca_file is not None else None
+        self.insecure = insecure
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise UsageError(f"--ca-file={self.ca_file!r} is not a file; give the PEM file of the CA that "
+                             "signed the listener's certificate")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._multi: Any = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._watched: dict[int, int] = {}
+        self._pending: dict[Any, asyncio.Future[Response]] = {}
+        self._timeouts: dict[Any, float] = {}
+        self._idle: list[Any] = []
+
+    def __repr__(self) -> str:
+        extra = (f", ca_file={self.ca_file!r}" if self.ca_file else "") + (", insecure=True" if self.insecure else "")
+        return f"CurlTransport(limit={self.limit}{extra})"
+
+    def prepare_url(self, url: str) -> bytes:
+        scheme = url.partition(":")[0].lower()
+        if scheme not in ("http", "https"):
+            raise UsageError(f"url={url!r}: the network client sends only http:// and https:// URLs")
+        return url.encode("ascii")
+
+    async def open(self) -> None:
+        if self._multi is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, self.limit)
+        multi.setopt(pycurl.M_MAXCONNECTS, self.limit)
+        self._multi = multi
+
+    async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        multi, loop = self._multi, self._loop
+        if multi is None or loop is None:
+            raise RuntimeError("open() the transport first")
+        lines = [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+        lines.extend(_SUPPRESSED)
+        handle = self._idle.pop() if self._idle else self._new_handle()
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.POSTFIELDSIZE, len(body))
+        handle.setopt(pycurl.POSTFIELDS, body)
+        handle.setopt(pycurl.HTTPHEADER, lines)
+        handle.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        future: asyncio.Future[Response] = loop.create_future()
+        self._pending[handle] = future
+        self._timeouts[handle] = timeout
+        multi.add_handle(handle)
+        try:
+            response = await future
+        except BaseException:
+            if self._pending.pop(handle, None) is not None:
+                # Cancelled while in flight (the run was interrupted): abandon the transfer.
+                self._timeouts.pop(handle, None)
+                if self._multi is not None:
+                    self._multi.remove_handle(handle)
+                handle.close()
+            raise
+        # Only the request that used a handle gives it back, once its answer is read.
+        self._idle.append(handle)
+        return response
+
+    async def close(self) -> None:
+        multi, self._multi = self._multi, None
+        if multi is None:
+            return
+        for handle, future in list(self._pending.items()):
+            multi.remove_handle(handle)
+            if not future.done():
+                future.set_result(Response(0, None, "the client closed before a response"))
+        self._pending.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for handle in self._idle:
+            handle.close()
+        self._idle.clear()
+        multi.close()
+        loop = self._loop
+        if loop is not None:
+            for fd in self._watched:
+                loop.remove_reader(fd)
+                loop.remove_writer(fd)
+        self._watched.clear()
+
+    # -- libcurl's side -----------------------------------------------------------------------
+
+    def _new_handle(self) -> Any:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.PROXY, "")
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, 10_000)
+        handle.setopt(pycurl.WRITEFUNCTION, _discard)
+        if self.insecure:
+            handle.setopt(pycurl.SSL_VERIFYPEER, 0)
+            handle.setopt(pycurl.SSL_VERIFYHOST, 0)
+        else:
+            ca_file = self.ca_file or default_ca_file()
+            if ca_file is not None:
+                handle.setopt(pycurl.CAINFO, ca_file)
+        return handle
+
+    def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
+        loop = self._loop
+        assert loop is not None
+        before = self._watched.get(fd, 0)
+        after = 0 if what == pycurl.POLL_REMOVE else what
+        if before & pycurl.POLL_IN and not after & pycurl.POLL_IN:
+            loop.remove_reader(fd)
+        if before & pycurl.POLL_OUT and not after & pycurl.POLL_OUT:
+            loop.remove_writer(fd)
+        if after & pycurl.POLL_IN and not before & pycurl.POLL_IN:
+            loop.add_reader(fd, self._act, fd, pycurl.CSELECT_IN)
+        if after & pycurl.POLL_OUT and not before & pycurl.POLL_OUT:
+            loop.add_writer(fd, self._act, fd, pycurl.CSELECT_OUT)
+        if after:
+            self._watched[fd] = after
+        else:
+            self._watched.pop(fd, None)
+
+    def _on_timer(self, ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ms >= 0 and self._loop is not None:
+            self._timer = self._loop.call_later(ms / 1000, self._on_timeout)
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
+
+    def _act(self, fd: int, events: int) -> None:
+        multi = self._multi
+        if multi is None:
+            return
+        try:
+            multi.socket_action(fd, events)
+        except pycurl.error as exc:  # libcurl itself failed: end every transfer rather than hang
+            for handle in list(self._pending):
+                self._finish(handle, int(exc.args[0]), str(exc.args[-1]))
+            return
+        while True:
+            queued, done, failed = multi.info_read()
+            for handle in done:
+                self._finish(handle, None, "")
+            for handle, code, message in failed:
+                self._finish(handle, code, message)
+            if not queued:
+                break
+
+    def _finish(self, handle: Any, code: int | None, message: str) -> None:
+        self._multi.remove_handle(handle)
+        future = self._pending.pop(handle, None)
+        timeout = self._timeouts.pop(handle, 0.0)
+        if code is None:
+            status = int(handle.getinfo(pycurl.RESPONSE_CODE))
+            after = int(handle.getinfo(pycurl.RETRY_AFTER)) if status in (429, 503) else 0
+            response = Response(status, str(after) if after > 0 else None)
+        else:
+            response = Response(0, None, _reason(handle, code, message, timeout))
+        if future is not None and not future.done():
+            future.set_result(response)
+
+
+def _reason(handle: Any, code: int, message: str, timeout: float) -> str:
+    """The error text of a transfer without an HTTP answer, in the words the sender reports."""
+    errno = int(handle.getinfo(pycurl.OS_ERRNO) or 0)
+    cause = os.strerror(errno) if errno else message
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return f"timeout after {timeout:g}s"
+    if code == pycurl.E_GOT_NOTHING:
+        return "connection closed by the endpoint before a response"
+    if code == pycurl.E_COULDNT_CONNECT:
+        return f"cannot connect ({cause})"
+    if code == pycurl.E_COULDNT_RESOLVE_HOST:
+        return f"cannot resolve the host ({message})"
+    if code in _TLS_ERRORS:
+        return (f"TLS failed ({message}); for a listener with a private certificate give --ca-file "
+                "with its CA (or --insecure for a staging listener)")[:300]
+    if code in (pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR):
+        return f"connection error ({cause})"
+    if code == _WEIRD_SERVER_REPLY:
+        return f"the answer is not HTTP/1.1 ({message})"[:200]
+    return f"curl error {code}: {message}"[:200]
