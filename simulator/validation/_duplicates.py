@@ -34,7 +34,7 @@ import orjson
 
 from simulator.validation._problem import Problem, Severity, escape
 
-__all__ = ["duplicate_members", "duplicate_problems", "maybe_duplicates"]
+__all__ = ["duplicate_members", "duplicate_problems", "events_are_lines", "maybe_duplicates"]
 
 _KEY_END = re.compile(rb'"[ \t\r\n]*:')
 _SPACED_COLON = (b" :", b"\t:", b"\n:", b"\r:")
@@ -63,6 +63,19 @@ def maybe_duplicates(raw: bytes | bytearray | memoryview | str, event: Any) -> b
     if any(spaced in text for spaced in _SPACED_COLON):
         written = len(_KEY_END.findall(text))
     return written > dumped.count(b'":')
+
+
+def events_are_lines(events: list[Any], lines: list[bytes]) -> bool:
+    """True when ``lines`` are exactly orjson's compact dump of ``events``: no member was dropped.
+
+    One C call for a whole block of lines instead of one per line; False only
+    means "check the lines one by one".
+    """
+    try:
+        dumped = orjson.dumps(events)
+    except TypeError:
+        return False  # a placeholder for a broken line
+    return dumped == b"[" + b",".join(lines) + b"]"
 
 
 def duplicate_members(raw: bytes | bytearray | memoryview | str, event: Any = _NOTHING) -> list[str]:

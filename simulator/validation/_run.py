@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from simulator.validation._duplicates import maybe_duplicates
+from simulator.validation._duplicates import events_are_lines, maybe_duplicates
 from simulator.validation._problem import Problem
 from simulator.validation._reader import (
     DEFAULT_MAX_LINE_BYTES,
@@ -189,8 +189,13 @@ class _Run:
         semantic = check_schema_valid
         totals = self.totals
         # Duplicate member names: orjson kept the last value; the one-by-one path names them.
-        slow = [index for index, (raw, event) in enumerate(zip(lines, events, strict=True))
-                if event is not _BROKEN and maybe_duplicates(raw, event)]
+        # One re-dump of the whole block first: when it equals the lines, written compactly as orjson
+        # writes, nothing was dropped anywhere in it.
+        if events_are_lines(events, lines):
+            slow: list[int] = []
+        else:
+            slow = [index for index, (raw, event) in enumerate(zip(lines, events, strict=True))
+                    if event is not _BROKEN and maybe_duplicates(raw, event)]
         fast = range(len(events)) if not slow else sorted(set(range(len(events))).difference(slow))
         for event_type, group in groupby(sorted(fast, key=type_of), key=type_of):
             indexes = list(group)

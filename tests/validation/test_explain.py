@@ -1,0 +1,85 @@
+"""The invalid path's shortcuts give the answers of the slow checks they stand for.
+
+``Explainer`` (errors per failing part, remembered) against the whole-event
+``iter_errors`` of the published schema; the ``tidy`` and leak prefilters
+(one Rust pass) against the Python walks they let the validator skip.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from validation_examples import example
+
+from simulator import CATALOG
+from simulator.validation import leaks
+from simulator.validation._explain import Explainer
+from simulator.validation._registry import compiled_type, leak_prefilter, lookup_key
+
+_TYPES = [t.key for t in CATALOG]
+_ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 10**6), st.just(1.5),
+    st.sampled_from(["", "2026-13-45", "not-a-uuid", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "x" * 300,
+                     "Bearer abcdefghijkl", "aB3dE5gH7jK9mN1pQ3sT5vX7", "user.created", "ops@example.com"]),
+    st.just({}), st.just([]), st.just({"password": "p"}), st.just([{"token": "t"}]))
+_NAMES = st.sampled_from(["colour", "client_secret", "password", "note", "name", "id", "extra"])
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.extend(_paths(value, (*path, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out.extend(_paths(value, (*path, index)))
+    return out
+
+
+@st.composite
+def broken_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    key = draw(st.sampled_from(_TYPES))
+    event = copy.deepcopy(example(key, draw(st.sampled_from(["full", "minimal"]))))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(event) if p]
+        path = draw(st.sampled_from(paths))
+        parent: Any = event
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.sampled_from(["set", "delete", "add"]))
+        if action == "set":
+            parent[path[-1]] = copy.deepcopy(draw(_ODD_VALUES))
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(_NAMES)] = copy.deepcopy(draw(_ODD_VALUES))
+    return key, event
+
+
+_EXPLAINERS: dict[str, Explainer] = {}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(broken_events())
+def test_explained_parts_give_the_whole_event_errors(case: tuple[str, dict[str, Any]]) -> None:
+    key, event = case
+    explainer = _EXPLAINERS.setdefault(key, Explainer(lookup_key(key).schema_id))
+    whole = {(tuple(e.instance_path), str(e.message)) for e in compiled_type(key).contract.iter_errors(event)}
+    for _ in range(2):  # the second time from the memo
+        assert {(f.path, f.message) for f in explainer.failures(event)} == whole
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(broken_events())
+def test_the_tidy_prefilter_fails_whatever_the_walks_would_flag(case: tuple[str, dict[str, Any]]) -> None:
+    key, event = case
+    schema = compiled_type(key)
+    unknown = list(schema.shape.unknown(event))
+    leaked = leaks(event)
+    if unknown or leaked:
+        assert not schema.tidy.is_valid(event)
+    if leaked:
+        assert not leak_prefilter().is_valid(event)
