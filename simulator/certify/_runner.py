@@ -28,7 +28,7 @@ from simulator._signing import SigningSecret, parse_secrets
 from simulator.certify._cases import HINTS, Case, Plan, Settings, make_plan
 from simulator.certify._report import CaseResult, CertifyReport, Sent, percentile, worst
 from simulator.delivery._transports import (
-    AiohttpTransport,
+    CurlTransport,
     HttpxTransport,
     Response,
     Transport,
@@ -150,7 +150,7 @@ class Certifier:
     def _open_transport(self) -> Transport:
         if self.app is not None:
             return HttpxTransport(app=self.app, name=self.name, lifespan_timeout=HARD_TIMEOUT)
-        return AiohttpTransport(limit=max(self.settings.concurrency, 64))
+        return CurlTransport(limit=max(self.settings.concurrency, 64))
 
     def _budget(self, plan: Plan) -> float:
         """The whole run's time bound: generous for a healthy listener, finite for any."""
