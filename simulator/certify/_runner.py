@@ -335,20 +335,26 @@ class Certifier:
         if self.app is not None:
             return CaseResult(case.id, case.section, case.owed, "in process", "skip",
                               "an in-process app has no network transport", case.hint)
+        if case.id == "transport/scheme":
+            return scheme_grade(case, self.url)
         parts = urlsplit(self.url)
         host = parts.hostname or ""
-        if case.id == "transport/scheme":
-            if parts.scheme == "https":
-                return CaseResult(case.id, case.section, case.owed, "https", "pass", "", case.hint)
-            if is_loopback(host):
-                return CaseResult(case.id, case.section, case.owed, "http", "pass",
-                                  "http on loopback: fine for a local test; deploy behind https", case.hint)
-            return CaseResult(case.id, case.section, case.owed, "http", "warn",
-                              "plain http off loopback: webhooks carry tenant metadata; use https", case.hint)
         if "tls" not in facts:
             facts["tls"] = await asyncio.to_thread(_tls.probe, host, parts.port or 443,
                                                    ca_file=self.ca_file, insecure=self.insecure)
         return _tls.grade(case, facts["tls"], insecure=self.insecure)
+
+
+def scheme_grade(case: Case, url: str) -> CaseResult:
+    """``transport/scheme``: https passes; http passes on loopback, and is a warning elsewhere."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return CaseResult(case.id, case.section, case.owed, "https", "pass", "", case.hint)
+    if is_loopback(parts.hostname or ""):
+        return CaseResult(case.id, case.section, case.owed, "http", "pass",
+                          "http on loopback: fine for a local test; deploy behind https", case.hint)
+    return CaseResult(case.id, case.section, case.owed, "http", "warn",
+                      "plain http off loopback: webhooks carry tenant metadata; use https", case.hint)
 
 
 def _figures(statuses: list[int], latencies: list[float]) -> dict[str, Any]:
