@@ -44,11 +44,3 @@ def start() -> Iterator[Start]:
         if proc.stdout is not None:
             proc.stdout.close()
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # aiohttp's client warns on bodies over 1 MiB sent as bytes (certify's oversized case); the
-    # warning is about event-loop latency, not a defect, and goes with the libcurl transport.
-    mark = pytest.mark.filterwarnings("ignore:Sending a large body directly with raw bytes:ResourceWarning")
-    for item in items:
-        if Path(str(item.path)).resolve().parent == HERE:
-            item.add_marker(mark)
