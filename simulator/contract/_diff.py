@@ -111,10 +111,10 @@ class ContractDiff:
         for change in self.changes:
             if change.event_type != current:
                 current = change.event_type
-                out.write(f"\n{current}\n")
+                out.write(f"\n{_printable(current)}\n")
             label = "BREAKING  " if change.breaking else "compatible"
-            where = f" {change.pointer}" if change.pointer else ""
-            out.write(f"  {label} {change.kind}{where}: {change.detail}\n")
+            where = f" {_printable(change.pointer)}" if change.pointer else ""
+            out.write(f"  {label} {change.kind}{where}: {_printable(change.detail)}\n")
 
     def write_json(self, out: TextIO | None = None) -> None:
         """Write :meth:`as_dict` as indented JSON."""
@@ -257,6 +257,11 @@ def _unite(contract: Contract, branches: list[Any], pointer: str, facts: _Field,
         facts.types = frozenset(types) if facts.types is None else facts.types & types
     if not any_value:
         facts.values = frozenset(values) if facts.values is None else facts.values & values
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a field named "a\\nBREAKING …" cannot forge a line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _escape(name: str) -> str:

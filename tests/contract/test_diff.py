@@ -200,6 +200,17 @@ def test_text_output_groups_changes_by_event_type(pair: Any, capsys: pytest.Capt
                                                      "field (string)")
 
 
+def test_field_names_cannot_forge_lines_in_the_text_output(pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = pair(None, on_used(lambda d: data_props(d).update({"x\ncompatible fake\r\x1b[2J": {}})))
+    code = main(["schemas", "diff", str(old), str(new)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "  compatible field-added-optional /data/x\\ncompatible fake\\r\\x1b[2J: new optional field (any type)" \
+        in out.splitlines()
+    assert "\x1b" not in out
+    assert "\r" not in out
+
+
 def test_folders_and_bundles_compare_alike(pair: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = pair(None, on_used(lambda d: data_props(d)["purpose"]["enum"].remove("copy")))
     bundles = []
