@@ -12,6 +12,7 @@ and no journal written) and shuts down when the run ends, however it ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -102,10 +103,34 @@ def _progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     return update, bar.stop
 
 
+class _Partial:
+    """What an interrupted run did so far, printed (on stdout, as the summary is) before the
+    ``interrupted`` line: the run's sender registers here once it exists."""
+
+    def __init__(self, fmt: OutputFormat) -> None:
+        self.fmt = fmt
+        self.sender: Sender | None = None
+
+    def show(self) -> None:
+        report = self.sender.partial_report() if self.sender is not None else None
+        if report is None:
+            return
+        waiting = report.deliveries - report.delivered - report.dead_lettered
+        if self.fmt is OutputFormat.json:
+            summary = {**report.to_dict(), "interrupted": True, "waiting": waiting}
+            sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            print(report.render())
+            print(f"interrupted: delivered {report.delivered:,}  waiting {waiting:,} (in flight, queued or "
+                  f"waiting to retry)  dead-lettered {report.dead_lettered:,}; input not read yet is not counted")
+        sys.stdout.flush()
+
+
 @contextlib.contextmanager
-def _interruptible(kept: Callable[[], str]) -> Iterator[None]:
-    """Ctrl-C and SIGTERM stop a run: deliveries in flight end, the journal is flushed, and one
-    line, ``chestsim: error: interrupted; <kept()>``, says what was kept; exit code 130.
+def _interruptible(kept: Callable[[], str], partial: _Partial | None = None) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop a run: deliveries in flight end, the journal is flushed, the
+    summary so far is printed (``partial``), and one line, ``chestsim: error: interrupted;
+    <kept()>``, says what was kept; exit code 130.
 
     Typer turns a ``KeyboardInterrupt`` into a silent exit 130, so it is caught here, where
     the command still knows what it was doing.
@@ -131,6 +156,9 @@ def _interruptible(kept: Callable[[], str]) -> Iterator[None]:
     except KeyboardInterrupt:
         from simulator.cli import _error  # the one printer of `chestsim: error: …` lines
 
+        if partial is not None:
+            with contextlib.suppress(Exception):  # the summary is a courtesy; the line below is not
+                partial.show()
         _error(f"interrupted; {kept()}")
         raise typer.Exit(130) from None
     finally:
@@ -238,11 +266,24 @@ def _emit(report: Report, fmt: OutputFormat) -> int:
 
 
 def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ...], token: str | None,
-            fmt: OutputFormat, **options: Any) -> tuple[Sender, Callable[[], None]]:
+            fmt: OutputFormat, started: Callable[[], None] | None = None,
+            **options: Any) -> tuple[Sender, Callable[[], None]]:
+    """The run's sender and what stops its progress bar; ``started`` is called once, when the
+    run has started (its app, journal and input open), before anything is sent."""
     update, stop = _progress() if fmt is OutputFormat.text else (None, lambda: None)
     from simulator.delivery import Sender
 
-    sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=update, **options)
+    progress = update
+    if started is not None:
+        pending = [started]
+
+        def progress(done: int, total: int) -> None:
+            if pending:
+                pending.pop()()
+            if update is not None:
+                update(done, total)
+
+    sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=progress, **options)
     return sender, stop
 
 
@@ -265,8 +306,9 @@ def send(
     speed: Annotated[float, typer.Option("--speed", metavar="X", help="With --pace recorded: X times faster.")] = 1.0,
     ordered: Annotated[bool, typer.Option("--ordered", help="FIFO per tenant (or --order-key).")] = False,
     order_key: Annotated[str, typer.Option("--order-key", metavar="KEY", help="tenant | secret | a data field.")] = "tenant",
-    retry: Annotated[str, typer.Option("--retry", metavar="PRESET|LIST", help="standard-webhooks | svix | hook0 | exponential "
-                                                       "| none | a list like 1s,5s,30s.")] = "standard-webhooks",
+    retry: Annotated[str, typer.Option("--retry", metavar="PRESET|LIST", help="standard-webhooks (the production schedule: "
+                                       "5s, 5m, 30m, 2h, 5h, 10h, 10h) | svix | hook0 | exponential | none | a list "
+                                       "like 1s,2s,4s,8s (retries within seconds, to try a listener out).")] = "standard-webhooks",
     jitter: Annotated[float, typer.Option("--jitter", metavar="F", help="Spread retry waits by ± this fraction.")] = 0.1,
     time_scale: Annotated[float, typer.Option("--time-scale", metavar="F", help="Multiply retry waits (tests).")] = 1.0,
     timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
@@ -304,9 +346,10 @@ def send(
         raise UsageError("--journal and --resume cannot be used together; --resume writes to its own journal")
     if path is None and resume is None:
         raise UsageError("give the events to send: a JSONL file, or - for stdin")
-    with _interruptible(_kept_by(resume or journal)):
+    partial = _Partial(fmt)
+    with _interruptible(_kept_by(resume or journal), partial):
         return _send(ctx, path, to=to, endpoints=endpoints, secret=secret, token=token, journal=journal,
-                     resume=resume, app_spec=app_spec, fmt=fmt, options={
+                     resume=resume, app_spec=app_spec, fmt=fmt, partial=partial, options={
                          "types": events, "concurrency": concurrency, "rate": rate, "pace": pace,
                          "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
                          "jitter": jitter, "time_scale": time_scale, "timeout": timeout,
@@ -316,12 +359,11 @@ def send(
 
 def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoints: Path | None,
           secret: list[str] | None, token: str | None, journal: Path | None, resume: Path | None,
-          app_spec: str | None, fmt: OutputFormat, options: dict[str, Any]) -> int:
+          app_spec: str | None, fmt: OutputFormat, partial: _Partial, options: dict[str, Any]) -> int:
     secrets, tok = _secrets(secret), _token(token)
     from simulator.delivery import Endpoint, HttpxTransport
-    from simulator.delivery._transports import load_app
 
-    app_obj = load_app(app_spec) if app_spec else None
+    app_obj = _load_app(app_spec) if app_spec else None
     if options["insecure"]:
         print("chestsim: warning: --insecure: https certificates are not verified; use it only for a "
               "staging listener you trust", file=sys.stderr)
@@ -340,17 +382,63 @@ def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoin
     given: set[str] = set()
     if resume is not None:
         options, stored, given = _stored_options(ctx, resume, options)
-    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt, **options)
+    unsigned = [] if options.get("bad_signature") else _unsigned(eps, secrets, resume)
+    notice = f"chestsim send: {_unsigned_line(unsigned, eps or unsigned)}" if unsigned else ""
+    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt,
+                           started=(lambda: print(notice, file=sys.stderr, flush=True)) if notice else None,
+                           **options)
+    partial.sender = sender
     try:
         if resume is not None:
             print(f"chestsim send: {_resume_line(stored, given, sender.run_options())}", file=sys.stderr,
                   flush=True)
+        if resume is not None:
             report = sender.resume(resume, path)
         else:
             report = sender.send(path or "-", journal=journal)
     finally:
         stop()
+    if notice:
+        report = dataclasses.replace(report, notes=(*report.notes, notice.removeprefix("chestsim send: ")))
     return _emit(report, fmt)
+
+
+def _unsigned(eps: Sequence[Endpoint], secrets: Sequence[SigningSecret], resume: Path | None) -> list[str]:
+    """The endpoints a run sends to without a signature: those given without a secret, or, when
+    a resume takes its endpoints from the journal, all of them when no secret is given."""
+    if eps or resume is None:
+        return [e.name for e in eps if not e.secrets]
+    if secrets:
+        return []
+    from simulator.delivery import Journal
+
+    with Journal.open(resume) as jr:
+        return [row["name"] for row in jr.endpoint_rows()]
+
+
+def _unsigned_line(unsigned: Sequence[str], endpoints: Sequence[object]) -> str:
+    which = "" if len(unsigned) == len(endpoints) else f" to {', '.join(unsigned)}"
+    return (f"no signing secret: sending unsigned{which} (no webhook-signature header); sign with "
+            "--secret whsec_… or CHESTSIM_SECRET (`chestsim secret new` makes one)")
+
+
+def _load_app(spec: str) -> Any:
+    """``--app module:attr``, imported as uvicorn imports an app: the current folder first on
+    the import path (``chestsim send --app main:app`` finds ``./main.py``), and a module that
+    fails while importing is one error line, not a traceback."""
+    from simulator.delivery._transports import load_app
+
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        return load_app(spec)
+    except UsageError:
+        raise
+    except Exception as exc:
+        module = spec.partition(":")[0]
+        raise UsageError(f"--app={spec!r}: importing {module!r} failed: {type(exc).__name__}: {exc}; "
+                         "fix the module so that it imports") from None
 
 
 def _when(text: str | None, option: str) -> float | None:
@@ -409,6 +497,15 @@ def replay(
                                    record=record)
         finally:
             stop()
+    if report.events == 0:
+        filters = [flag for flag, value in (("--event-id", event_id), ("--type", type_), ("--since", since),
+                                            ("--until", until)) if value]
+        why = ("no delivery in it was dead-lettered" if failed else "it holds no events") if not filters \
+            else f"no event in it matches {', '.join(filters)}" + (" and was dead-lettered" if failed else "")
+        report = dataclasses.replace(report, notes=(*report.notes, f"nothing to replay: {why}"))
+        if fmt is OutputFormat.text:
+            print(f"nothing to replay from {journal_path}: {why}")
+            return 0
     return _emit(report, fmt)
 
 
@@ -419,7 +516,26 @@ def endpoints_check(
     token: TokenOpt = None,
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
-    """Validate endpoint configuration without sending anything."""
+    """Validate endpoint configuration without sending anything.
+
+    FILE is UTF-8 TOML, one [[endpoint]] table per webhook (the repository's
+    examples/endpoints.toml explains every field); only url is required:
+
+    \b
+        [[endpoint]]
+        name = "siem"                                # default: the url
+        url = "https://siem.example.com/chest"       # http only for loopback
+        events = ["Secret Used", "secret.deleted"]   # or "all" (the default)
+        secret_env = "SIEM_SECRET"                   # or secret = "whsec_…" / secrets = [...]
+        token_env = "SIEM_TOKEN"                     # or token = "…" (Authorization: Bearer)
+        headers = { "X-Team" = "security" }
+        concurrency = 8                              # deliveries in flight to it
+        rate = "50/s"                                # deliveries per second to it
+
+    Without a secret of its own an endpoint is signed with --secret or
+    $CHESTSIM_SECRET, and sends --token or $CHESTSIM_TOKEN; a URL is checked
+    the same way, as `send --to URL` would send to it.
+    """
     from simulator.delivery import check_endpoints
 
     found = check_endpoints(target, default_secrets=_secrets(secret), default_token=_token(token))

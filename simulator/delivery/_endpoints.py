@@ -157,6 +157,9 @@ def load_endpoints(
         raise EndpointConfigError(f"--endpoints={where!r}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise EndpointConfigError(f"--endpoints={where!r}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EndpointConfigError(f"--endpoints={where!r}: not UTF-8 text (byte {exc.start} is not UTF-8); "
+                                  "TOML files are UTF-8: save it as UTF-8") from None
     tables = doc.get("endpoint", doc.get("endpoints"))
     if not isinstance(tables, list) or not tables:
         raise EndpointConfigError(
@@ -231,11 +234,20 @@ def _from_table(table: Any, where: str, env: Mapping[str, str],
         raise EndpointConfigError(f"{label}: {exc}") from None
 
 
-def check_endpoints(target: str, **kwargs: Any) -> tuple[Endpoint, ...]:
-    """Validate an endpoints file, or a single URL, without sending anything."""
+def check_endpoints(target: str, *, environ: Mapping[str, str] | None = None,
+                    default_secrets: Sequence[SigningSecret] = (),
+                    default_token: str | None = None) -> tuple[Endpoint, ...]:
+    """Validate an endpoints file, or a single URL, without sending anything; a URL gets the
+    default secrets and token as ``send --to URL`` would.
+
+    >>> [e.describe()["signed"] for e in check_endpoints("http://127.0.0.1:8080/h",
+    ...                                                  default_secrets=parse_secrets(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]))]
+    [True]
+    """
     if "://" in target and not Path(target).exists():
-        return (Endpoint.from_url(target),)
-    return load_endpoints(target, **kwargs)
+        return (Endpoint.from_url(target, secrets=default_secrets, token=default_token),)
+    return load_endpoints(target, environ=environ, default_secrets=default_secrets,
+                          default_token=default_token)
 
 
 class Router:

@@ -159,6 +159,7 @@ class Sender:
         self.max_pending = max_pending or max(4096, concurrency * 64)
         self._progress = progress
         self._clock = clock
+        self._live: tuple[_Run, float] | None = None
 
     def run_options(self) -> dict[str, Any]:
         """The delivery options a journal stores, as plain values; ``Sender(**run_options())``
@@ -175,6 +176,16 @@ class Sender:
             "jitter": self.retry.jitter, "time_scale": self.retry.time_scale, "timeout": self.timeout,
             "clock_skew": self.clock_skew, "bad_signature": self.bad_signature, "seed": self.seed,
         }
+
+    def partial_report(self) -> Report | None:
+        """The summary so far of the run in progress, or of the last run (interrupted or not);
+        ``None`` before any run. ``chestsim send`` prints it when interrupted."""
+        if self._live is None:
+            return None
+        run, since = self._live
+        return run.stats.report(seconds=time.perf_counter() - since,
+                                journal=run.journal.path if run.journal is not None else None,
+                                notes=tuple(run.notes))
 
     def __repr__(self) -> str:
         return (f"Sender(endpoints={[e.name for e in self.endpoints]!r}, concurrency={self.concurrency}, "
@@ -309,6 +320,7 @@ class Sender:
         """One run; ``new_journal`` makes its journal once the transport is open (an in-process
         app started), so that a run that cannot start leaves no journal behind."""
         run = _Run(self, journal, disabled)
+        self._live = (run, time.perf_counter())
         input_error: InputError | None = None
         try:
             await run.open()
@@ -316,6 +328,8 @@ class Sender:
                 run.journal = journal = new_journal()
             started = time.perf_counter()
             run.start()
+            if self._progress is not None:  # the run has started: a first progress report, at zero
+                self._progress(0, 0)
             try:
                 if pending is not None:
                     await run.feed_pending(pending)

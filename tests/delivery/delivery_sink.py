@@ -139,6 +139,10 @@ class Sink:
             return [r.id for r in self.received if not ok_only or (isinstance(r.answered, int) and 200 <= r.answered < 300)]
 
 
+#: What `chestsim send` says on stderr, once its run has started, when it sends unsigned.
+UNSIGNED_NOTICE = ("chestsim send: no signing secret: sending unsigned (no webhook-signature header); sign "
+                   "with --secret whsec_… or CHESTSIM_SECRET (`chestsim secret new` makes one)")
+
 TENANTS = ("t-alpha", "t-beta", "t-gamma")
 TYPES = ("secret.used", "user.created", "secret.deleted", "group.created")
 

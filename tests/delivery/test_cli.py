@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from delivery_sink import SECRET, TOKEN, Sink, make_events, write_jsonl
+from delivery_sink import SECRET, TOKEN, UNSIGNED_NOTICE, Sink, make_events, write_jsonl
 
 from simulator.cli import main
 
@@ -100,6 +100,8 @@ def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
     existing.write_bytes(b"x")
     endpoints = tmp / "bad.toml"
     endpoints.write_text('[[endpoint]]\nurl = "https://e.com/h"\nsecret = "whsec_!!!"\n')
+    latin1 = tmp / "latin1.toml"
+    latin1.write_bytes('[[endpoint]]\nname = "équipe"\nurl = "https://e.com/h"\n'.encode("latin-1"))
     e = str(events)
     return [
         ("bad-url", ["send", e, "--to", "http://example.com/h"], "scheme 'http' is allowed only for loopback"),
@@ -108,7 +110,8 @@ def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
         ("secret-no-prefix", ["send", e, "--to", sink_url, "--secret", "abc"], "must start with 'whsec_'"),
         ("bad-endpoints-secret", ["send", e, "--endpoints", str(endpoints)], "not valid base64"),
         ("missing-file", ["send", str(tmp / "absent.jsonl"), "--to", sink_url], "no such file"),
-        ("broken-line", ["send", str(broken), "--to", sink_url], "broken.jsonl:2: not valid JSON"),
+        ("broken-line", ["send", str(broken), "--to", sink_url, "--secret", SECRET],
+         "broken.jsonl:2: not valid JSON"),
         ("garbage-journal", ["send", "--resume", str(garbage), "--to", sink_url], "is not a chestsim journal"),
         ("missing-journal", ["send", "--resume", str(tmp / "none.db")], "no such journal file"),
         ("existing-journal", ["send", e, "--to", sink_url, "--journal", str(existing)], "already exists"),
@@ -129,6 +132,8 @@ def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
         ("bad-app-spec", ["send", e, "--app", "justmodule"], "module:attr"),
         ("bad-since", ["replay", str(garbage), "--since", "yesterday"], ""),
         ("check-bad-url", ["endpoints", "check", "https://exa mple.com/"], "whitespace"),
+        ("endpoints-not-utf8", ["send", e, "--endpoints", str(latin1)], "not UTF-8 text"),
+        ("check-not-utf8", ["endpoints", "check", str(latin1)], "not UTF-8 text"),
     ]
 
 
@@ -260,7 +265,7 @@ def test_journal_without_stored_options_resumes_with_the_command_line(
                           "--format", "json"], capsys)
     assert code == 0, err
     assert err.splitlines() == ["chestsim send: this journal stores no delivery options (an older chestsim "
-                                "wrote it); resuming with this command line's"]
+                                "wrote it); resuming with this command line's", UNSIGNED_NOTICE]
     assert json.loads(out)["retried"] == 1
     assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
 
@@ -302,3 +307,120 @@ def test_send_help_states_the_duplicate_bound(capsys: pytest.CaptureFixture[str]
     assert main(["send", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert f"at most --concurrency + {OUTCOME_BATCH} deliveries per crash" in text
+
+
+def test_endpoints_check_url_uses_the_secret_and_token(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    monkeypatch.delenv("CHESTSIM_TOKEN", raising=False)
+    code, out, _ = run(["endpoints", "check", "http://127.0.0.1:9/h"], capsys)
+    assert code == 0
+    assert "signed=no  token=no" in out
+    code, out, err = run(["endpoints", "check", "http://127.0.0.1:9/h", "--secret", SECRET, "--token", TOKEN],
+                         capsys)
+    assert code == 0
+    assert "signed=yes  token=yes" in out
+    assert SECRET not in out + err
+    assert TOKEN not in out + err
+
+
+def test_the_documented_endpoints_files_check(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/endpoints.toml and the example in `endpoints check --help` are valid as shown."""
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    monkeypatch.delenv("CHESTSIM_TOKEN", raising=False)
+    example = Path(__file__).resolve().parents[2] / "examples" / "endpoints.toml"
+    code, out, err = run(["endpoints", "check", str(example)], capsys)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "2 endpoints ok"
+    assert main(["endpoints", "check", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    lines = help_text.splitlines()
+    first = lines.index("      [[endpoint]]")
+    block = lines[first:lines.index("", first)]
+    shown = tmp_path / "shown.toml"
+    shown.write_text("\n".join(line.strip() for line in block) + "\n")
+    monkeypatch.setenv("SIEM_SECRET", SECRET)
+    monkeypatch.setenv("SIEM_TOKEN", TOKEN)
+    code, out, err = run(["endpoints", "check", str(shown), "--format", "json"], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)["endpoints"]
+    assert (row["name"], row["signed"], row["token"], row["headers"], row["rate"]) == (
+        "siem", True, True, ["X-Team"], 50.0)
+
+
+def test_sending_unsigned_is_said_once_and_in_the_summary(sink: Sink, events_file: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    code, out, err = run(["send", str(events_file), "--to", sink.url], capsys)
+    assert code == 0, err
+    assert err.splitlines() == [UNSIGNED_NOTICE]
+    assert out.splitlines()[-1] == UNSIGNED_NOTICE.removeprefix("chestsim send: ")
+    assert "webhook-signature" not in sink.received[0].headers
+    code, out, err = run(["send", str(events_file), "--to", sink.url, "--format", "json"], capsys)
+    assert json.loads(out)["notes"] == [UNSIGNED_NOTICE.removeprefix("chestsim send: ")]
+    # Signed (or deliberately mis-signed) runs say nothing of the kind.
+    for flags in (["--secret", SECRET], ["--bad-signature"]):
+        code, out, err = run(["send", str(events_file), "--to", sink.url, "--format", "json", *flags], capsys)
+        assert code == 0, err
+        assert err == ""
+        assert json.loads(out)["notes"] == []
+    assert "webhook-signature" in sink.received[-1].headers
+
+
+APP_MODULE = '''
+import os
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    with open(os.environ["APP_LOG"], "a") as log:
+        log.write(dict(scope["headers"])[b"webhook-id"].decode() + "\\n")
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+'''
+
+
+def test_app_is_imported_from_the_current_folder(events_file: Path, tmp_path: Path) -> None:
+    """As uvicorn does: the console script (whose sys.path[0] is its bin/ folder) finds ./webhooks_app.py."""
+    console = Path(sys.executable).parent / "chestsim"
+    work = tmp_path / "service"
+    work.mkdir()
+    (work / "webhooks_app.py").write_text(APP_MODULE)
+    (work / "broken_app.py").write_text("raise RuntimeError('no DATABASE_URL')\n")
+    env = {**os.environ, "APP_LOG": str(tmp_path / "app.log"), "CHESTSIM_SECRET": SECRET}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([str(console), "send", str(events_file), "--app", "webhooks_app:app", "--format", "json"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["delivered"] == 60
+    assert len((tmp_path / "app.log").read_text().splitlines()) == 60
+    done = subprocess.run([str(console), "send", str(events_file), "--app", "broken_app:app"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["chestsim: error: --app='broken_app:app': importing 'broken_app' failed: "
+                                        "RuntimeError: no DATABASE_URL; fix the module so that it imports"]
+
+
+def test_replay_with_nothing_to_replay_says_so(sink: Sink, events_file: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "run.db"
+    code, _, err = run(["send", str(events_file), "--to", sink.url, "--journal", str(journal), "--secret", SECRET],
+                       capsys)
+    assert code == 0, err
+    received = len(sink.received)
+    code, out, _ = run(["replay", str(journal), "--failed", "--secret", SECRET], capsys)
+    assert (code, out) == (0, f"nothing to replay from {journal}: no delivery in it was dead-lettered\n")
+    code, out, _ = run(["replay", str(journal), "--type", "idp.settings_updated", "--secret", SECRET], capsys)
+    assert out == f"nothing to replay from {journal}: no event in it matches --type\n"
+    code, out, _ = run(["replay", str(journal), "--failed", "--secret", SECRET, "--format", "json"], capsys)
+    assert json.loads(out)["notes"] == ["nothing to replay: no delivery in it was dead-lettered"]
+    assert len(sink.received) == received
+    # With something to replay, the summary as before.
+    code, out, _ = run(["replay", str(journal), "--event-id", "evt_000003", "--secret", SECRET], capsys)
+    assert code == 0
+    assert "delivered 1" in out
+    assert sink.ids()[-1] == "evt_000003"

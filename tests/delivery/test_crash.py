@@ -8,6 +8,7 @@ flight or not yet committed when the process died).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from delivery_sink import Sink, make_events, write_jsonl
+from delivery_sink import UNSIGNED_NOTICE, Sink, make_events, write_jsonl
 
 from simulator.delivery._journal import OUTCOME_BATCH
 
@@ -96,7 +97,7 @@ def test_sigterm_flushes_the_journal(sink: Sink, tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
-    assert err.decode().startswith("chestsim: error: interrupted; ")
+    assert err.decode().splitlines()[-1].startswith("chestsim: error: interrupted; ")
     # Deliveries in flight got their answer before the run stopped: all of them are journalled.
     assert set(sink.ids(ok_only=True)) == delivered_in(journal)
     proc = start(["send", "--resume", str(journal), "--to", sink.url])
@@ -125,14 +126,25 @@ def test_ctrl_c_says_so_and_resume_sends_the_rest_once(sink: Sink, tmp_path: Pat
         proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
+    # Sending unsigned is said once the run starts; the interruption is the one error line.
     lines = err.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("chestsim: error: interrupted; ")
-    assert f"chestsim send --resume {journal}" in lines[0]
+    assert lines[:-1] == [UNSIGNED_NOTICE]
+    assert lines[-1].startswith("chestsim: error: interrupted; ")
+    assert f"chestsim send --resume {journal}" in lines[-1]
     assert b"Traceback" not in out + err
     first = sink.ids(ok_only=True)
     assert set(first) == delivered_in(journal), "the journal lacks deliveries the sink acknowledged"
     assert len(first) < len(events)
+    # The summary so far comes first, on stdout: delivered, waiting and dead-lettered.
+    summary = out.decode().splitlines()
+    assert summary[0].startswith("events ")
+    counts = re.fullmatch(r"interrupted: delivered ([\d,]+)  waiting ([\d,]+) \(in flight, queued or "
+                          r"waiting to retry\)  dead-lettered 0; input not read yet is not counted", summary[-1])
+    assert counts, summary
+    delivered, waiting = (int(g.replace(",", "")) for g in counts.groups())
+    assert delivered == len(first)
+    assert 0 < waiting <= len(events) - delivered
+    assert f"journal: {journal}" in summary
 
     proc = start(["send", "--resume", str(journal), "--format", "json"])
     out, err = proc.communicate(timeout=60)
