@@ -30,7 +30,7 @@ from simulator._types import PathLike
 from simulator.listener._records import FORMAT
 from simulator.listener._server import VERDICTS
 
-__all__ = ["LIST_COLUMNS", "MAX_PAGE", "MAX_REPORT", "Filters", "Inspection", "Page"]
+__all__ = ["INDEX_MAX_ROWS", "LIST_COLUMNS", "MAX_PAGE", "MAX_REPORT", "Filters", "Inspection", "Page"]
 
 #: The columns of a row in the list (the detail adds headers, body and problems).
 LIST_COLUMNS = (
@@ -41,17 +41,20 @@ LIST_COLUMNS = (
 MAX_PAGE = 500
 #: Most records embedded in one ``inspect --html`` file.
 MAX_REPORT = 100_000
+#: Largest file the inspector indexes while a listener may be writing to it (about 3 s of work).
+INDEX_MAX_ROWS = 1_000_000
 #: Longest text filter, in characters.
 MAX_TEXT = 200
 #: The shown part of a body that is not JSON.
 _TEXT_BODY = 64 * 1024
 
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS inspector_type ON records(event_type)",
+    # Each index costs the writer a page or two per commit: two serve the three filter mixes
+    # (a type alone reads its part of the type-verdict index and sorts the numbers).
     "CREATE INDEX IF NOT EXISTS inspector_verdict ON records(verdict)",
+    "CREATE INDEX IF NOT EXISTS inspector_type_verdict ON records(event_type, verdict)",
     # Covering: the text filter scans this narrow index, not the rows with their bodies.
     "CREATE INDEX IF NOT EXISTS inspector_ids ON records(webhook_id, event_id, tenant_id)",
-    "CREATE INDEX IF NOT EXISTS inspector_time ON records(received_at, verdict)",
 )
 
 
@@ -84,8 +87,9 @@ class Filters:
                              "id or a tenant id)")
         return cls(event_type, verdict, text)
 
-    def where(self) -> tuple[list[str], list[Any]]:
-        """SQL conditions and their parameters."""
+    def where(self, *, few: bool = False) -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters; ``few``: for a handful of rows (a live update),
+        the text is looked for in each row rather than through the whole ids index."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.type is not None:
@@ -95,9 +99,9 @@ class Filters:
             clauses.append("verdict = ?")
             params.append(self.verdict)
         if self.text is not None:
-            # Searched in the covering index (ids and tenant only), then the rows are fetched by seq.
-            clauses.append("seq IN (SELECT seq FROM records WHERE instr(webhook_id, ?) "
-                           "OR instr(event_id, ?) OR instr(tenant_id, ?))")
+            found = "instr(webhook_id, ?) OR instr(event_id, ?) OR instr(tenant_id, ?)"
+            # Else searched in the covering index (ids and tenant only), rows then fetched by seq.
+            clauses.append(f"({found})" if few else f"seq IN (SELECT seq FROM records WHERE {found})")
             params += [self.text] * 3
         return clauses, params
 
@@ -168,8 +172,12 @@ class Inspection:
         finally:
             self._conn.execute("COMMIT")
 
-    def ensure_indexes(self) -> bool:
-        """Add the inspector's indexes if missing; False when the file cannot take them."""
+    def ensure_indexes(self, *, max_rows: int = INDEX_MAX_ROWS) -> bool:
+        """Add the inspector's indexes if missing; False when the file cannot take them, or holds
+        more than ``max_rows`` records (building them holds the write lock that long, and a listener
+        writing to the file waits at most 10 s for it)."""
+        if self.last_seq() > max_rows and not self._has_indexes():
+            return False
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except sqlite3.Error:
@@ -183,26 +191,42 @@ class Inspection:
         finally:
             conn.close()
 
+    def _has_indexes(self) -> bool:
+        names = {row[0] for row in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")}
+        return all(statement.split()[5] in names for statement in _INDEXES)
+
     def page(self, filters: Filters, *, before: int | None = None, limit: int = 100) -> Page:
         """Up to ``limit`` matching rows older than ``before`` (newest first), and how many match."""
         clauses, params = filters.where()
-        matching = int(self._conn.execute(
-            "SELECT count(*) FROM records" + _joined(clauses), params).fetchone()[0])
-        if before is not None:
-            clauses = [*clauses, "seq < ?"]
-            params = [*params, before]
-        rows = self._list(clauses, params, limit=limit + 1)
+        if filters.text is not None:
+            # One pass over the ids index gives both the count and the page (not one pass each).
+            found = sorted((seq for (seq,) in self._conn.execute(
+                f"SELECT seq FROM records{_joined(clauses)}", params)), reverse=True)
+            matching = len(found)
+            wanted = [seq for seq in found if before is None or seq < before][:limit + 1]
+            rows = self._list(["seq IN (SELECT value FROM json_each(?))"], [orjson.dumps(wanted).decode()],
+                              limit=limit + 1)
+        else:
+            matching = int(self._conn.execute(
+                "SELECT count(*) FROM records" + _joined(clauses), params).fetchone()[0])
+            if before is not None:
+                clauses = [*clauses, "seq < ?"]
+                params = [*params, before]
+            rows = self._list(clauses, params, limit=limit + 1)
         older = rows[-2]["seq"] if len(rows) > limit else None
         return Page(rows[:limit], older, matching)
 
     def newer(self, filters: Filters, after: int, *, limit: int = 100) -> list[dict[str, Any]]:
         """Matching rows committed after ``after`` (newest first, at most ``limit``)."""
-        clauses, params = filters.where()
+        clauses, params = filters.where(few=True)
         return self._list([*clauses, "seq > ?"], [*params, after], limit=min(limit, MAX_PAGE))
 
     def _list(self, clauses: list[str], params: list[Any], *, limit: int) -> list[dict[str, Any]]:
-        sql = (f"SELECT {', '.join(LIST_COLUMNS)} FROM records{_joined(clauses)} "
-               "ORDER BY seq DESC LIMIT ?")
+        # The numbers first (from an index alone, sorted if need be), then only those rows: SQLite
+        # would otherwise read every matching row whole before sorting them.
+        sql = (f"SELECT {', '.join(LIST_COLUMNS)} FROM records WHERE seq IN "
+               f"(SELECT seq FROM records{_joined(clauses)} ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC")
         return [_list_row(row) for row in self._conn.execute(sql, [*params, limit])]
 
     def record(self, seq: int) -> dict[str, Any] | None:
@@ -244,22 +268,40 @@ class Inspection:
                  buckets: int = 60) -> dict[str, Any]:
         """Requests per time bucket and verdict: ``{"start", "width", "counts": [[i, verdict, n]]}``.
 
-        With ``since``, one-second buckets from then (the live chart); without, the file's whole
-        span cut into ``buckets`` buckets (the report).
+        With ``since``, one-second buckets from then (the live chart), read from the rows after
+        the first one received since then (found by bisecting ``seq``: records are appended in
+        the order they arrive); without, the file's whole span cut into ``buckets`` buckets (the
+        report, which reads every row once).
         """
         if since is not None:
             start, width = float(int(since)), 1.0
+            after = max(after, self._seq_before(start))
         else:
-            first, last = self._conn.execute(
-                "SELECT min(received_at), max(received_at) FROM records WHERE seq > ?", (after,)).fetchone()
+            first = self._conn.execute("SELECT received_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1",
+                                       (after,)).fetchone()
             if first is None:
                 return {"start": 0.0, "width": 1.0, "counts": []}
-            start = float(int(first))
-            width = max(1.0, float(int((last - start) / buckets) + 1))
+            last = self._conn.execute("SELECT received_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            start = float(int(first[0]))
+            width = max(1.0, float(int((last[0] - start) / buckets) + 1))
         rows = self._conn.execute(
-            f"SELECT CAST((received_at - ?) / ? AS INTEGER), verdict, count(*) FROM {_after(after)} "
-            "AND received_at >= ? GROUP BY 1, 2 ORDER BY 1", (start, width, after, start))
+            "SELECT CAST((received_at - ?) / ? AS INTEGER), verdict, count(*) FROM records NOT INDEXED "
+            "WHERE seq > ? AND received_at >= ? GROUP BY 1, 2 ORDER BY 1", (start, width, after, start))
         return {"start": start, "width": width, "counts": [[int(i), str(v), int(n)] for i, v, n in rows]}
+
+    def _seq_before(self, moment: float) -> int:
+        """The last ``seq`` received before ``moment`` (0 if none): a bisection, ~20 lookups."""
+        low, high = 0, self.last_seq()
+        # Invariant: row ``low`` (or nothing) is before ``moment``; rows after ``high`` are not.
+        while low < high:
+            middle = (low + high + 1) // 2
+            found = self._conn.execute("SELECT received_at FROM records WHERE seq >= ? ORDER BY seq LIMIT 1",
+                                       (middle,)).fetchone()
+            if found is not None and found[0] < moment:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
 
 def _after(after: int) -> str:
