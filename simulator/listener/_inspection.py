@@ -57,6 +57,9 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS inspector_ids ON records(webhook_id, event_id, tenant_id)",
 )
 
+#: Indexes an earlier chestsim's inspector added: every commit paid for them.
+_RETIRED = ("inspector_type", "inspector_time")
+
 
 @dataclass(frozen=True, slots=True)
 class Filters:
@@ -185,6 +188,8 @@ class Inspection:
         try:
             for statement in _INDEXES:
                 conn.execute(statement)
+            for name in _RETIRED:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
             return True
         except sqlite3.Error:  # read-only file or folder, a locked file: slower, still correct
             return False
