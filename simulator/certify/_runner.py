@@ -131,7 +131,10 @@ class Certifier:
         plan = self.plan()  # bad --only/--skip: nothing is contacted
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         clock = time.perf_counter()
-        if self.app is None:
+        facts: dict[str, Any] = {}
+        if self.https:
+            facts["tls"] = await self._tls_reachable()
+        elif self.app is None:
             await _reachable(self.url)
         plan = self.plan()  # signed now, after the reachability check
         if self.on_plan is not None:
@@ -140,7 +143,7 @@ class Certifier:
         transport = self._transport = self._open_transport()
         await transport.open()
         try:
-            results, latencies, facts, stopped = await self._run_cases(plan)
+            results, latencies, stopped = await self._run_cases(plan, facts)
         finally:
             self._transport = None
             await transport.close()
@@ -158,10 +161,9 @@ class Certifier:
         return 120.0 + plan.requests * 0.5 + self.settings.pause_seconds * 2 + (
             self.settings.duration if plan.load else 0.0)
 
-    async def _run_cases(self, plan: Plan) -> tuple[list[CaseResult], list[float], dict[str, Any], str | None]:
+    async def _run_cases(self, plan: Plan, facts: dict[str, Any]) -> tuple[list[CaseResult], list[float], str | None]:
         results: list[CaseResult] = []
         latencies: list[float] = []
-        facts: dict[str, Any] = {}
         stopped: str | None = None
         deadline = time.monotonic() + self._budget(plan)
         burst_done = load_done = False
@@ -199,7 +201,7 @@ class Certifier:
                 results.append(result)
                 if gone:
                     stopped = f"the listener stopped answering after {case.id}"
-        return results, latencies, facts, stopped
+        return results, latencies, stopped
 
     async def _send(self, delivery: Delivery) -> tuple[int, float, str | None]:
         """One request through the transport: (status, seconds, error); status 0 when no answer."""
@@ -329,6 +331,23 @@ class Certifier:
         return CaseResult(case.id, case.section, case.owed, f"p99 {p99 * 1000:.1f} ms", verdict,
                           f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms", case.hint)
 
+    async def _tls_reachable(self) -> dict[str, Any]:
+        """One TLS handshake with the URL's host (no request): its facts, or ``UsageError`` when
+        nothing answers there or, unless ``--insecure``, its certificate does not verify."""
+        from simulator.certify import _tls
+
+        parts = urlsplit(self.url)
+        facts = await asyncio.to_thread(_tls.probe, parts.hostname or "", parts.port or 443,
+                                        ca_file=self.ca_file, insecure=self.insecure)
+        if facts.get("version") is None:
+            raise UsageError(f"cannot reach {self.url} ({facts.get('error')}); start the listener, or check "
+                             "the host and port")
+        if not facts["verified"] and not self.insecure:
+            raise UsageError(f"the certificate of {self.url} does not verify ({facts['error']}); a sender "
+                             "refuses it too: fix the certificate, give --ca-file for a private CA, or "
+                             "--insecure to grade the rest anyway")
+        return facts
+
     async def _grade_transport(self, case: Case, facts: dict[str, Any]) -> CaseResult:
         from simulator.certify import _tls
 
@@ -337,11 +356,6 @@ class Certifier:
                               "an in-process app has no network transport", case.hint)
         if case.id == "transport/scheme":
             return scheme_grade(case, self.url)
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        if "tls" not in facts:
-            facts["tls"] = await asyncio.to_thread(_tls.probe, host, parts.port or 443,
-                                                   ca_file=self.ca_file, insecure=self.insecure)
         return _tls.grade(case, facts["tls"], insecure=self.insecure)
 
 

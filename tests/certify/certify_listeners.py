@@ -1,7 +1,8 @@
 """Webhook listeners on aiohttp for the certify tests: one correct, and each deliberately broken.
 
 Run as a process of its own (``python certify_listeners.py BREAK``, secret in
-``LISTENER_SECRET``, an optional bearer token in ``LISTENER_TOKEN``); it prints ``port=N`` once it listens on 127.0.0.1. ``BREAK`` is
+``LISTENER_SECRET``, an optional bearer token in ``LISTENER_TOKEN``, https with the PEM files
+in ``LISTENER_CERT`` and ``LISTENER_KEY``); it prints ``port=N`` once it listens on 127.0.0.1. ``BREAK`` is
 ``correct`` or one of ``BREAKS``; each break is one defect written the way it is met in
 real listeners, and nothing else differs from ``correct``.
 """
@@ -14,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import sys
 import time
 
@@ -115,7 +117,11 @@ async def _serve(broken: str) -> None:
     app = make_app(os.environ["LISTENER_SECRET"], broken, os.environ.get("LISTENER_TOKEN"))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    tls = None
+    if os.environ.get("LISTENER_CERT"):
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(os.environ["LISTENER_CERT"], os.environ["LISTENER_KEY"])
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
     print(f"port={port}", flush=True)

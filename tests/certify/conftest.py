@@ -21,21 +21,24 @@ Start = Callable[..., str]
 
 @pytest.fixture
 def start() -> Iterator[Start]:
-    """``start(break, token=None)``: a listener process (``certify_listeners.py``) on a free loopback port;
+    """``start(break, token=None, tls=(cert, key))``: a listener process (``certify_listeners.py``) on a free loopback port;
     returns its webhook URL. Every process is killed at teardown."""
     running: list[subprocess.Popen[str]] = []
 
-    def _start(broken: str, *, token: str | None = None) -> str:
+    def _start(broken: str, *, token: str | None = None, tls: tuple[Path, Path] | None = None) -> str:
         env = {**os.environ, "LISTENER_SECRET": TEST_SECRET}
         if token:
             env["LISTENER_TOKEN"] = token
+        if tls:
+            env["LISTENER_CERT"], env["LISTENER_KEY"] = str(tls[0]), str(tls[1])
         proc = subprocess.Popen([sys.executable, str(HERE / "certify_listeners.py"), broken],
                                 stdout=subprocess.PIPE, text=True, env=env)
         running.append(proc)
         assert proc.stdout is not None
         line = proc.stdout.readline()  # bounded: the listener prints it, or exits and gives EOF
         assert line.startswith("port="), line
-        return f"http://127.0.0.1:{int(line.split('=')[1])}/webhooks"
+        scheme = "https" if tls else "http"
+        return f"{scheme}://127.0.0.1:{int(line.split('=')[1])}/webhooks"
 
     yield _start
     for proc in running:
