@@ -35,7 +35,7 @@ _EXPORT_EPILOG = (
 _DIFF_EPILOG = (
     "Breaking for listeners: an event type or field removed or renamed, a new required field, a field now "
     "optional or required, a type changed, an enum narrowed, a bound or rule tightened. Compatible: a new event "
-    "type, a new optional field, an enum widened, a bound loosened. Exit codes: 0 no breaking change; 1 breaking "
+    "type, a new optional field, an enum widened (breaking with --strict-enums), a bound loosened. Exit codes: 0 no breaking change; 1 breaking "
     "changes; 2 an input that cannot be read."
 )
 
@@ -103,11 +103,15 @@ def diff_command(
                               "like schemas/, or a bundle"),
     new: str = typer.Argument(..., metavar="NEW", help="the contract to compare with it: a folder or a bundle"),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
+    strict_enums: bool = typer.Option(False, "--strict-enums", help="a widened enum is breaking too (listeners "
+                                      "that switch over every value, or models generated from OLD, refuse new "
+                                      "values)"),
 ) -> None:
     """Compare two contracts per event type; each change is breaking for listeners or compatible."""
     from simulator.contract import diff_contracts, load_contract
 
-    diff = diff_contracts(load_contract(old, examples=False), load_contract(new, examples=False))
+    diff = diff_contracts(load_contract(old, examples=False), load_contract(new, examples=False),
+                          strict_enums=strict_enums)
     _to_stdout(diff.write_json if format is OutputFormat.json else diff.write_text, "diff", "> diff.txt")
     raise typer.Exit(diff.exit_code)
 

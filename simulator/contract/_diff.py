@@ -121,8 +121,13 @@ class ContractDiff:
         (out or sys.stdout).write(orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
-    """Compare two contracts event type by event type (see the module's docstring)."""
+def diff_contracts(old: Contract, new: Contract, *, strict_enums: bool = False) -> ContractDiff:
+    """Compare two contracts event type by event type (see the module's docstring).
+
+    ``strict_enums=True`` counts a widened enum as breaking: a listener that
+    switches over every value, or a model generated from the old contract (a
+    Pydantic ``Enum``), refuses the new values.
+    """
     changes: list[Change] = []
     for key in old.events:
         if key not in new.events:
@@ -134,7 +139,7 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
         else:
             before = _facts(old, old.event_schema(key))
             after = _facts(new, new.event_schema(key))
-            changes.extend(Change(key, kind, pointer, breaking, detail)
+            changes.extend(Change(key, kind, pointer, breaking or (strict_enums and kind == "enum-widened"), detail)
                            for kind, pointer, breaking, detail in _compare(before, after))
     return ContractDiff(old=old.source, new=new.source, changes=tuple(changes))
 

@@ -200,6 +200,15 @@ def test_text_output_groups_changes_by_event_type(pair: Any, capsys: pytest.Capt
                                                      "field (string)")
 
 
+def test_strict_enums_makes_a_widened_enum_breaking(pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = pair(None, on_used(lambda d: data_props(d)["purpose"]["enum"].append("print")))
+    assert main(["schemas", "diff", str(old), str(new)]) == 0
+    assert "compatible enum-widened /data/purpose" in capsys.readouterr().out
+    assert main(["schemas", "diff", str(old), str(new), "--strict-enums", "--format", "json"]) == 1
+    [change] = json.loads(capsys.readouterr().out)["changes"]
+    assert (change["kind"], change["breaking"]) == ("enum-widened", True)
+
+
 def test_field_names_cannot_forge_lines_in_the_text_output(pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = pair(None, on_used(lambda d: data_props(d).update({"x\ncompatible fake\r\x1b[2J": {}})))
     code = main(["schemas", "diff", str(old), str(new)])
