@@ -227,6 +227,12 @@ class Inspection:
         clauses, params = filters.where(few=True)
         return self._list([*clauses, "seq > ?"], [*params, after], limit=min(limit, MAX_PAGE))
 
+    def count_newer(self, filters: Filters, after: int) -> int:
+        """How many rows after ``after`` match (a live update's count; read through the rowid)."""
+        clauses, params = filters.where(few=True)
+        return int(self._conn.execute(f"SELECT count(*) FROM {_after(after)}"
+                                      + "".join(f" AND {c}" for c in clauses), [after, *params]).fetchone()[0])
+
     def _list(self, clauses: list[str], params: list[Any], *, limit: int) -> list[dict[str, Any]]:
         # The numbers first (from an index alone, sorted if need be), then only those rows: SQLite
         # would otherwise read every matching row whole before sorting them.

@@ -28,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import os
 import re
 import secrets
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -99,12 +101,10 @@ class Inspector:
 
     def register(self, app: web.Application) -> None:
         """Add the inspector's routes under ``/_chestsim/``."""
-        app.router.add_get("/_chestsim", self._redirect)
-        app.router.add_get("/_chestsim/", self.page)
-        app.router.add_get("/_chestsim/api/summary", self.summary)
-        app.router.add_get("/_chestsim/api/records", self.records)
-        app.router.add_get("/_chestsim/api/records/{seq}", self.record)
-        app.router.add_get("/_chestsim/api/feed", self.feed)
+        for path, handler in (("/_chestsim", self._redirect), ("/_chestsim/", self.page),
+                              ("/_chestsim/api/summary", self.summary), ("/_chestsim/api/records", self.records),
+                              ("/_chestsim/api/records/{seq}", self.record), ("/_chestsim/api/feed", self.feed)):
+            app.router.add_get(path, _same_host_only(handler))
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/_chestsim/")
@@ -199,13 +199,47 @@ class Inspector:
                 await asyncio.wait_for(self.stopping.wait(), self.tick)
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _same_host_only(handler: Handler) -> Handler:
+    """Refuse a page or API request whose ``Host`` is a name other than this machine's.
+
+    A web page elsewhere can point its own domain name at 127.0.0.1 (DNS rebinding) and read
+    what the listener recorded from the visitor's browser; its requests carry that name. An IP
+    address, ``localhost`` and this machine's own name are what people type.
+    """
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        host = host.strip("[]").lower()
+        if not _is_own_name(host):
+            return _json({"error": f"Host {host[:80]!r} is not a name of this machine: open the inspector "
+                                   "at http://127.0.0.1:PORT/_chestsim/ (or localhost)"}, status=403)
+        return await handler(request)
+
+    return checked
+
+
+def _is_own_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return host in ("localhost", socket.gethostname().lower(), socket.getfqdn().lower()) or \
+        host.endswith(".localhost")
+
+
 def _update(look: Inspection, filters: Filters, after: int) -> dict[str, Any] | None:
     """What arrived after ``after``: the matching rows (newest first), counts and per-second buckets."""
     last = look.last_seq()
     if last <= after:
         return None
     rows = look.newer(filters, after, limit=100)
-    return {"last": last, "records": rows, "counts": look.counts(after=after),
+    matched = len(rows) if len(rows) < 100 else look.count_newer(filters, after)
+    return {"last": last, "records": rows, "matched": matched, "counts": look.counts(after=after),
             "timeline": look.timeline(since=time.time() - 120, after=after)}
 
 

@@ -4,8 +4,10 @@ endpoints and their bounds, the live feed's bounds, and the page's escaping."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,6 +201,25 @@ async def test_endpoints_serve_the_page_pages_and_one_record(listener: RunningLi
     assert len(summary["types"]) == 24
 
 
+@pytest.mark.parametrize(("host", "status"), [
+    pytest.param("127.0.0.1:8080", 200, id="ipv4"),
+    pytest.param("[::1]:8080", 200, id="ipv6"),
+    pytest.param("localhost:8080", 200, id="localhost"),
+    pytest.param("LOCALHOST", 200, id="localhost-upper-no-port"),
+    pytest.param("rebound.example:8080", 403, id="dns-rebinding"),
+    pytest.param("127.0.0.1.evil.example", 403, id="ip-looking-name"),
+])
+@pytest.mark.parametrize("path", ["/_chestsim/", "/_chestsim/api/records", "/_chestsim/api/feed?after=x"])
+async def test_the_inspector_answers_only_to_this_machines_names(
+        listener: RunningListener, client: aiohttp.ClientSession, host: str, status: int, path: str) -> None:
+    async with client.get(listener.base_url + path, headers={"Host": host}) as response:
+        if status == 403:
+            assert response.status == 403
+            assert "not a name of this machine" in (await response.json())["error"]
+        else:
+            assert response.status in (200, 400)  # the feed's bad ``after`` is checked past the host
+
+
 @pytest.fixture
 async def inspector_server(tmp_path: Path) -> AsyncIterator[tuple[str, Path, Stats, asyncio.Event]]:
     """An Inspector alone on a loopback port, with short streams, over a record file of 5 rows."""
@@ -235,6 +256,13 @@ async def test_feed_sends_what_is_new_then_ends_within_its_bound(
     assert updates[0]["last"] == 5
     assert [r["seq"] for r in updates[0]["records"]] == [5, 4]  # type: ignore[index]
     assert updates[0]["counts"]["total"] == 2  # type: ignore[index]
+    assert updates[0]["matched"] == 2
+
+
+def test_a_live_updates_count_goes_past_its_rows(big_db: Path) -> None:
+    with Inspection(big_db) as look:
+        assert look.count_newer(Filters(verdict="valid"), BIG - 1200) == 800
+        assert look.count_newer(Filters(text="msg_0009999"), BIG - 5) == 5
 
 
 async def test_feed_resumes_from_last_event_id(inspector_server: tuple[str, Path, Stats, asyncio.Event],
@@ -360,3 +388,16 @@ def test_a_live_update_looks_for_text_in_the_new_rows_only(big_db: Path) -> None
     assert rows
     assert all("tenant-5" in r["tenant_id"] for r in rows)
     assert all(r["seq"] > BIG - 200 for r in rows)
+
+
+def test_browser_tests_fail_in_one_line_without_chromium(tmp_path: Path) -> None:
+    here = Path(__file__).resolve().parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"{here / 'test_inspector_browser.py'}::test_page_loads_with_no_console_errors"],
+        env={**os.environ, "CHESTSIM_CHROMIUM": str(tmp_path / "no-chromium")}, cwd=here.parent.parent,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert f"no Chromium at {tmp_path / 'no-chromium'}: install it with `make browser`" in proc.stdout
+    assert "skipped" not in proc.stdout
+    assert "Traceback" not in proc.stdout

@@ -262,7 +262,7 @@
       state.last = update.last;
       addCounts(update.counts);
       addSeconds(update.timeline);
-      state.matching += update.records.length;
+      state.matching += update.matched;
       addRows(update.records, "top", true);
       renderCounters();
       renderChart();
