@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import os
 import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import orjson
 import typer
 
 from simulator._exceptions import UsageError
 from simulator._units import parse_size
-from simulator.cli._app import OutputFormat, app
+from simulator.cli._app import app
 
 _EPILOG = (
     "Exit codes: 0 every event valid; 1 some events invalid (including lines that are not JSON, "
@@ -21,6 +27,21 @@ _EPILOG = (
     "--snapshot gives the tenant as it was before the stream: a JSON object of lists "
     '({"users": [...], "devices": [...], "secrets": [...], ...}) or an earlier JSONL stream.'
 )
+
+
+class ValidateFormat(enum.StrEnum):
+    """What ``validate`` prints."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class Show(enum.StrEnum):
+    """How the text report lists problems."""
+
+    groups = "groups"
+    all = "all"
 
 
 #: Each worker is a whole process (~100 MB peak here): a big machine's default stops at 8; --jobs 0 takes all.
@@ -39,9 +60,15 @@ def validate_command(
                                          "stream never introduced (nor the snapshot) as errors"),
     snapshot: str | None = typer.Option(None, "--snapshot", metavar="FILE",
                                         help="tenant state before the stream, for --sequence"),
-    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json"),
-    max_errors: int = typer.Option(1000, "--max-errors", metavar="N",
-                                   help="show at most N problems (0 = all); totals always count everything"),
+    format: ValidateFormat = typer.Option(ValidateFormat.text, "--format",
+                                          help="text (problems grouped), json (groups and every problem) or "
+                                          "jsonl (one problem a line, as found: for huge captures)"),
+    show: Show = typer.Option(Show.groups, "--show", help="text: groups (count, first places, most frequent "
+                              "first) or all (one line per problem, up to --max-errors)"),
+    max_errors: int | None = typer.Option(None, "--max-errors", metavar="N", show_default=False,
+                                          help="keep at most N problems for --show all and json (0 = all) "
+                                          "[default: 1000 for text, all for json]; groups and totals always "
+                                          "count everything"),
     max_line_size: str = typer.Option("8MB", "--max-line-bytes", metavar="BYTES",
                                       help="skip (and report) lines longer than this: bytes, 1e8, 512k, 64MB"),
     jobs: int | None = typer.Option(None, "--jobs", "-j", metavar="N", show_default=False,
@@ -53,6 +80,8 @@ def validate_command(
     from simulator.validation import SequenceMode, validate
 
     mode: SequenceMode | None = "strict" if sequence_strict else ("lenient" if sequence or snapshot else None)
+    if max_errors is None:
+        max_errors = 1000 if format is ValidateFormat.text else 0
     if max_errors < 0:
         raise UsageError(f"--max-errors={max_errors} must be 0 (no limit) or a positive number")
     if jobs is not None and jobs < 0:
@@ -75,16 +104,30 @@ def validate_command(
                          "redirect it (> report.txt) instead of closing it")
     if sources == ["-"] and sys.stdin.isatty():
         raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
-    report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot, max_errors=max_errors or None,
-                      max_line_bytes=max_line_bytes,
-                      jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS))
+    on_problem = _jsonl_writer() if format is ValidateFormat.jsonl else None
+    with _progress(sources) as progress:
+        try:
+            report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot,
+                              max_errors=max_errors or None, max_line_bytes=max_line_bytes,
+                              jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS),
+                              on_problem=on_problem, progress=progress)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if on_problem is None:
+                raise
+            _drop_stdout()
+            raise UsageError(f"cannot write problems to standard output: {exc.strerror or exc}; "
+                             "redirect it to a file with room (> problems.jsonl)") from None
     for message in report.input_errors:
         print(f"chestsim: error: {message}", file=sys.stderr)
     try:
-        if format is OutputFormat.json:
+        if format is ValidateFormat.json:
             report.write_json()
+        elif format is ValidateFormat.jsonl:
+            sys.stdout.buffer.write(orjson.dumps({"summary": _summary(report)}) + b"\n")
         else:
-            report.write_text()
+            report.write_text(show=show.value)
         sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader left (| head): not an error
@@ -93,6 +136,58 @@ def validate_command(
         raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}; "
                          "redirect it to a file with room (> report.txt)") from None
     raise typer.Exit(report.exit_code)
+
+
+def _jsonl_writer() -> Callable[[Any], None]:
+    write = sys.stdout.buffer.write
+
+    def on_problem(entry: Any) -> None:
+        write(orjson.dumps(entry.as_dict()) + b"\n")
+
+    return on_problem
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = report.as_dict()
+    doc.pop("problems", None)
+    return doc
+
+
+@contextlib.contextmanager
+def _progress(sources: list[str]) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal's stderr, shown once a run has taken more than a second."""
+    if not sys.stderr.isatty() or sources == ["-"]:
+        yield None
+        return
+    total = sum(os.path.getsize(s) for s in sources if s != "-" and os.path.isfile(s))
+    start = time.monotonic()
+    state: dict[str, Any] = {"done": 0, "bar": None, "task": None}
+
+    def advance(size: int) -> None:
+        state["done"] += size
+        bar = state["bar"]
+        if bar is None:
+            if time.monotonic() - start < 1.0:
+                return
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            bar = state["bar"] = Progress("checking", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                                          console=_stderr_console(), transient=True)
+            bar.start()
+            state["task"] = bar.add_task("validate", total=total or None)
+        bar.update(state["task"], completed=state["done"])
+
+    try:
+        yield advance
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _drop_stdout() -> None:

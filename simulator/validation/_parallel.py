@@ -18,17 +18,17 @@ import multiprocessing
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.validation._reader import count_lines, read_slice, slice_bounds
-from simulator.validation._report import Entry, Report
+from simulator.validation._report import Entry, Group, Report
 
 if TYPE_CHECKING:
     from simulator.validation._run import _Run
 
 __all__ = ["start_method", "validate_in_slices"]
 
-_Result = tuple[int, dict[str | None, list[int]], list[Entry], int]
+_Result = tuple[int, dict[str | None, list[int]], list[Entry], int, dict[Any, Group]]
 
 
 def _work(name: str, start: int, end: int, strict: bool, max_errors: int | None,
@@ -38,7 +38,7 @@ def _work(name: str, start: int, end: int, strict: bool, max_errors: int | None,
 
     run = _Run(Validator(strict=strict), None, Report(max_errors=max_errors))
     run.consume(read_slice(name, start, end, max_line_bytes=max_line_bytes, blocks=True))
-    return count_lines(name, start, end), run.totals, run.report.entries, run.report.dropped
+    return count_lines(name, start, end), run.totals, run.report.entries, run.report.dropped, run.report.groups
 
 
 def start_method() -> str:
@@ -56,9 +56,14 @@ def validate_in_slices(run: _Run, name: str, *, jobs: int, strict: bool, max_err
                    for start, end in bounds]
         offset = 0
         for future in futures:
-            lines, totals, entries, dropped = future.result()
+            lines, totals, entries, dropped, groups = future.result()
+            run.report.merge_groups(groups, line_offset=offset)
             for entry in entries:
-                run.report.add(dataclasses.replace(entry, line=entry.line + offset) if entry.line else entry)
+                entry = dataclasses.replace(entry, line=entry.line + offset) if entry.line else entry
+                if run.report.sink is not None:
+                    run.report.sink(entry)
+                else:
+                    run.report.keep(entry)
             run.report.dropped += dropped
             for event_type, (valid, invalid, warnings) in totals.items():
                 counts = run.totals.setdefault(event_type, [0, 0, 0])

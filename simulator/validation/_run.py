@@ -37,13 +37,18 @@ def validate(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     jobs: int = 1,
     validator: Validator | None = None,
+    on_problem: Callable[[Entry], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Validate event files (``.json``, ``.jsonl``; ``-`` is stdin) and return a ``Report``.
 
     ``sequence="lenient"`` or ``"strict"`` also checks the sequence rules,
     starting from ``snapshot`` (see ``SequenceChecker``). ``jobs=N`` checks
     large JSON Lines files in N processes, each on a slice of the file (not
-    with ``sequence``, whose rules need the stream in order).
+    with ``sequence``, whose rules need the stream in order). ``on_problem``
+    receives each problem as it is found instead of the report keeping it
+    (the report still groups and counts them); ``progress`` receives the
+    number of bytes read since its last call.
 
     >>> from simulator._resources import schemas_dir
     >>> report = validate(schemas_dir() / "examples" / "secret.used" / "full.json")
@@ -56,7 +61,7 @@ def validate(
         raise ValueError(f"jobs={jobs!r} must be 1 or more")
     run = _Run(validator if validator is not None else Validator(strict=strict),
                SequenceChecker(mode=sequence, snapshot=snapshot) if sequence is not None else None,
-               Report(max_errors=max_errors))
+               Report(max_errors=max_errors, sink=on_problem), progress)
     for source in sources:
         name = os.fspath(source)
         if jobs > 1 and sequence is None and splittable(name):
@@ -65,6 +70,8 @@ def validate(
             run.note_file(name)
             validate_in_slices(run, name, jobs=jobs, strict=run.checker.strict, max_errors=max_errors,
                                max_line_bytes=max_line_bytes)
+            if progress is not None:
+                progress(os.path.getsize(name))
         else:
             run.consume(read_blocks([name], max_line_bytes=max_line_bytes))
     return run.finish()
@@ -73,8 +80,10 @@ def validate(
 class _Run:
     """The state of one ``validate`` call: counters, the report, the first finding of each sequence rule."""
 
-    def __init__(self, checker: Validator, sequencer: SequenceChecker | None, report: Report) -> None:
+    def __init__(self, checker: Validator, sequencer: SequenceChecker | None, report: Report,
+                 progress: Callable[[int], None] | None = None) -> None:
         self.checker = checker
+        self.progress = progress
         self.sequencer = sequencer
         self.report = report
         self.totals: dict[str | None, list[int]] = {}  # type → [valid, invalid, warnings]
@@ -90,7 +99,11 @@ class _Run:
     def consume(self, items: Iterable[Record | Block]) -> None:
         """Check every record and block (blocks one by one too when the sequence rules need order)."""
         in_blocks = self.sequencer is None
+        progress = self.progress
         for item in items:
+            if progress is not None:
+                progress(sum(map(len, item.lines)) + len(item.lines) if isinstance(item, Block)
+                         else len(item.raw or b"") + 1)
             if isinstance(item, Block):
                 if in_blocks:
                     self._block(item)
@@ -141,6 +154,7 @@ class _Run:
                     errors += 1
                 if finding.rule in self.first_by_rule:
                     self.repeats[finding.rule] = self.repeats.get(finding.rule, 0) + 1
+                    report.add(Entry(path, line, event_id, event_type, finding.problem), keep=False)
                     continue
                 if not finding.problem.is_error:
                     warnings += 1

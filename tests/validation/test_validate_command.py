@@ -67,7 +67,7 @@ def test_a_bad_line_is_named_and_the_rest_is_checked(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, line: bytes, fragment: str) -> None:
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(jsonl(*GOOD[:3]) + line + b"\n" + jsonl(*GOOD[3:6]))
-    code, out, _ = run(capsys, "validate", str(path))
+    code, out, _ = run(capsys, "validate", "--show", "all", str(path))
     assert code == 1
     problem_lines = [text for text in out.splitlines() if text.startswith(f"{path}:")]
     assert problem_lines
@@ -81,7 +81,7 @@ def test_a_truncated_last_line_is_named(capsys: pytest.CaptureFixture[str], tmp_
     path = tmp_path / "cut.jsonl"
     body = jsonl(*GOOD[:2])
     path.write_bytes(body + orjson.dumps(GOOD[2])[:50])
-    code, out, _ = run(capsys, "validate", str(path))
+    code, out, _ = run(capsys, "validate", "--show", "all", str(path))
     assert code == 1
     assert f"{path}:3: error [json]" in out
     assert "truncated" in out
@@ -94,7 +94,7 @@ def test_a_50_mb_line_is_reported_skipped_and_the_rest_checked(
         out_file.write(jsonl(GOOD[0]))
         out_file.write(b'{"id": "' + b"x" * (50 * 1024 * 1024) + b'"}\n')
         out_file.write(jsonl(GOOD[1]))
-    code, out, _ = run(capsys, "validate", str(path))
+    code, out, _ = run(capsys, "validate", "--show", "all", str(path))
     assert code == 1
     assert f"{path}:2: error [json]: line longer than 8 MiB skipped" in out
     assert "2 valid, 1 invalid" in out
@@ -212,7 +212,7 @@ def test_strict_turns_unknown_field_warnings_into_errors(capsys: pytest.CaptureF
 def test_max_errors_caps_the_listing_not_the_totals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b"nope\n" * 30)
-    code, out, _ = run(capsys, "validate", "--max-errors", "5", str(path))
+    code, out, _ = run(capsys, "validate", "--show", "all", "--max-errors", "5", str(path))
     assert code == 1
     assert out.count("error [json]") == 5
     assert "25 more problems not shown" in out
@@ -335,3 +335,48 @@ def test_workers_fork_only_from_a_single_threaded_parent_on_linux() -> None:
     thread.start()
     thread.join(timeout=10)
     assert seen == ["spawn"]
+
+
+def test_identical_problems_are_one_group_with_a_count_and_first_places(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    events = []
+    for index in range(40):
+        event = example("user.created")
+        event["timestamp"] = "2026-13-45"
+        if index % 4 == 0:
+            event["data"]["user"]["pronouns"] = "they/them"
+        events.append(event)
+    path = tmp_path / "bulk.jsonl"
+    path.write_bytes(jsonl(*events))
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("     40 × user.created error [envelope] at /timestamp: /timestamp='2026-13-45'")
+    assert lines[1].split() == ["first", "at", f"{path}:1", events[0]["id"], f"{path}:2,", events[1]["id"],
+                                f"{path}:3,", events[2]["id"].rstrip(","), "and", "37", "more"] or \
+        f"{path}:1 {events[0]['id']}, {path}:2" in lines[1]
+    assert lines[2].startswith("     10 × user.created warning [unknown-field] at /data/user/pronouns")
+    assert "50 problems in 2 groups, most frequent first; --show all lists each one" in out
+    code, out, _ = run(capsys, "validate", "--show", "all", str(path))
+    assert out.count("error [envelope] at /timestamp") == 40
+
+
+def test_json_carries_groups_and_every_problem_and_jsonl_streams_them(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    events = [example("secret.used") | {"timestamp": f"2026-13-{10 + i}"} for i in range(1200)]
+    path = tmp_path / "bulk.jsonl"
+    path.write_bytes(jsonl(*events))
+    code, out, _ = run(capsys, "validate", "--format", "json", str(path))
+    assert code == 1
+    doc = json.loads(out)
+    assert len(doc["problems"]) == 1200  # every problem, not the text listing's 1000
+    [group] = doc["groups"]
+    assert group["count"] == 1200
+    assert group["template"] == "/timestamp=… is not an RFC 3339 time in UTC ending in Z, like 2026-11-28T09:14:03.120Z"
+    assert [place["line"] for place in group["first"]] == [1, 2, 3]
+    code, out, _ = run(capsys, "validate", "--format", "jsonl", str(path))
+    assert code == 1
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [row["line"] for row in rows[:-1]] == list(range(1, 1201))
+    assert rows[-1]["summary"]["invalid"] == 1200
+    assert rows[-1]["summary"]["groups"][0]["count"] == 1200
