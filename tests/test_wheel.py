@@ -5,8 +5,12 @@ Slow (builds a wheel, creates a venv): skipped by ``make test-fast``, run by ``m
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import venv
 import zipfile
 from pathlib import Path
@@ -37,8 +41,14 @@ def test_wheel_contains_schemas_and_scenarios(wheel: Path) -> None:
         assert f"simulator/listener/_inspector/{asset}" in names
 
 
-def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> None:
-    python = _installed(wheel, tmp_path)
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of one fresh venv with the wheel installed, shared by this module's tests."""
+    return _installed(wheel, tmp_path_factory.mktemp("installed"))
+
+
+def test_installed_cli_runs_outside_checkout(installed: Path, tmp_path: Path) -> None:
+    python = installed
     work = tmp_path / "elsewhere"
     work.mkdir()
     listing = subprocess.run([str(python), "-m", "simulator", "events", "list", "--format", "json"],
@@ -64,11 +74,11 @@ def test_installed_cli_runs_outside_checkout(wheel: Path, tmp_path: Path) -> Non
     assert "</html>" in page.stdout
 
 
-def test_wheel_ships_the_examples_and_they_pass_from_a_copy(wheel: Path, tmp_path: Path) -> None:
+def test_wheel_ships_the_examples_and_they_pass_from_a_copy(wheel: Path, installed: Path, tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("simulator/_data/examples/")}
     assert shipped >= {p.name for p in (ROOT / "examples").iterdir() if p.is_file()}
-    python = _installed(wheel, tmp_path)
+    python = installed
     env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
     version = subprocess.run([str(python), "-m", "simulator", "--version"], capture_output=True, text=True,
                              timeout=60, check=True, env=env)
@@ -80,6 +90,64 @@ def test_wheel_ships_the_examples_and_they_pass_from_a_copy(wheel: Path, tmp_pat
                            capture_output=True, text=True, timeout=240, check=False, env=env)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout
+
+
+def test_wheel_ships_the_load_tests(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {n.removeprefix("simulator/_data/loadtests/") for n in names
+               if n.startswith("simulator/_data/loadtests/")}
+    assert shipped == {p.name for p in (ROOT / "loadtests").iterdir() if p.suffix in (".py", ".md")}
+
+
+@pytest.mark.locust
+def test_loadtest_runs_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
+    """`chestsim loadtest` (the installed console script, from a folder far from any checkout)
+    runs the wheel's firehose locustfile against the wheel's `chestsim listen`: every request
+    Locust counts arrives signed and valid."""
+    chestsim = installed.parent / "chestsim"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1", "HOME": str(work),
+           "CHESTSIM_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    listener = subprocess.Popen([str(chestsim), "listen", "--host", "127.0.0.1", "--port", str(port), "--path",
+                                 "/webhooks", "--db", str(work / "received.db"), "--view", "quiet"],
+                                cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/_chestsim/stats", timeout=2).close()
+                break
+            except OSError:
+                assert listener.poll() is None, "chestsim listen exited"
+                assert time.monotonic() < deadline, "chestsim listen did not answer within 30 s"
+                time.sleep(0.1)
+        run = subprocess.run([str(chestsim), "loadtest", "--headless", "-H", base, "-u", "2", "-r", "2", "-t", "3s",
+                              "--webhook-path", "/webhooks", "--stop-timeout", "5", "--json-file",
+                              str(work / "locust")], cwd=work, env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+        assert run.returncode == 0, run.stderr[-3000:]
+        entries = json.loads((work / "locust.json").read_text())
+        successes = sum(int(e["num_requests"]) - int(e["num_failures"]) for e in entries)
+        assert successes > 0
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(f"{base}/_chestsim/stats", timeout=5) as response:
+                stats = json.loads(response.read())
+            if stats.get("committed", stats["requests"]) >= stats["requests"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert stats["requests"] == successes
+        assert stats["by_verdict"] == {"valid": successes}
+        assert stats["signature_failures"] == {}
+    finally:
+        listener.terminate()
+        listener.wait(30)
 
 
 def _installed(wheel: Path, tmp_path: Path) -> Path:

@@ -3,8 +3,10 @@
 Everything after ``loadtest`` goes to Locust unchanged (``chestsim loadtest
 --help`` shows Locust's help with the firehose options). Locust runs as a
 child process, never imported here: importing it monkey-patches the whole
-process with gevent. The locustfile ships with the source tree
-(``loadtests/firehose.py``), not with the wheel.
+process with gevent. The locustfile and its ``loadtests`` package ship inside
+the wheel (``simulator/_data/loadtests/``); in a checkout they are the
+top-level ``loadtests/`` folder. Only the Locust process imports ``loadtests``:
+its folder's parent is put on that process's ``PYTHONPATH``, never on this one's.
 """
 
 from __future__ import annotations
@@ -19,22 +21,28 @@ from pathlib import Path
 import typer
 
 from simulator._exceptions import UsageError
+from simulator._resources import data_dir
 from simulator.cli._app import app
 
 __all__ = ["find_locustfile", "loadtest", "locust_command"]
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
+
+def _loadtests_dir() -> Path:
+    try:
+        return data_dir("loadtests")
+    except FileNotFoundError:
+        raise UsageError("chestsim's loadtests/ folder is missing from this installation; reinstall "
+                         "chestsim, or set CHESTSIM_LOCUSTFILE, or pass -f FILE") from None
 
 
 def find_locustfile(environ: Mapping[str, str] = os.environ) -> Path:
-    """``loadtests/firehose.py`` of this checkout (or ``$CHESTSIM_LOCUSTFILE``)."""
+    """The firehose locustfile (``loadtests/firehose.py``), or ``$CHESTSIM_LOCUSTFILE``."""
     given = environ.get("CHESTSIM_LOCUSTFILE")
-    candidate = Path(given).expanduser() if given else _CHECKOUT / "loadtests" / "firehose.py"
+    candidate = Path(given).expanduser() if given else _loadtests_dir() / "firehose.py"
     if not candidate.is_file():
-        raise UsageError(
-            f"locustfile {str(candidate)!r} not found; the firehose locustfile ships with the chestsim "
-            "source tree: run from a checkout, set CHESTSIM_LOCUSTFILE, or pass -f FILE"
-        )
+        where = "CHESTSIM_LOCUSTFILE" if given else "chestsim's loadtests/ folder"
+        raise UsageError(f"locustfile {str(candidate)!r} not found (from {where}); set CHESTSIM_LOCUSTFILE "
+                         "to a locustfile, pass -f FILE, or reinstall chestsim")
     return candidate
 
 
@@ -56,8 +64,9 @@ def loadtest(ctx: typer.Context) -> None:
     """Run Locust with the firehose locustfile; every argument goes to Locust (try --help)."""
     command = locust_command(list(ctx.args))
     env = dict(os.environ)
-    # The locustfile imports the `loadtests` package of the checkout it lives in.
-    root = str(_CHECKOUT)
+    # The locustfile (and a locustfile of one's own that uses the firehose users) imports the
+    # `loadtests` package: the folder holding it goes first on the Locust process's path.
+    root = str(_loadtests_dir().parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     try:
         code = subprocess.call(command, env=env)
