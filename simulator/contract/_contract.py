@@ -177,7 +177,10 @@ def _from_folder(folder: Path, *, examples: bool) -> Contract:
         defs[name], origin[name] = schema, path
 
     for f in files:
-        for shape, sub in (f.schema.get("$defs") or {}).items():
+        shapes = f.schema.get("$defs")
+        if shapes is not None and not isinstance(shapes, dict):
+            raise InputError(f"{f.path}: $defs must be an object of named schemas; fix the file", path=str(f.path))
+        for shape, sub in (shapes or {}).items():
             place(shape, _rewrite(sub, f.uri, by_uri, f.path), f.path)
         body = {k: v for k, v in f.schema.items() if k not in ("$schema", "$id", "$defs")}
         if set(f.schema) - _METADATA:
@@ -199,7 +202,8 @@ def def_name(key: str) -> str:
 
 def _event_key(schema: dict[str, Any], *, default: str) -> str:
     """An event schema's type: the ``const`` it fixes ``type`` to, else its file or definition name."""
-    type_node = (schema.get("properties") or {}).get("type")
+    properties = schema.get("properties")
+    type_node = properties.get("type") if isinstance(properties, dict) else None
     if isinstance(type_node, dict) and isinstance(type_node.get("const"), str):
         return str(type_node["const"])
     return default

@@ -181,7 +181,8 @@ def _flatten(contract: Contract, node: Any, path: frozenset[str], parts: list[di
     if isinstance(ref, str) and ref not in path and ref not in expanded:
         expanded.add(ref)
         _flatten(contract, contract.resolve({"$ref": ref}), path, parts, expanded)
-    for branch in node.get("allOf") or ():
+    branches = node.get("allOf")
+    for branch in branches if isinstance(branches, list) else ():
         if isinstance(branch, dict) and "if" not in branch:
             _flatten(contract, branch, path, parts, expanded)
 
@@ -204,12 +205,12 @@ def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict
     for part in parts:
         types = part.get("type")
         if isinstance(types, str | list):
-            found = frozenset([types] if isinstance(types, str) else types)
-            facts.types = found if facts.types is None else facts.types & found
+            kinds = frozenset(t for t in ([types] if isinstance(types, str) else types) if isinstance(t, str))
+            facts.types = kinds if facts.types is None else facts.types & kinds
         values = [part["const"]] if "const" in part else part.get("enum")
         if isinstance(values, list):
-            found = frozenset(_canonical(v) for v in values)
-            facts.values = found if facts.values is None else facts.values & found
+            allowed = frozenset(_canonical(v) for v in values)
+            facts.values = allowed if facts.values is None else facts.values & allowed
         for key in _LOWER_BOUNDS:
             if isinstance(part.get(key), int | float):
                 facts.lower[key] = max(part[key], facts.lower.get(key, part[key]))
@@ -222,15 +223,18 @@ def _walk(contract: Contract, node: Any, pointer: str, required: bool, out: dict
         for key in _CLOSING:
             if part.get(key) is False:  # `true` says what leaving the keyword out says
                 facts.rules[key] = False
-        for name, sub in (part.get("properties") or {}).items():
-            properties.setdefault(name, []).append(sub)
-        required_names.update(n for n in part.get("required") or () if isinstance(n, str))
+        if isinstance(part.get("properties"), dict):
+            for name, sub in part["properties"].items():
+                properties.setdefault(name, []).append(sub)
+        if isinstance(part.get("required"), list):
+            required_names.update(n for n in part["required"] if isinstance(n, str))
         if isinstance(part.get("items"), dict):
             items.append(part["items"])
         for keyword in ("oneOf", "anyOf"):
             if isinstance(part.get(keyword), list):
                 alternatives.append(part[keyword])
-        conditionals.update(_canonical(b) for b in part.get("allOf") or () if isinstance(b, dict) and "if" in b)
+        if isinstance(part.get("allOf"), list):
+            conditionals.update(_canonical(b) for b in part["allOf"] if isinstance(b, dict) and "if" in b)
         if "if" in part:
             conditionals.add(_canonical({k: part[k] for k in ("if", "then", "else") if k in part}))
     facts.conditionals = frozenset(conditionals)

@@ -278,6 +278,31 @@ def test_a_full_stdout_is_one_line_exit_2(args: list[str]) -> None:
     assert "No space left on device" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"properties": [1, 2]}, id="properties-a-list"),
+        pytest.param({"type": [1, {"a": 2}]}, id="types-not-names"),
+        pytest.param({"required": "id"}, id="required-a-string"),
+        pytest.param({"allOf": {"a": 1}}, id="allOf-an-object"),
+        pytest.param({"enum": {"a": 1}, "oneOf": [True, False, 3]}, id="enum-an-object"),
+        pytest.param({"items": [1], "minItems": "3", "properties": {"x": None}}, id="odd-values"),
+    ],
+)
+def test_odd_but_parseable_schemas_never_crash_the_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        data: dict[str, Any]) -> None:
+    odd = {"$defs": {"e": {"properties": {"type": {"const": "x.y"}, "data": data}}}, "oneOf": [{"$ref": "#/$defs/e"}]}
+    plain = {"$defs": {"e": {"properties": {"type": {"const": "x.y"}, "data": {"type": "object"}}}},
+             "oneOf": [{"$ref": "#/$defs/e"}]}
+    for name, doc in (("odd.json", odd), ("plain.json", plain)):
+        (tmp_path / name).write_text(json.dumps(doc))
+    for a, b in (("odd.json", "plain.json"), ("plain.json", "odd.json"), ("odd.json", "odd.json")):
+        code = main(["schemas", "diff", str(tmp_path / a), str(tmp_path / b)])
+        _, err = capsys.readouterr()
+        assert code in (0, 1), err
+        assert err == ""
+
+
 def _write(tmp_path: Path, name: str, text: str) -> str:
     (tmp_path / name).write_text(text)
     return str(tmp_path / name)
