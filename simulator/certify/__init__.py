@@ -21,9 +21,18 @@ from typing import Any
 
 from simulator._signing import SigningSecret
 from simulator.certify._card import render_html, render_junit, render_text, write_html, write_junit
-from simulator.certify._cases import PROFILES, SECTIONS, Case, Plan, Profile, Settings, make_plan
+from simulator.certify._cases import (
+    HARD_TIMEOUT,
+    PROFILES,
+    SECTIONS,
+    Case,
+    Plan,
+    Profile,
+    Settings,
+    make_plan,
+)
 from simulator.certify._report import CaseResult, CertifyReport, Sent
-from simulator.certify._runner import HARD_TIMEOUT, Certifier
+from simulator.certify._runner import Certifier
 
 __all__ = [
     "HARD_TIMEOUT",

@@ -36,7 +36,10 @@ from simulator._types import Event
 from simulator.testing import _hostile as hostile
 from simulator.testing._delivery import EXPECTATIONS, Delivery
 
-__all__ = ["PROFILES", "SECTIONS", "Case", "Plan", "Profile", "Settings", "make_plan"]
+__all__ = ["HARD_TIMEOUT", "PROFILES", "SECTIONS", "Case", "Plan", "Profile", "Settings", "make_plan"]
+
+#: Senders give up on an answer after 15 s: past it a listener fails whatever --max-latency says.
+HARD_TIMEOUT = 15.0
 
 Profile = Literal["quick", "standard", "load"]
 PROFILES: tuple[Profile, ...] = ("quick", "standard", "load")
@@ -111,6 +114,15 @@ class Settings:
     #: Seed of the run's webhook ids; None: a fresh one (ids must not repeat across runs).
     seed: int | None = None
     oversized: int = (1 << 20) + 1
+    #: Seconds to wait for one answer: senders give up at 15 (tests lower it to meet a hung listener fast).
+    timeout: float = HARD_TIMEOUT
+
+    def __post_init__(self) -> None:
+        for name in ("tolerance", "max_latency", "rate", "timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a positive number")
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile={self.profile!r}: use one of {', '.join(PROFILES)}")
 
     def __repr__(self) -> str:
         return (f"Settings(profile={self.profile!r}, tolerance={self.tolerance!r}, "

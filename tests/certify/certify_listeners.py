@@ -30,6 +30,7 @@ BREAKS = (
     "conflict-duplicate",   # answers 409 to a webhook-id it has seen
     "slow",                 # takes 3 s over every request
     "dies-after-hostile",   # exits after answering a body it cannot parse
+    "hangs",                # never answers
 )
 TOLERANCE = 300
 MAX_BODY = 512 * 1024
@@ -66,6 +67,8 @@ def make_app(secret: str, broken: str = "correct", token: str | None = None) -> 
     async def webhook(request: web.Request) -> web.Response:
         if broken == "slow":
             await asyncio.sleep(3)
+        if broken == "hangs":
+            await asyncio.sleep(120)
         if bearer is not None and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
                                                           bearer):
             return web.json_response({"error": "bad token"}, status=401)

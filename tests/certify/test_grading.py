@@ -106,5 +106,17 @@ def test_a_listener_that_dies_stops_the_run_at_the_case_that_killed_it(start: St
     assert f"stopped: the listener stopped answering after {killer}" in str(report)
 
 
+def test_a_listener_that_never_answers_ends_the_run_after_three_silent_cases(start: Start) -> None:
+    # Senders wait 15 s an answer; a short timeout meets the same rule in a second or two.
+    report = certify(start("hangs"), secret=TEST_SECRET, timeout=0.3, **FAST)
+
+    order = [c.id for c in report.cases]
+    assert _ids(report, "fail") == set(order[:3])
+    assert _ids(report, "skip") == set(order[3:])
+    assert report.stopped == f"the listener answered none of 3 cases in a row (up to {order[2]})"
+    assert report.sent == 3
+    assert report.case(order[0]).note == "no answer: timeout after 0.3s"
+
+
 def test_every_broken_listener_is_covered() -> None:
-    assert set(EXPECTED) | {"slow", "dies-after-hostile"} == set(BREAKS)
+    assert set(EXPECTED) | {"slow", "dies-after-hostile", "hangs"} == set(BREAKS)
