@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["BODY", "HANDLING", "HEADERS", "IDLE", "ConnectionGuard", "Limits"]
 
@@ -64,11 +64,10 @@ class _Guarded(asyncio.Protocol):
         self.expired: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
         if not self.guard.admit(self):
             self.inner = None
-            transport.abort()
+            self.transport.abort()
             return
         assert self.inner is not None
         self.inner.connection_made(transport)

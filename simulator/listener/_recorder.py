@@ -208,9 +208,10 @@ class ProcessRecorder(Recorder):
     _proc: asyncio.subprocess.Process | None = None
 
     async def _open(self) -> None:
-        # Its own process group: a Ctrl-C in the terminal reaches the whole foreground group,
-        # and would kill the writer with a traceback before it gets to ignore SIGINT.
-        group: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
+        # Its own session (so its own process group): a Ctrl-C in the terminal reaches the whole
+        # foreground group, and would kill the writer with a traceback before it gets to ignore
+        # SIGINT. (uvloop takes start_new_session, not process_group.)
+        group: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "simulator.listener._worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, **group)
