@@ -21,7 +21,8 @@ from simulator._exceptions import InvalidSecret, UnknownEventType, UsageError
 from simulator.cli._app import OutputFormat, app
 
 _LISTEN_EPILOG = (
-    "Answers: 204 recorded (x-chestsim-verdict says valid, invalid or leak); 400 not JSON or a bad "
+    "Answers: 204 recorded (x-chestsim-verdict says valid, warning — a member name repeated in an object, "
+    "invalid with --strict — invalid or leak); 400 not JSON or a bad "
     "webhook-id; 401 bad signature, stale or future timestamp, missing headers or wrong token; 413 body "
     "over --max-body; 415 not application/json; 422 invalid payload with --reject-invalid; faults as "
     "configured. Secrets come from --secret or CHESTSIM_SECRET (several: rotation), the token from --token "

@@ -1,4 +1,4 @@
-"""The verdict on a payload that passed authentication: valid, invalid, leak or malformed.
+"""The verdict on a payload that passed authentication: valid, warning, invalid, leak or malformed.
 
 Runs where the records are written (in the writer process by default), so the
 event loop that answers requests never pays for schema validation.
@@ -55,6 +55,11 @@ def judge(validator: Validates, body: bytes) -> Judgement:
     if event is None or any(p.code == "json" for p in errors):
         return Judgement("malformed", errors[0].message if errors else "not JSON", problem_json, body)
     if not errors:
+        # A repeated member name is a parser differential: what was checked may not be what another
+        # parser reads. Acknowledged (it is a warning), but flagged (an error with --strict).
+        ambiguous = [p for p in problems if p.code == "duplicate-key"]
+        if ambiguous:
+            return Judgement("warning", f"{ambiguous[0].pointer}: {ambiguous[0].message}", problem_json, body, event)
         return Judgement("valid", None, problem_json, body, event)
     leaks = [p for p in errors if p.code == "leak"]
     if leaks:

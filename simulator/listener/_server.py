@@ -49,7 +49,7 @@ from simulator.listener._stats import Stats
 __all__ = ["VERDICTS", "ListenerThread", "RunningListener", "free_port", "run_listener"]
 
 #: What the listener concludes about a request.
-VERDICTS = ("valid", "invalid", "leak", "unverified", "malformed", "rejected", "incomplete", "error")
+VERDICTS = ("valid", "warning", "invalid", "leak", "unverified", "malformed", "rejected", "incomplete", "error")
 
 
 def _url_host(host: str) -> str:

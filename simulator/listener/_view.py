@@ -20,7 +20,7 @@ from simulator.listener._stats import Recent, Stats
 
 __all__ = ["LiveView", "PlainLog", "format_line"]
 
-_STYLE = {"valid": "green", "invalid": "yellow", "leak": "bold red", "unverified": "red",
+_STYLE = {"valid": "green", "warning": "yellow", "invalid": "yellow", "leak": "bold red", "unverified": "red",
           "malformed": "magenta", "rejected": "magenta", "incomplete": "magenta", "error": "bold red"}
 
 

@@ -213,3 +213,32 @@ async def test_headers_are_recorded_with_credentials_redacted(db: Path, post: Po
     stored = b"".join(p.read_bytes() for p in db.parent.glob("received.db*"))
     assert headers["webhook-signature"][3:].encode() not in stored
     assert TOKEN.encode() not in stored
+
+
+@pytest.mark.parametrize(
+    ("strict", "reject_invalid", "status", "verdict"),
+    [
+        pytest.param(False, False, 204, "warning", id="default-warning"),
+        pytest.param(False, True, 204, "warning", id="reject-invalid-still-acknowledges-a-warning"),
+        pytest.param(True, False, 204, "invalid", id="strict-invalid"),
+        pytest.param(True, True, 422, "invalid", id="strict-reject-invalid-422"),
+    ],
+)
+async def test_duplicate_member_names_are_flagged(db: Path, post: Post, strict: bool, reject_invalid: bool,
+                                                  status: int, verdict: str) -> None:
+    event = make_event("user.created")
+    real = orjson.dumps(event)
+    # {"type": "bogus.type", …, "type": "user.created"}: orjson keeps the last, other parsers the first.
+    body = b'{"type":"bogus.type",' + real[1:]
+    assert orjson.loads(body) == event
+    config = Listener(secrets=(SECRET,), db=db, strict=strict, reject_invalid=reject_invalid)
+    async with run_listener(config) as running:
+        got, headers, _ = await post(running.url, *signed(body, msg_id=event["id"]))
+        assert (got, headers["x-chestsim-verdict"]) == (status, verdict)
+        clean, headers, _ = await post(running.url, *signed(make_event("user.created")))
+        assert (clean, headers["x-chestsim-verdict"]) == (204, "valid")
+    first = running.records()[0]
+    assert first.verdict == verdict
+    assert [(p["code"], p["pointer"]) for p in first.problems if p["code"] == "duplicate-key"] == [("duplicate-key", "/type")]
+    assert first.reason is not None
+    assert "/type" in first.reason
