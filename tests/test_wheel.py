@@ -161,3 +161,21 @@ def _installed(wheel: Path, tmp_path: Path) -> Path:
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
                    check=True, timeout=300)
     return python
+
+
+def test_schemas_export_and_diff_run_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
+    bundle = tmp_path / "bundle.json"
+    exported = subprocess.run([str(installed), "-m", "simulator", "schemas", "export", "--format", "bundle",
+                               "--out", str(bundle)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              check=False, env=env)
+    assert exported.returncode == 0, exported.stderr
+    asyncapi = subprocess.run([str(installed), "-m", "simulator", "schemas", "export", "--format", "asyncapi"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert asyncapi.returncode == 0, asyncapi.stderr
+    messages = json.loads(asyncapi.stdout)["components"]["messages"]
+    assert len(messages) == 24
+    assert all(len(m["examples"]) == 2 for m in messages.values())  # the wheel's examples/ are found
+    diffed = subprocess.run([str(installed), "-m", "simulator", "schemas", "diff", str(bundle), str(bundle)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert (diffed.returncode, diffed.stdout.strip()) == (0, f"{bundle} → {bundle}: no changes"), diffed.stderr
