@@ -195,14 +195,6 @@ def _hint(delivery: Delivery) -> str:
     return HINTS.get(delivery.label, HINTS["accepts"])
 
 
-def every_case_id(*, token: bool, https: bool) -> list[str]:
-    """Every case id a full plan has (before ``--only``/``--skip``)."""
-    secret = SigningSecret(b"chestsim certify: naming cases only")
-    plan = make_plan(secret=secret, now=0.0, token="t" if token else None,
-                     settings=Settings(profile="load"), https=https, select=False)
-    return plan.ids()
-
-
 def make_plan(*, secret: SigningSecret, now: float, settings: Settings | None = None,
               token: str | None = None, https: bool = False, select: bool = True) -> Plan:
     """The cases of one run, signed at ``now``, narrowed by ``settings.only``/``skip``.

@@ -55,7 +55,8 @@ def test_the_sdk_answer_to_a_body_it_cannot_parse_is_a_right_answer(chest_certif
 
 
 def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\naddopts = -p no:locust -p no:cacheprovider\n")
+    pytester.makeini("[pytest]\naddopts = -p no:locust -p no:cacheprovider\n"
+                     "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_card='''
         async def app(scope, receive, send):
             if scope["type"] != "http":
@@ -69,7 +70,7 @@ def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester
             report = chest_certify(app, only=["authenticity/stale-timestamp", "robustness/unknown-type"])
             assert report.passed, report
     ''')
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest_inprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*failing=?'authenticity/stale-timestamp'?*",
