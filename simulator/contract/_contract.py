@@ -110,6 +110,12 @@ def load_contract(path: str | Path | None = None, *, examples: bool = True) -> C
 
     ``examples=False`` leaves a folder's ``examples/`` unread (a diff needs only the schemas).
 
+    >>> contract = load_contract()
+    >>> contract
+    load_contract('.../schemas')
+    >>> sorted(contract.examples["secret.used"])
+    ['full', 'minimal']
+
     Raises :class:`~simulator.InputError` (one line, naming the file and the fix)
     for a missing path, a file that is not JSON, or a ``$ref`` that leaves the contract.
     """

@@ -127,6 +127,11 @@ def diff_contracts(old: Contract, new: Contract, *, strict_enums: bool = False) 
     ``strict_enums=True`` counts a widened enum as breaking: a listener that
     switches over every value, or a model generated from the old contract (a
     Pydantic ``Enum``), refuses the new values.
+
+    >>> from simulator.contract import load_contract
+    >>> diff = diff_contracts(load_contract(), load_contract(), strict_enums=True)
+    >>> diff.breaking, diff.as_dict()["compatible"]
+    ((), 0)
     """
     changes: list[Change] = []
     for key in old.events:
