@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -71,6 +72,19 @@ def validate_command(
                                           "count everything"),
     max_line_size: str = typer.Option("8MB", "--max-line-bytes", metavar="BYTES",
                                       help="skip (and report) lines longer than this: bytes, 1e8, 512k, 64MB"),
+    drift: bool = typer.Option(False, "--drift", help="report how the capture differs from the contract: "
+                               "unknown fields (count, types, formats, a redacted example, first and last "
+                               "place), enum values outside it, optional fields present in every event"),
+    drift_patch: str | None = typer.Option(None, "--drift-patch", metavar="FILE",
+                                           help="write the RFC 6902 JSON Patches (one per schema file) that "
+                                           "make the contract accept the drift"),
+    patched_schemas: str | None = typer.Option(None, "--patched-schemas", metavar="DIR",
+                                               help="write a copy of the contract with those patches applied "
+                                               "(a new or empty folder), for --schemas DIR"),
+    schemas: str | None = typer.Option(None, "--schemas", metavar="DIR",
+                                       help="check against this contract folder, laid out like schemas/ "
+                                       "(envelope.json, definitions.json, events/<type>.json) "
+                                       "[default: the shipped contract]"),
     jobs: int | None = typer.Option(None, "--jobs", "-j", metavar="N", show_default=False,
                                     help="check JSONL files of 8 MiB or more in N processes; 0 = one per CPU "
                                     f"[default: one per CPU, at most {_DEFAULT_MAX_JOBS}; 1 with --sequence, "
@@ -93,49 +107,61 @@ def validate_command(
     max_line_bytes = parse_size(max_line_size, option="--max-line-bytes")
     if max_line_bytes < 1024:
         raise UsageError(f"--max-line-bytes={max_line_bytes} must be at least 1024")
-    sources = list(paths or []) or ["-"]
-    if sources.count("-") > 1:
-        raise UsageError("- (stdin) can be given once")
-    if "-" in sources and (sys.stdin is None or getattr(sys.stdin, "closed", False)):
-        raise UsageError("- reads standard input, which is closed; pipe events in "
-                         "(… | chestsim validate -) or give .json/.jsonl paths")
-    if sys.stdout is None or getattr(sys.stdout, "closed", False):
-        raise UsageError("standard output is closed: the report has nowhere to go; "
-                         "redirect it (> report.txt) instead of closing it")
-    if sources == ["-"] and sys.stdin.isatty():
-        raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
-    on_problem = _jsonl_writer() if format is ValidateFormat.jsonl else None
-    with _progress(sources) as progress:
-        try:
-            report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot,
-                              max_errors=max_errors or None, max_line_bytes=max_line_bytes,
-                              jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS),
-                              on_problem=on_problem, progress=progress)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            if on_problem is None:
+    if patched_schemas is not None:
+        target = Path(patched_schemas)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise UsageError(f"--patched-schemas={patched_schemas!r} must be a new or empty folder; "
+                             "pick another name or empty it")
+    for option, value in (("--drift-patch", drift_patch), ("--patched-schemas", patched_schemas)):
+        if value is not None and not Path(value).resolve().parent.is_dir():
+            raise UsageError(f"{option}={value!r}: the folder {str(Path(value).resolve().parent)!r} does not "
+                             "exist; create it first")
+    with _contract(schemas):
+        sources = list(paths or []) or ["-"]
+        if sources.count("-") > 1:
+            raise UsageError("- (stdin) can be given once")
+        if "-" in sources and (sys.stdin is None or getattr(sys.stdin, "closed", False)):
+            raise UsageError("- reads standard input, which is closed; pipe events in "
+                             "(… | chestsim validate -) or give .json/.jsonl paths")
+        if sys.stdout is None or getattr(sys.stdout, "closed", False):
+            raise UsageError("standard output is closed: the report has nowhere to go; "
+                             "redirect it (> report.txt) instead of closing it")
+        if sources == ["-"] and sys.stdin.isatty():
+            raise UsageError("no input: give .json/.jsonl paths, or pipe events into `chestsim validate -`")
+        on_problem = _jsonl_writer() if format is ValidateFormat.jsonl else None
+        with _progress(sources) as progress:
+            try:
+                report = validate(sources, strict=strict, sequence=mode, snapshot=snapshot,
+                                  max_errors=max_errors or None, max_line_bytes=max_line_bytes,
+                                  jobs=_cpus() if jobs == 0 else jobs or min(_cpus(), _DEFAULT_MAX_JOBS),
+                                  on_problem=on_problem, progress=progress, drift=drift)
+            except BrokenPipeError:
                 raise
-            _drop_stdout()
-            raise UsageError(f"cannot write problems to standard output: {exc.strerror or exc}; "
-                             "redirect it to a file with room (> problems.jsonl)") from None
-    for message in report.input_errors:
-        print(f"chestsim: error: {message}", file=sys.stderr)
-    try:
-        if format is ValidateFormat.json:
-            report.write_json()
-        elif format is ValidateFormat.jsonl:
-            sys.stdout.buffer.write(orjson.dumps({"summary": _summary(report)}) + b"\n")
-        else:
-            report.write_text(show=show.value)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise  # the reader left (| head): not an error
-    except OSError as exc:
-        _drop_stdout()  # what is still buffered would fail again at exit
-        raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}; "
-                         "redirect it to a file with room (> report.txt)") from None
-    raise typer.Exit(report.exit_code)
+            except OSError as exc:
+                if on_problem is None:
+                    raise
+                _drop_stdout()
+                raise UsageError(f"cannot write problems to standard output: {exc.strerror or exc}; "
+                                 "redirect it to a file with room (> problems.jsonl)") from None
+        for message in report.input_errors:
+            print(f"chestsim: error: {message}", file=sys.stderr)
+        if (drift_patch or patched_schemas) and report.drift is not None:
+            _write_patch(report.drift, drift_patch, patched_schemas)
+        try:
+            if format is ValidateFormat.json:
+                report.write_json()
+            elif format is ValidateFormat.jsonl:
+                sys.stdout.buffer.write(orjson.dumps({"summary": _summary(report)}) + b"\n")
+            else:
+                report.write_text(show=show.value)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader left (| head): not an error
+        except OSError as exc:
+            _drop_stdout()  # what is still buffered would fail again at exit
+            raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}; "
+                             "redirect it to a file with room (> report.txt)") from None
+        raise typer.Exit(report.exit_code)
 
 
 def _jsonl_writer() -> Callable[[Any], None]:
@@ -188,6 +214,45 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _contract(folder: str | None) -> Iterator[None]:
+    """Validators compiled from ``folder`` (``--schemas``) for the command, the shipped contract after."""
+    if folder is None:
+        yield
+        return
+    from simulator.validation._registry import use_schemas
+
+    try:
+        use_schemas(folder)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        yield
+    finally:
+        use_schemas(None)
+
+
+def _write_patch(drift: Any, patch_file: str | None, folder: str | None) -> None:
+    from simulator.validation._drift import apply_patch
+    from simulator.validation._registry import schema_folder
+
+    source = schema_folder()
+    patch = drift.patch(source)
+    try:
+        if patch_file is not None:
+            Path(patch_file).write_bytes(orjson.dumps(patch, option=orjson.OPT_INDENT_2) + b"\n")
+        if folder is not None:
+            apply_patch(source, patch, Path(folder))
+    except OSError as exc:
+        raise UsageError(f"cannot write the drift patch: {exc.strerror or exc} ({exc.filename}); "
+                         "choose a writable place") from None
+    operations = sum(len(ops) for ops in patch.values())
+    print(f"drift patch: {operations} operation{'s' if operations != 1 else ''} on {len(patch)} schema "
+          f"file{'s' if len(patch) != 1 else ''}" + (f" in {patch_file}" if patch_file else "")
+          + (f"; patched contract in {folder} (check again with --schemas {folder})" if folder else ""),
+          file=sys.stderr)
 
 
 def _drop_stdout() -> None:

@@ -173,7 +173,7 @@ def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[P
             for form in (value, repr(value), value.encode("unicode_escape").decode()):
                 message = message.replace(form, "«redacted»")
         out.append(problem if message == problem.message else
-                   Problem(problem.code, problem.severity, problem.pointer, message))
+                   Problem(problem.code, problem.severity, problem.pointer, message, problem.keyword))
     return out
 
 

@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from simulator.validation._drift import Drift
 from simulator.validation._reader import count_lines, read_slice, slice_bounds
 from simulator.validation._report import Entry, Group, Report
 
@@ -28,17 +29,20 @@ if TYPE_CHECKING:
 
 __all__ = ["start_method", "validate_in_slices"]
 
-_Result = tuple[int, dict[str | None, list[int]], list[Entry], int, dict[Any, Group]]
+_Result = tuple[int, dict[str | None, list[int]], list[Entry], int, dict[Any, Group], Drift]
 
 
 def _work(name: str, start: int, end: int, strict: bool, max_errors: int | None,
-          max_line_bytes: int) -> _Result:
+          max_line_bytes: int, drift: bool, schemas: str | None) -> _Result:
+    from simulator.validation._registry import schema_folder, use_schemas
     from simulator.validation._run import _Run
     from simulator.validation._validator import Validator
 
-    run = _Run(Validator(strict=strict), None, Report(max_errors=max_errors))
+    if schemas is not None and str(schema_folder()) != schemas:
+        use_schemas(schemas)  # a spawned worker starts from the shipped contract
+    run = _Run(Validator(strict=strict), None, Report(max_errors=max_errors, drift=Drift(full=drift)))
     run.consume(read_slice(name, start, end, max_line_bytes=max_line_bytes, blocks=True))
-    return count_lines(name, start, end), run.totals, run.report.entries, run.report.dropped, run.report.groups
+    return count_lines(name, start, end), run.totals, run.report.entries, run.report.dropped, run.report.groups, run.drift
 
 
 def start_method() -> str:
@@ -47,17 +51,21 @@ def start_method() -> str:
 
 
 def validate_in_slices(run: _Run, name: str, *, jobs: int, strict: bool, max_errors: int | None,
-                       max_line_bytes: int) -> None:
+                       max_line_bytes: int, drift: bool = False) -> None:
     """Check ``name`` in ``jobs`` processes and merge the results into ``run``."""
     bounds = slice_bounds(name, jobs)
     context = multiprocessing.get_context(start_method())
+    from simulator.validation._registry import _FOLDER
+
+    schemas = str(_FOLDER[0]) if _FOLDER else None
     with ProcessPoolExecutor(max_workers=len(bounds), mp_context=context) as pool:
-        futures = [pool.submit(_work, name, start, end, strict, max_errors, max_line_bytes)
+        futures = [pool.submit(_work, name, start, end, strict, max_errors, max_line_bytes, drift, schemas)
                    for start, end in bounds]
         offset = 0
         for future in futures:
-            lines, totals, entries, dropped, groups = future.result()
+            lines, totals, entries, dropped, groups, found = future.result()
             run.report.merge_groups(groups, line_offset=offset)
+            run.drift.merge(found.renumbered(offset))
             for entry in entries:
                 entry = dataclasses.replace(entry, line=entry.line + offset) if entry.line else entry
                 if run.report.sink is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["Code", "Problem", "Severity"]
@@ -27,6 +27,8 @@ class Problem:
     severity: Severity
     pointer: str
     message: str
+    #: The JSON Schema keyword that failed (``enum``, ``required``…), for schema problems; "" otherwise.
+    keyword: str = field(default="", repr=False, compare=False)
 
     @property
     def is_error(self) -> bool:

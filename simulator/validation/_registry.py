@@ -18,11 +18,13 @@ Two compiled jsonschema-rs validators exist per event type:
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin
 
@@ -43,11 +45,14 @@ __all__ = [
     "compiled",
     "compiled_type",
     "format_checker",
+    "inlined_type",
     "leak_prefilter",
     "reference_validator",
     "referencing_registry",
     "resources",
     "rs_registry",
+    "schema_folder",
+    "use_schemas",
 ]
 
 ENVELOPE_ID = f"{SCHEMA_BASE}envelope.json"
@@ -59,10 +64,48 @@ def _refuse(uri: str) -> Any:
     raise LookupError(f"schema reference {uri!r} is not one of chestsim's schema files; nothing is fetched")
 
 
+#: The contract folder in use: the shipped ``schemas/`` unless ``use_schemas`` chose another.
+_FOLDER: list[Path] = []
+
+
+def schema_folder() -> Path:
+    """The contract folder validators are compiled from."""
+    return _FOLDER[0] if _FOLDER else schemas_dir()
+
+
+def use_schemas(folder: str | os.PathLike[str] | None) -> None:
+    """Compile validators from ``folder`` (laid out like ``schemas/``) from now on; None: the shipped one.
+
+    Raises ``ValueError`` naming the first file that is missing, not JSON, or
+    not the event schema the catalog expects.
+    """
+    if folder is not None:
+        path = Path(folder)
+        if not path.is_dir():
+            raise ValueError(f"--schemas={os.fspath(folder)!r} is not a folder; give a contract folder laid "
+                             "out like schemas/ (envelope.json, definitions.json, events/<type>.json)")
+        expected = [(path / "envelope.json", ENVELOPE_ID), (path / "definitions.json", DEFINITIONS_ID),
+                    *((path / "events" / f"{t.key}.json", t.schema_id) for t in CATALOG)]
+        for file, schema_id in expected:
+            try:
+                doc = orjson.loads(file.read_bytes())
+            except OSError:
+                raise ValueError(f"--schemas: {file} is missing; a contract folder holds envelope.json, "
+                                 "definitions.json and events/<type>.json for each of the "
+                                 f"{len(CATALOG)} types") from None
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"--schemas: {file} is not JSON ({exc}); fix or restore it") from None
+            if not isinstance(doc, dict) or doc.get("$id") != schema_id:
+                raise ValueError(f"--schemas: {file} must have \"$id\": {schema_id!r}, like the shipped schema")
+    _FOLDER[:] = [Path(folder)] if folder is not None else []
+    for cached in (resources, referencing_registry, rs_registry, compiled_type, compiled, inlined_type):
+        cached.cache_clear()
+
+
 @cache
 def resources() -> tuple[tuple[str, dict[str, Any]], ...]:
     """Every schema file as ``($id, schema)``: envelope, definitions, the 24 events."""
-    folder = schemas_dir()
+    folder = schema_folder()
     paths = [folder / "envelope.json", folder / "definitions.json",
              *(folder / "events" / f"{t.key}.json" for t in CATALOG)]
     out = []
@@ -439,6 +482,14 @@ def compiled_type(key: str) -> Compiled:
     return Compiled(key=key, contract=_compile(schema, registry=rs_registry()),
                     closed=_compile(_fold(_close(inlined)), registry=None, fast_regex=True),
                     shape=_shape(inlined), tidy=_compile(tidy, registry=None, fast_regex=True))
+
+
+@cache
+def inlined_type(key: str) -> Any:
+    """One event type's schema with every ``$ref`` replaced (a fresh copy each call is not made: do not change it)."""
+    docs = _by_id()
+    uri = ENVELOPE_ID if key == "envelope" else lookup_key(key).schema_id
+    return _inline(copy.deepcopy(docs[uri]), uri, docs)
 
 
 @cache

@@ -10,11 +10,14 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from simulator.validation._problem import Problem
+
+if TYPE_CHECKING:
+    from simulator.validation._drift import Drift
 
 __all__ = ["EXIT_INPUT", "EXIT_INVALID", "EXIT_OK", "Entry", "Group", "Report", "TypeTotals"]
 
@@ -124,6 +127,8 @@ class Report:
     groups: dict[tuple[str | None, str, str, str, str], Group] = field(default_factory=dict)
     #: Where each problem goes as it is found (``--format jsonl``) instead of being kept.
     sink: Callable[[Entry], None] | None = None
+    #: How the capture differs from the contract (``validate`` always sets it).
+    drift: Drift | None = None
 
     @property
     def exit_code(self) -> int:
@@ -208,6 +213,9 @@ class Report:
             "problems": [entry.as_dict() for entry in self.entries],
             "problems_not_shown": self.dropped,
             "input_errors": self.input_errors,
+            "drift": None if self.drift is None else {"exists": self.drift.exists,
+                                                      "summary": self.drift.summary() if self.drift.exists else "",
+                                                      **self.drift.as_dict()},
         }
 
     def write_json(self, out: IO[bytes] | None = None) -> None:
@@ -221,6 +229,8 @@ class Report:
             self._write_each(stream)
         else:
             self._write_groups(stream)
+        if self.drift is not None and self.drift.full:
+            self.drift.write_text(stream)
         if self.per_type:
             width = max(len(key) for key in self.per_type)
             stream.write(f"\n{'type'.ljust(width)}  {'valid':>8}  {'invalid':>8}  {'warnings':>8}\n")
@@ -233,6 +243,8 @@ class Report:
         events = f"{self.events} event{'s' if self.events != 1 else ''}"
         stream.write(f"\n{verdict}: {events} in {files}: {self.valid} valid, {self.invalid} invalid, "
                      f"{self.warnings} warning{'s' if self.warnings != 1 else ''}\n")
+        if self.drift is not None and self.drift.exists:
+            stream.write(self.drift.summary() + "\n")
 
     def _write_each(self, stream: IO[str]) -> None:
         for entry in self.entries:

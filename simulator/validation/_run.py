@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 
+from simulator.validation._drift import Drift, _Optional, optional_fields
 from simulator.validation._duplicates import events_are_lines, maybe_duplicates
+from simulator.validation._leakguard import _at
 from simulator.validation._problem import Problem
 from simulator.validation._reader import (
     DEFAULT_MAX_LINE_BYTES,
@@ -19,10 +21,11 @@ from simulator.validation._reader import (
     read_blocks,
     splittable,
 )
+from simulator.validation._registry import inlined_type
 from simulator.validation._report import Entry, Report
 from simulator.validation._semantic import check_schema_valid
 from simulator.validation._sequence import SequenceChecker, SequenceMode
-from simulator.validation._validator import Validator
+from simulator.validation._validator import CATALOG_KEYS, Validator
 
 __all__ = ["validate"]
 
@@ -39,6 +42,7 @@ def validate(
     validator: Validator | None = None,
     on_problem: Callable[[Entry], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    drift: bool = False,
 ) -> Report:
     """Validate event files (``.json``, ``.jsonl``; ``-`` is stdin) and return a ``Report``.
 
@@ -48,7 +52,10 @@ def validate(
     with ``sequence``, whose rules need the stream in order). ``on_problem``
     receives each problem as it is found instead of the report keeping it
     (the report still groups and counts them); ``progress`` receives the
-    number of bytes read since its last call.
+    number of bytes read since its last call. Drift from the contract
+    (unknown fields, enum values outside it) is always collected, from the
+    problems found; ``drift=True`` also walks every event for optional fields
+    present in all of them (``report.drift``).
 
     >>> from simulator._resources import schemas_dir
     >>> report = validate(schemas_dir() / "examples" / "secret.used" / "full.json")
@@ -61,7 +68,7 @@ def validate(
         raise ValueError(f"jobs={jobs!r} must be 1 or more")
     run = _Run(validator if validator is not None else Validator(strict=strict),
                SequenceChecker(mode=sequence, snapshot=snapshot) if sequence is not None else None,
-               Report(max_errors=max_errors, sink=on_problem), progress)
+               Report(max_errors=max_errors, sink=on_problem, drift=Drift(full=drift)), progress)
     for source in sources:
         name = os.fspath(source)
         if jobs > 1 and sequence is None and splittable(name):
@@ -69,7 +76,7 @@ def validate(
 
             run.note_file(name)
             validate_in_slices(run, name, jobs=jobs, strict=run.checker.strict, max_errors=max_errors,
-                               max_line_bytes=max_line_bytes)
+                               max_line_bytes=max_line_bytes, drift=drift)
             if progress is not None:
                 progress(os.path.getsize(name))
         else:
@@ -90,6 +97,10 @@ class _Run:
         self.first_by_rule: dict[str, int] = {}  # rule → index of its entry in report.entries (-1: not kept)
         self.repeats: dict[str, int] = {}
         self.seen_files: set[str] = set()
+        if report.drift is None:
+            report.drift = Drift()
+        self.drift = report.drift
+        self.optional: dict[str, _Optional] = {}  # event type → its optional fields (full drift only)
 
     def note_file(self, path: str) -> None:
         if path not in self.seen_files:
@@ -138,9 +149,21 @@ class _Run:
         event_type = event.get("type") if event.__class__ is dict else None
         if event_type.__class__ is not str:
             event_type = None
+        drift = self.drift
+        if drift.full and event_type in CATALOG_KEYS:
+            drift.note_event(event_type, event, self._optional(event_type))
         if not problems and sequencer is None:
             self.totals.setdefault(event_type, [0, 0, 0])[0] += 1
             return
+        if event_type is not None:
+            for problem in problems:
+                if problem.code == "unknown-field" or problem.keyword == "enum":
+                    value = _at(event, problem.pointer)
+                    where = f"{path}:{line}"
+                    if problem.code == "unknown-field":
+                        drift.note_unknown(event_type, problem.pointer, value, where)
+                    else:
+                        drift.note_enum(event_type, problem.pointer, value, where)
         event_id = event.get("id") if event.__class__ is dict else None
         if event_id.__class__ is not str:
             event_id = None
@@ -226,6 +249,11 @@ class _Run:
                 bad = [i for i, ok, event in zip(indexes, verdicts, members, strict=True)
                        if not ok or semantic(event)]
             slow.extend(bad)
+            if self.drift.full:
+                optional = self._optional(event_type)
+                note = self.drift.note_event
+                for index in set(indexes).difference(bad):
+                    note(event_type, events[index], optional)
             if len(bad) < len(indexes):
                 totals.setdefault(event_type, [0, 0, 0])[0] += len(indexes) - len(bad)
         check = self.checker.check_parsed
@@ -237,6 +265,12 @@ class _Run:
                     self._record(Record(path, block.line + index, raw))
                 continue
             self._event(path, block.line + index, event, check(lines[index], event))
+
+    def _optional(self, event_type: str) -> _Optional:
+        optional = self.optional.get(event_type)
+        if optional is None:
+            optional = self.optional[event_type] = optional_fields(inlined_type(event_type))
+        return optional
 
     def finish(self) -> Report:
         report = self.report

@@ -162,7 +162,7 @@ def _shorten(problems: list[Problem]) -> list[Problem]:
     """Problems with overlong messages cut (after redaction, so no cut leaves part of a secret)."""
     return [p if len(p.message) <= _LONGEST_MESSAGE else
             Problem(p.code, p.severity, p.pointer,
-                    f"{p.message[:200]} …[{len(p.message) - 320:,} characters cut]… {p.message[-120:]}")
+                    f"{p.message[:200]} …[{len(p.message) - 320:,} characters cut]… {p.message[-120:]}", p.keyword)
             for p in problems]
 
 
@@ -179,7 +179,7 @@ def _schema_problems(explainer: Explainer, event: dict[str, Any]) -> list[Proble
         if (where, message) in seen:
             continue
         seen.add((where, message))
-        out.append(Problem(code, "error", where, message))
+        out.append(Problem(code, "error", where, message, failure.kind))
     return out
 
 
