@@ -17,6 +17,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from simulator.cli._app import OutputFormat, app, endpoints_app
 
 if TYPE_CHECKING:  # the delivery stack (aiohttp) loads only when a delivery command runs
     from simulator.delivery import Endpoint, Report, Sender
+    from simulator.delivery._engine import Progress
 
 __all__ = ["endpoints_check", "replay", "secret_new", "send"]
 
@@ -87,18 +89,36 @@ def _skew(text: str | None) -> float:
     return sign * parse_duration(raw.lstrip("+-"), option="--clock-skew")
 
 
-def _progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+def _progress() -> tuple[Callable[[Progress], None] | None, Callable[[], None]]:
+    """A progress bar on a terminal; elsewhere one line when only retries are left, and again
+    when the next one moves (so a run waiting on a long schedule never sits silent)."""
     if not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        said: list[tuple[int, int, int]] = []
 
-    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), transient=True, console=None)
+        def note(progress: Progress) -> None:
+            waits = progress.describe()
+            if not waits or progress.done + progress.waiting < progress.total:
+                return
+            # Said again only when something moved, not as the countdown ticks.
+            key = (progress.done, progress.waiting, round(time.monotonic() + (progress.next_retry_in or 0)))
+            if key not in said[-1:]:
+                said.append(key)
+                print(f"chestsim: {progress.done}/{progress.total} ended; {waits} "
+                      "(--retry sets the schedule; Ctrl-C stops, --resume continues)", file=sys.stderr)
+
+        return note, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+              TimeElapsedColumn(), transient=True, console=None)
     task = bar.add_task("delivering", total=None)
     bar.start()
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+    def update(progress: Progress) -> None:
+        waits = progress.describe()
+        bar.update(task, completed=progress.done, total=progress.total,
+                   description=f"delivering ({waits})" if waits else "delivering")
 
     return update, bar.stop
 
@@ -277,11 +297,11 @@ def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ..
     if started is not None:
         pending = [started]
 
-        def progress(done: int, total: int) -> None:
+        def progress(now: Progress) -> None:
             if pending:
                 pending.pop()()
             if update is not None:
-                update(done, total)
+                update(now)
 
     sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=progress, **options)
     return sender, stop

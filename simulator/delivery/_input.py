@@ -20,7 +20,7 @@ import orjson
 from simulator._catalog import CATALOG
 from simulator._exceptions import InputError
 
-__all__ = ["Outbound", "Recorded", "epoch_of", "read_batches"]
+__all__ = ["Outbound", "Recorded", "epoch_of", "read_batches", "with_key"]
 
 _KEYS = frozenset(t.key for t in CATALOG)
 BATCH = 512
@@ -245,3 +245,13 @@ def _batches_of_objects(items: Iterable[Mapping[str, Any] | bytes | str], order_
             out = []
     if out:
         yield out
+
+
+def with_key(ev: Outbound, order_key: str) -> Outbound:
+    """``ev`` with its ordering key read from its body (journalled events are stored without it)."""
+    try:
+        envelope = orjson.loads(ev.body)
+    except orjson.JSONDecodeError:
+        return ev
+    return Outbound(ev.line, ev.id, ev.type, ev.tenant_id, ev.timestamp, ev.body,
+                    _order_key(envelope, order_key) if isinstance(envelope, dict) else "", ev.seq, ev.targets)

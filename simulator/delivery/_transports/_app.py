@@ -87,6 +87,8 @@ class HttpxTransport:
             return Response(0, None, f"timeout after {timeout:g}s")
         except httpx.HTTPError as exc:
             return Response(0, None, f"{type(exc).__name__}: {exc}"[:200])
+        except Exception as exc:
+            return Response(0, None, f"the app raised {type(exc).__name__} instead of answering")
         return Response(resp.status_code, resp.headers.get("retry-after"))
 
     async def close(self) -> None:
