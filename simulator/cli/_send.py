@@ -66,7 +66,12 @@ def _secrets(flags: Sequence[str] | None) -> tuple[SigningSecret, ...]:
 
 
 def _token(flag: str | None) -> str | None:
-    return flag or os.environ.get("CHESTSIM_TOKEN") or None
+    from simulator.delivery._transports import check_value
+
+    if flag:
+        return check_value(flag, where="--token", what="token")
+    env = os.environ.get("CHESTSIM_TOKEN") or None
+    return check_value(env, where="CHESTSIM_TOKEN", what="token") if env else None
 
 
 def _endpoints(to: Sequence[str] | None, endpoints_file: Path | None,

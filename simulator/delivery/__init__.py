@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator._signing import SigningSecret
 from simulator.delivery._endpoints import Endpoint, Router, check_endpoints, load_endpoints
+from simulator.delivery._engine import Progress
 from simulator.delivery._input import Outbound, read_batches
 from simulator.delivery._journal import Journal
 from simulator.delivery._report import Report
@@ -39,6 +40,7 @@ __all__ = [
     "HttpxTransport",
     "Journal",
     "Outbound",
+    "Progress",
     "Report",
     "Response",
     "RetryPolicy",

@@ -33,6 +33,7 @@ from simulator._catalog import CATALOG, expand_event_types
 from simulator._exceptions import EndpointConfigError, InvalidSecret, UsageError
 from simulator._signing import SigningSecret, parse_secrets
 from simulator._units import parse_positive_int, parse_rate
+from simulator.delivery._transports._request import check_name, check_value
 from simulator.delivery._urls import check_url
 
 __all__ = ["Endpoint", "Router", "check_endpoints", "load_endpoints"]
@@ -40,8 +41,6 @@ __all__ = ["Endpoint", "Router", "check_endpoints", "load_endpoints"]
 _ALL_KEYS = frozenset(t.key for t in CATALOG)
 _KNOWN_FIELDS = frozenset({"name", "url", "events", "secret", "secrets", "secret_env", "token",
                            "token_env", "headers", "concurrency", "rate"})
-_RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature",
-                               "content-type", "content-length", "host", "authorization"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +64,13 @@ class Endpoint:
         check_url(self.url)
         if not self.name:
             object.__setattr__(self, "name", self.url)
+        if self.token is not None:
+            # Whatever brought the token here (a flag, the environment, a file), it goes on
+            # the wire: refused before anything is sent, never cleaned.
+            try:
+                check_value(self.token, where=f"endpoint {self.name!r}", what="token")
+            except UsageError as exc:
+                raise EndpointConfigError(str(exc), endpoint=self.name) from None
 
     def __repr__(self) -> str:
         events = sorted(self.events) if self.events is not None else None
@@ -127,13 +133,11 @@ def _headers(headers: Mapping[str, str], where: str) -> tuple[tuple[str, str], .
         if not isinstance(key, str) or not isinstance(value, str):
             raise EndpointConfigError(f"endpoint {where!r}: headers must map names to strings",
                                       endpoint=where)
-        if key.lower() in _RESERVED_HEADERS:
-            raise EndpointConfigError(
-                f"endpoint {where!r}: header {key!r} is set by chestsim; remove it from headers "
-                "(use token = … for Authorization)", endpoint=where)
-        if any(c in key + value for c in "\r\n"):
-            raise EndpointConfigError(f"endpoint {where!r}: header {key!r} contains a line break",
-                                      endpoint=where)
+        try:
+            check_name(key, where=f"endpoint {where!r}")
+            check_value(value, where=f"endpoint {where!r}: header {key!r}")
+        except UsageError as exc:
+            raise EndpointConfigError(str(exc), endpoint=where) from None
         out.append((key, value))
     return tuple(out)
 
@@ -206,13 +210,19 @@ def _from_table(table: Any, where: str, env: Mapping[str, str],
         if not secrets:
             secrets.extend(default_secrets)
         token = table.get("token")
+        token_from = "token"
         if "token_env" in table:
             var = str(table["token_env"])
             if var not in env:
                 raise EndpointConfigError(f"{label}: token_env={var!r} is not set in the environment")
-            token = env[var]
+            token, token_from = env[var], f"token_env={var!r}"
         if token is not None and not isinstance(token, str):
             raise EndpointConfigError(f"{label}: token must be a string")
+        if token is not None:
+            try:
+                check_value(token, where=f"{label}: {token_from}", what="token")
+            except UsageError as exc:
+                raise EndpointConfigError(str(exc)) from None
         concurrency = table.get("concurrency")
         if concurrency is not None:
             concurrency = parse_positive_int(concurrency, option=f"{label}: concurrency")

@@ -424,3 +424,11 @@ def test_replay_with_nothing_to_replay_says_so(sink: Sink, events_file: Path, tm
     assert code == 0
     assert "delivered 1" in out
     assert sink.ids()[-1] == "evt_000003"
+
+
+def test_a_run_waiting_on_retries_says_so(sink: Sink, events_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sink.script = {"evt_000000": [500]}
+    code, _, err = run(["send", str(events_file), "--to", sink.url, "--retry", "1s", "--jitter", "0"], capsys)
+    assert code == 0, err
+    assert "chestsim: 59/60 ended; 1 waiting to retry, next in " in err
+    assert len(err.strip().splitlines()) <= 3  # said when it moves, not as the countdown ticks

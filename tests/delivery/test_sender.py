@@ -321,3 +321,17 @@ def test_replay_to_new_url_with_record(sink: Sink, tmp_path: Path) -> None:
     jr = Journal.open(tmp_path / "replay.db")
     assert jr.counts()["delivered"] == 3
     jr.close()
+
+
+def test_progress_says_how_many_wait_to_retry_and_when(sink: Sink) -> None:
+    from simulator.delivery import Progress
+
+    seen: list[Progress] = []
+    sink.script = {"evt_000000": [500]}
+    report = delivery.send(make_events(3), to=[sink.url], retry="1s", jitter=0.0, progress=seen.append)
+    assert report.delivered == 3
+    waiting = [p for p in seen if p.waiting]
+    assert waiting, seen
+    assert all(p.waiting == 1 and p.next_retry_in is not None and p.next_retry_in <= 1.0 for p in waiting)
+    assert waiting[0].describe().startswith("1 waiting to retry, next in ")
+    assert seen[-1].waiting == 0 or seen[-1].done < 3
