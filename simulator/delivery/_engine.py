@@ -163,8 +163,7 @@ class Engine:
                 self.journal = new_journal()
             self.started = time.perf_counter()
             self.start()
-            if self._progress is not None:  # the run has started: a first progress report, at zero
-                self._progress(Progress(0, 0))
+            self._tell(Progress(0, 0))  # the run has started: a first progress report, at zero
             try:
                 if pending is not None:
                     await self.feed_pending(pending)
@@ -459,7 +458,6 @@ class Engine:
             self._finish(job)
 
     async def _flusher(self) -> None:
-        reported = False
         while True:
             await asyncio.sleep(_FLUSH_EVERY)
             if self.journal is not None:
@@ -472,14 +470,16 @@ class Engine:
                     self.idle.set()
                     self.room.set()
                     return
-            if self._progress is not None:
-                try:
-                    self._progress(self.progress())
-                except Exception as exc:
-                    if not reported:
-                        self.notes.append(f"the progress display failed ({type(exc).__name__}); "
-                                          "the run went on without it")
-                        reported = True
+            self._tell(self.progress())
+
+    def _tell(self, progress: Progress) -> None:
+        if self._progress is None:
+            return
+        try:
+            self._progress(progress)
+        except Exception as exc:
+            self._progress = None
+            self.notes.append(f"the progress display failed ({type(exc).__name__}); the run went on without it")
 
 
 def _close(batches: Iterator[list[Outbound]]) -> None:
