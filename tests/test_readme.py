@@ -94,10 +94,12 @@ class Scratch:
     def run(self, command: str) -> None:
         if _URL.search(command) or "--to " in command or command.startswith(("chestsim certify", "chestsim send")):
             self.ensure_listener()
+        started = time.monotonic()
         done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=self.folder, env=self.env,
                               capture_output=True, text=True, timeout=180, check=False)
         said = done.stdout + done.stderr
         self.ran.append(command)
+        print(f"{time.monotonic() - started:6.1f} s  {command}")
         assert done.returncode in (0, 1), f"`{command}` exited {done.returncode}:\n{said[-3000:]}"
         assert "Traceback" not in said, f"`{command}` printed a traceback:\n{said[-3000:]}"
         assert "internal error" not in said, f"`{command}`:\n{said[-3000:]}"
@@ -165,8 +167,7 @@ def _prepare(folder: Path, env: dict[str, str]) -> None:
         "    for pending in t.open_pending:\n"
         "        t.accept(pending)\n"
         "    t.use(alice, secret, purpose='copy')\n")
-    for example in (ROOT / "examples").glob("*.toml"):
-        shutil.copyfile(example, folder / example.name)
+    shutil.copytree(ROOT / "examples", folder / "examples")
 
 
 def test_every_shell_command_in_the_readme_runs(tmp_path: Path) -> None:
