@@ -192,10 +192,29 @@ def _from_folder(folder: Path, *, examples: bool) -> Contract:
         if set(f.schema) - _METADATA:
             place(f.name, _rewrite(body, f.uri, by_uri, f.path), f.path)
     ordered = dict(sorted(events.items(), key=lambda kv: (_CATALOG_ORDER.get(kv[0], len(_CATALOG_ORDER)), kv[0])))
+    for name in ordered.values():
+        _name_data(defs, name)
     shipped = {key: {p.stem: _read(p) for p in sorted((folder / "examples" / key).glob("*.json"))}
                for key in ordered} if examples else {}
     return _checked(Contract(source=str(folder), defs=defs, events=ordered,
                              examples={key: found for key, found in shipped.items() if found}))
+
+
+def _name_data(defs: dict[str, Any], name: str) -> None:
+    """Give an event's inline ``data`` schema a name of its own, ``<event>_data``, in place.
+
+    Code generators name a class after its definition: ``SecretUsedData`` reads
+    better than the ``Data17`` an inline schema would get. Nothing else changes.
+    """
+    schema = defs[name]
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return
+    data = properties.get("data")
+    target = f"{name}_data"
+    if isinstance(data, dict) and "$ref" not in data and target not in defs:
+        defs[target] = data
+        defs[name] = {**schema, "properties": {**properties, "data": {"$ref": f"#/$defs/{target}"}}}
 
 
 def def_name(key: str) -> str:
