@@ -126,7 +126,7 @@ def int_param(query: Any, name: str, *, default: int | None, low: int, high: int
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)) or not low <= int(raw) <= high:
         raise UsageError(f"{name}={raw[:20]!r} must be a whole number from {low} to {high}")
     return int(raw)
 
