@@ -51,7 +51,16 @@ def parse_instant(text: str, *, option: str = "--start") -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if not _EARLIEST <= moment < _LATEST:
+        # Before 1970-01-08 the replayed week of history would start before the epoch, and years
+        # past 9000 leave a run no room before timestamps stop being four-digit RFC 3339 years.
+        raise UsageError(f"{option}={text!r} is out of range; use an instant between "
+                         f"{_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}, like 2026-11-28T08:00Z")
     return round(moment.timestamp() * 1000)
+
+
+_EARLIEST = datetime(1970, 1, 8, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 _MILLIS = tuple(f".{m:03d}Z" for m in range(1000))

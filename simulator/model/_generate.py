@@ -30,6 +30,7 @@ __all__ = ["build_options", "build_tenant", "emitted_types", "iter_events", "pac
 _BUILTIN = {"users": 10, "groups": None, "devices_per_user": 2, "locale": DEFAULT_LOCALE,
             "start": DEFAULT_START}
 _STALL_EPISODES = 3
+_SLOWEST = 1 / 86_400  # events per second: slower would carry a run's timestamps past year 9999
 
 
 def build_tenant(
@@ -51,8 +52,9 @@ def build_tenant(
             raise UsageError(f"--{key.replace('_', '-')}={opts[key]!r} must be a whole number ≥ 1")
     if opts["groups"] is not None and (not isinstance(opts["groups"], int) or opts["groups"] < 0):
         raise UsageError(f"--groups={opts['groups']!r} must be a whole number ≥ 0")
-    if rate is not None and not rate > 0:
-        raise UsageError(f"--rate={rate!r} must be a positive number of events per second, like 200 or 200/s")
+    if rate is not None and not rate >= _SLOWEST:
+        raise UsageError(f"--rate={rate!r} must be a positive number of events per second, at least one a day "
+                         "(0.0000116), like 200 or 200/s")
     parse_instant(opts["start"])
     return Tenant(seed=seed, users=opts["users"], groups=opts["groups"],
                   devices_per_user=opts["devices_per_user"], locale=check_locale(opts["locale"]),

@@ -127,3 +127,22 @@ def test_scenario_exit_via_library_is_a_scenario_error(tmp_path: Path) -> None:
     """))
     with pytest.raises(UsageError, match=r"quits.py:3: it called sys.exit\('bye'\)"):
         list(iter_events(str(script), history=False, events=3))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "0001-01-01T00:00Z"], "--start='0001-01-01T00:00Z' is out of range"),
+        (["--start", "9999-12-31T20:00Z"], "--start='9999-12-31T20:00Z' is out of range"),
+        (["--rate", "1e-300", "--no-history"], "at least one a day"),
+    ],
+    ids=["start-year-1", "start-year-9999", "rate-too-slow"],
+)
+def test_a_clock_that_would_leave_rfc3339_years_is_refused(args: list[str], message: str, tmp_path: Path) -> None:
+    # Found beyond the issue's list: year 1 printed timestamps like "0-12-25T…", year 9999 ran into
+    # "10000-01-05T…", and a rate of 1e-300 ended in an OverflowError blamed on the scenario's line.
+    done = _generate("onboarding", "--events", "50", *args, cwd=tmp_path)
+    assert done.returncode == 2
+    [said] = done.stderr.splitlines()
+    assert message in said
+    assert done.stdout == ""
