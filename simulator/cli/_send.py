@@ -515,7 +515,10 @@ def replay(
                            concurrency=parse_positive_int(concurrency, option="--concurrency"),
                            retry=retry, time_scale=time_scale,
                            timeout=parse_duration(timeout, option="--timeout"))
-    with _interruptible(lambda: "deliveries not yet made were not sent; run the replay again to send them"):
+    partial = _Partial(fmt)
+    partial.sender = sender
+    with _interruptible(lambda: "deliveries not yet made were not sent; run the replay again to send them",
+                        partial):
         try:
             report = sender.replay(journal_path, failed=failed, ids=event_id or (), types=type_ or (),
                                    since=_when(since, "--since"), until=_when(until, "--until"),

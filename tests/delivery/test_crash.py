@@ -191,3 +191,29 @@ def test_killed_at_any_moment_it_resumes_or_says_the_run_never_started(sink: Sin
             outcomes.append("resumed")
         assert delivered_in(journal) == {e["id"] for e in events}
     assert sink.received, outcomes
+
+
+def test_an_interrupted_replay_prints_its_summary_so_far_as_json(sink: Sink, tmp_path: Path) -> None:
+    import json
+
+    import simulator.delivery as delivery
+
+    events = make_events(1500)
+    journal = tmp_path / "run.db"
+    delivery.send(events, to=[sink.url], journal=journal)
+    mark = len(sink.received)
+    sink.delay = 0.005
+    proc = start(["replay", str(journal), "--concurrency", "8", "--format", "json"])
+    deadline = time.monotonic() + 60
+    while len(sink.received) < mark + 200 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the replay finished before the interrupt: {proc.communicate()}"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.decode().splitlines()[-1].startswith("chestsim: error: interrupted; deliveries not yet made")
+    summary = json.loads(out)
+    assert summary["interrupted"] is True
+    replayed = len(sink.ids(ok_only=True)) - len(events)
+    assert summary["delivered"] == replayed > 0
+    assert summary["waiting"] == summary["deliveries"] - replayed > 0
