@@ -179,7 +179,8 @@ class Sender:
             meta = jr.meta()
             notes: list[str] = []
             batches: Iterator[list[Outbound]] | None = None
-            if meta.get("input_done") != "1":
+            # An input given again is checked even when the run had read all of its own.
+            if meta.get("input_done") != "1" or events is not None:
                 source: EventSource | None = events
                 if source is None and meta.get("input") not in (None, "-", "<events>"):
                     source = meta["input"]

@@ -432,3 +432,26 @@ def test_a_run_waiting_on_retries_says_so(sink: Sink, events_file: Path, capsys:
     assert code == 0, err
     assert "chestsim: 59/60 ended; 1 waiting to retry, next in " in err
     assert len(err.strip().splitlines()) <= 3  # said when it moves, not as the countdown ticks
+
+
+def test_resume_refuses_another_input_after_the_whole_input_was_read(
+        sink: Sink, events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    monkeypatch.delenv("CHESTSIM_SECRET", raising=False)
+    journal = tmp_path / "run.db"
+    code, _, err = run(["send", str(events_file), "--to", sink.url, "--journal", str(journal)], capsys)
+    assert code == 0, err
+    # As a crash leaves it after reading all of the input: the last 10 deliveries not recorded.
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='input_done'").fetchone() == ("1",)
+        db.execute("DELETE FROM outcomes WHERE seq > 50")
+    db.close()
+    other = write_jsonl(tmp_path / "other.jsonl", make_events(60, prefix="new"))
+    code, _, err = run(["send", str(other), "--resume", str(journal)], capsys)
+    assert code == 2
+    assert "another input" in err.splitlines()[-1]
+    code, out, err = run(["send", str(events_file), "--resume", str(journal), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["delivered"] == 10
