@@ -113,13 +113,23 @@ class Stats:
                 duplicate: bool, out_of_order: bool, fault: str | None, seconds: float,
                 received_at: float, signature: str | None = None) -> None:
         """Count one answered (or dropped) request."""
+        self.count(status, verdict, event_type, webhook_id, signature, duplicate, out_of_order, fault,
+                   seconds, received_at)
+
+    def count(self, status: int, verdict: str, event_type: str | None, webhook_id: str | None,
+              signature: str | None, duplicate: bool, out_of_order: bool, fault: str | None,
+              seconds: float, received_at: float) -> None:
+        """``observe`` with positional arguments, in the order of a pipeline outcome: the
+        listener's per-request path (keyword arguments cost more than the counting)."""
         self.requests += 1
-        self.by_status[status] += 1
-        self.by_verdict[verdict] += 1
-        self.by_type[event_type or "-"] += 1
+        by_status, by_verdict, by_type = self.by_status, self.by_verdict, self.by_type
+        by_status[status] = by_status.get(status, 0) + 1
+        by_verdict[verdict] = by_verdict.get(verdict, 0) + 1
+        key = event_type or "-"
+        by_type[key] = by_type.get(key, 0) + 1
         if fault:
             self.by_fault[fault] += 1
-        if signature and signature not in ("ok", "unchecked"):
+        if signature and signature != "ok" and signature != "unchecked":
             self.signature_failures[signature] += 1
         if duplicate:
             self.duplicates += 1

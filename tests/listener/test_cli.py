@@ -16,6 +16,7 @@ import orjson
 import pytest
 from listener_helpers import SECRET, TOKEN, Post, make_event, signed
 
+from simulator._catalog import CATALOG
 from simulator.cli import main
 from simulator.listener import Listener, RecordStore, free_port, run_listener
 
@@ -125,7 +126,7 @@ def _listen_under_load_then_stop(db: Path, *, ctrl_c: bool) -> tuple[int, str, s
 
 
 def _assert_every_acknowledged_delivery_recorded(db: Path, acked: set[str]) -> None:
-    assert len(acked) >= 100
+    assert len(acked) >= 300
     with RecordStore(db) as store:
         recorded = store.acknowledged_ids()
         assert store.count() >= len(acked)
@@ -161,18 +162,20 @@ def test_ctrl_c_under_load_says_so_in_one_line_and_loses_nothing_acknowledged(tm
 
 async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str,
                                stop: Callable[[], None] | None = None) -> set[str]:
-    """16 senders post until the listener goes away (at most 4000 posts or 20 s); ``stop`` it
-    (default: SIGTERM) once 300 are acknowledged. Returns every webhook-id answered 2xx."""
+    """32 senders post distinct events of every type until the listener goes away (at most 6000
+    posts or 20 s); ``stop`` it (default: SIGTERM) once 600 are acknowledged. Returns every
+    webhook-id answered 2xx."""
     acked: set[str] = set()
-    budget = iter(range(4000))
+    budget = iter(range(6000))
+    types = [t.key for t in CATALOG]
     deadline = time.monotonic() + 20
     gone = asyncio.Event()
 
     async def sender(session: aiohttp.ClientSession) -> None:
-        for _ in budget:
+        for n in budget:
             if gone.is_set() or time.monotonic() > deadline:
                 return
-            event = make_event()
+            event = make_event(types[n % len(types)])
             body, headers = signed(event, token=TOKEN)
             try:
                 async with session.post(url, data=body, headers=headers) as response:
@@ -184,7 +187,7 @@ async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str,
                 return
 
     async def terminator() -> None:
-        while len(acked) < 300 and time.monotonic() < deadline and not gone.is_set():
+        while len(acked) < 600 and time.monotonic() < deadline and not gone.is_set():
             await asyncio.sleep(0.01)
         if stop is None:
             proc.send_signal(signal.SIGTERM)
@@ -193,7 +196,7 @@ async def _load_then_terminate(proc: subprocess.Popen[bytes], url: str,
 
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        await asyncio.gather(terminator(), *(sender(session) for _ in range(16)))
+        await asyncio.gather(terminator(), *(sender(session) for _ in range(32)))
     return acked
 
 
