@@ -84,16 +84,18 @@ class Inspector:
     """The page, its JSON endpoints and the live feed, for one running listener.
 
     ``feed_seconds`` bounds each server-sent-events stream; ``tick`` is how often a
-    stream looks for new records while requests arrive.
+    stream looks for new records while requests arrive; ``max_feeds`` streams at most at once.
     """
 
     def __init__(self, db: Path, stats: Stats, stopping: asyncio.Event, *, feed_seconds: float = 300.0,
-                 tick: float = 0.25) -> None:
+                 tick: float = 0.25, max_feeds: int = 16) -> None:
         self.db = db
         self.stats = stats
         self.stopping = stopping
         self.feed_seconds = feed_seconds
         self.tick = tick
+        self.max_feeds = max_feeds
+        self._feeds = 0
         self._indexed = False
 
     def __repr__(self) -> str:
@@ -166,6 +168,17 @@ class Inspector:
                 after = int(resumed)  # a reconnect: go on from the last event the browser got
         except UsageError as exc:
             return _json({"error": str(exc)}, status=400)
+        if self._feeds >= self.max_feeds:
+            # Each stream reads the file a few times a second while requests arrive: bounded.
+            return _json({"error": f"{self.max_feeds} live views are open already; close one and reload"},
+                         status=503)
+        self._feeds += 1
+        try:
+            return await self._feed(request, filters, after)
+        finally:
+            self._feeds -= 1
+
+    async def _feed(self, request: web.Request, filters: Filters, after: int | None) -> web.StreamResponse:
         if after is None:
             after = await self._read(lambda look: look.last_seq())
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",

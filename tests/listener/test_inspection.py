@@ -265,6 +265,30 @@ def test_a_live_updates_count_goes_past_its_rows(big_db: Path) -> None:
         assert look.count_newer(Filters(text="msg_0009999"), BIG - 5) == 5
 
 
+async def test_live_views_are_bounded(client: aiohttp.ClientSession, tmp_path: Path) -> None:
+    db = tmp_path / "received.db"
+    fill(db, 3)
+    stopping = asyncio.Event()
+    app = web.Application()
+    Inspector(db, Stats(), stopping, feed_seconds=5.0, max_feeds=2).register(app)
+    runner = web.AppRunner(app, shutdown_timeout=5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}/_chestsim/api/feed"
+    try:
+        first = await client.get(base)
+        second = await client.get(base)
+        async with client.get(base) as third:
+            assert third.status == 503
+            assert "live views are open already" in (await third.json())["error"]
+        assert first.status == second.status == 200
+        first.close()
+        second.close()
+    finally:
+        stopping.set()
+        await runner.cleanup()
+
+
 async def test_feed_resumes_from_last_event_id(inspector_server: tuple[str, Path, Stats, asyncio.Event],
                                                client: aiohttp.ClientSession) -> None:
     url, *_ = inspector_server

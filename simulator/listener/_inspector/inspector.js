@@ -255,7 +255,11 @@
     const feed = new EventSource("api/feed?" + query({ after: state.last }));
     state.feed = feed;
     feed.addEventListener("open", () => setStatus("live", "live"));
-    feed.addEventListener("error", () => setStatus("reconnecting…", "down"));
+    feed.addEventListener("error", () => {
+      // CLOSED: refused (too many live views, or not a name of this machine); else it retries.
+      if (feed.readyState === EventSource.CLOSED) setStatus("live updates stopped; reload to retry", "down");
+      else setStatus("reconnecting…", "down");
+    });
     feed.addEventListener("update", (message) => {
       if (feed !== state.feed) return;
       const update = JSON.parse(message.data);
