@@ -460,9 +460,10 @@ def _load_app(spec: str) -> Any:
         return load_app(spec)
     except UsageError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that exits while importing ends nothing here
         module = spec.partition(":")[0]
-        raise UsageError(f"--app={spec!r}: importing {module!r} failed: {type(exc).__name__}: {exc}; "
+        what = f"sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"--app={spec!r}: importing {module!r} failed: {what}; "
                          "fix the module so that it imports") from None
 
 

@@ -127,6 +127,9 @@ class Journal:
         overwrites, and a run checks this before it starts anything. A file left by a run
         killed before its journal was written holds nothing and is not refused."""
         where = os.fspath(path)
+        if os.path.isdir(where):
+            raise JournalError(f"--journal={where!r} is a folder; give a file path, like "
+                               f"{os.path.join(where, 'run.db')}", path=where)
         if where == ":memory:" or not os.path.exists(where) or _never_started(where):
             return
         raise JournalError(f"--journal={where!r} already exists; continue it with --resume "
@@ -136,6 +139,9 @@ class Journal:
     def open(cls, path: str | os.PathLike[str], *, option: str = "--resume") -> Journal:
         """An existing journal, checked to be a chestsim journal."""
         where = os.fspath(path)
+        if os.path.isdir(where):
+            raise JournalError(f"{option}={where!r} is a folder; give the journal file written by "
+                               "--journal", path=where)
         if not os.path.isfile(where):
             raise JournalError(f"{option}={where!r}: no such journal file", path=where)
         if _never_started(where):

@@ -115,6 +115,8 @@ def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
         ("garbage-journal", ["send", "--resume", str(garbage), "--to", sink_url], "is not a chestsim journal"),
         ("missing-journal", ["send", "--resume", str(tmp / "none.db")], "no such journal file"),
         ("existing-journal", ["send", e, "--to", sink_url, "--journal", str(existing)], "already exists"),
+        ("journal-folder", ["send", e, "--to", sink_url, "--journal", str(tmp)], "is a folder; give a file path"),
+        ("resume-folder", ["send", "--resume", str(tmp)], "is a folder; give the journal file"),
         ("replay-garbage", ["replay", str(garbage)], "is not a chestsim journal"),
         ("journal-and-resume", ["send", e, "--journal", "a.db", "--resume", "b.db", "--to", sink_url],
          "cannot be used together"),
@@ -403,6 +405,12 @@ def test_app_is_imported_from_the_current_folder(events_file: Path, tmp_path: Pa
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["chestsim: error: --app='broken_app:app': importing 'broken_app' failed: "
                                         "RuntimeError: no DATABASE_URL; fix the module so that it imports"]
+    (work / "exiting_app.py").write_text("import sys\nsys.exit(3)\n")
+    done = subprocess.run([str(console), "send", str(events_file), "--app", "exiting_app:app"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["chestsim: error: --app='exiting_app:app': importing 'exiting_app' failed: "
+                                        "sys.exit(3); fix the module so that it imports"]
 
 
 def test_replay_with_nothing_to_replay_says_so(sink: Sink, events_file: Path, tmp_path: Path,
