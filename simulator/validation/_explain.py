@@ -28,7 +28,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from simulator.validation._registry import _by_id, _compile, _fold, _inline
+from simulator.validation._registry import _by_id, _close, _compile, _fold, _inline
 
 __all__ = ["Explainer", "Failure"]
 
@@ -55,6 +55,15 @@ class _Node:
     validator: jsonschema_rs.Validator  # the skeleton of a plain node, or the whole leaf
     children: dict[str, _Node] = field(default_factory=dict)
     memo: dict[bytes, tuple[Failure, ...]] = field(default_factory=dict)
+    #: The part's closed validator (no unknown field, nothing the leak guard's prefilter would look at).
+    closed: jsonschema_rs.Validator | None = None
+    #: The closed copy dropped ``if``/``then`` clauses (the shard map's): passing it proves less.
+    lossy: bool = False
+
+
+#: A part of an event the Python walks must look at: (path, value, known): a leaf its closed
+#: validator refused (known=True), or a member no schema names (known=False).
+Suspect = tuple[tuple[str | int, ...], Any, bool]
 
 
 class Explainer:
@@ -69,26 +78,59 @@ class Explainer:
     def failures(self, event: Any) -> list[Failure]:
         """Every schema error of ``event`` (empty when it is valid)."""
         out: list[Failure] = []
-        _explain(self._root, event, (), out)
+        _explain(self._root, event, (), out, [])
         return out
 
+    def explain(self, event: Any) -> tuple[list[Failure], list[Suspect]]:
+        """Every schema error of ``event``, and the parts that may hold unknown fields or leaks.
 
-def _plan(node: Any, depth: int) -> _Node:
+        A part that passes its closed validator holds neither; the others are
+        the only places the unknown-field and leak walks need to look.
+        """
+        out: list[Failure] = []
+        suspects: list[Suspect] = []
+        _explain(self._root, event, (), out, suspects)
+        return out, suspects
+
+
+def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
     if depth < _DEPTH and isinstance(node, dict) and node.get("type") == "object" and set(node) <= _PLAIN \
             and node.get("additionalProperties", True) is True:
         skeleton = {key: value for key, value in node.items() if key != "properties"}
-        return _Node(_compile(skeleton, registry=None),
-                     {name: _plan(child, depth + 1) for name, child in node.get("properties", {}).items()})
-    return _Node(_compile(node, registry=None) if node is not True else _compile({}, registry=None))
+        return _Node(_compile(skeleton, registry=None, fast_regex=True),
+                     {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()})
+    schema = node if node is not True else {}
+    return _Node(_compile(schema, registry=None, fast_regex=True),
+                 closed=_compile(_fold(_close(copy.deepcopy(schema), field=name)), registry=None, fast_regex=True),
+                 lossy=b'"if"' in orjson.dumps(schema))
 
 
-def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure]) -> None:
-    if node.validator.is_valid(value):
-        if node.children and value.__class__ is dict:
-            for name, child in node.children.items():
-                if name in value:
-                    _explain(child, value[name], (*path, name), out)
+def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure],
+             suspects: list[Suspect]) -> None:
+    closed = node.closed
+    if closed is not None and closed.is_valid(value):
+        if not node.lossy or node.validator.is_valid(value):
+            return  # a leaf that is valid, closed and clean
+        _remember(node, value, path, out)
         return
+    if not node.validator.is_valid(value):
+        _remember(node, value, path, out)
+    if not node.children:
+        suspects.append((path, value, True))
+    elif value.__class__ is dict:
+        children = node.children
+        for name, item in value.items():
+            child = children.get(name)
+            if child is None:
+                suspects.append(((*path, name), item, False))
+            else:
+                _explain(child, item, (*path, name), out, suspects)
+    else:
+        suspects.append((path, value, True))
+
+
+def _remember(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure]) -> None:
+    """Add the errors of a failing part to ``out``: from the memo, or asked once and remembered."""
     if node.children and value.__class__ is dict:
         key = b"names:" + orjson.dumps(sorted(value))  # a skeleton's errors depend on the names held
     else:
@@ -99,12 +141,8 @@ def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fai
             node.memo.clear()
         found = node.memo[key] = tuple(_failure(error) for error in node.validator.iter_errors(value))
     for failure in found:
-        out.append(Failure((*path, *failure.path), failure.kind, failure.detail, failure.instance, failure.message)
-                   if path else failure)
-    if node.children and value.__class__ is dict:
-        for name, child in node.children.items():
-            if name in value:
-                _explain(child, value[name], (*path, name), out)
+        out.append(Failure((*path, *failure.path), failure.kind, failure.detail, failure.instance,
+                           failure.message) if path else failure)
 
 
 def _failure(error: Any) -> Failure:

@@ -34,6 +34,7 @@ __all__ = [
     "PREFILTER_PATTERN",
     "is_secret_field",
     "leaks",
+    "leaks_at",
     "looks_like_secret",
     "redact",
     "value_pattern",
@@ -147,6 +148,8 @@ def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
     >>> looks_like_secret("alice@example.com") is None
     True
     """
+    if (_PREFILTER_FREE if free_text else _PREFILTER)(value) is None:
+        return None  # holds no shape's literal start, nor a long token: the usual case, in one search
     lowered = value.lower()
     for search, what, needles in _SHAPES:
         if any(needle in lowered for needle in needles) and search(value):
@@ -159,6 +162,11 @@ def looks_like_secret(value: str, *, free_text: bool = False) -> str | None:
 def leaks(event: Any) -> list[Problem]:
     """Every place in ``event`` that carries secret material, by field name or value shape."""
     return list(_walk(event, "", None))
+
+
+def leaks_at(value: Any, where: str, field: str | None) -> list[Problem]:
+    """The leaks inside one part of an event: ``value`` at pointer ``where``, held by member ``field``."""
+    return list(_walk(value, where, field))
 
 
 def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[Problem]:
@@ -223,3 +231,7 @@ def value_pattern(*, free_text: bool) -> str:
     low-entropy token in free text, and a trigger without the rest of a shape).
     """
     return PREFILTER_PATTERN + (f"|{TOKEN_PATTERN}" if free_text else "")
+
+
+_PREFILTER = re.compile(value_pattern(free_text=False)).search
+_PREFILTER_FREE = re.compile(value_pattern(free_text=True)).search

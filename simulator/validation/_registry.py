@@ -229,6 +229,16 @@ class Shape:
         self.items.extend(other.items)
         self.alternatives.extend(other.alternatives)
 
+    def at(self, path: tuple[str | int, ...]) -> Shape | None:
+        """The shape of the value at ``path`` (names only), or None where no schema names it."""
+        shape = self
+        for token in path:
+            shapes = shape.items if isinstance(token, int) else shape.fields.get(token)
+            if not shapes:
+                return None
+            shape = _merged(shapes)
+        return shape
+
     def unknown(self, instance: Any, pointer: str = "") -> Iterator[str]:
         """JSON pointers of the fields of ``instance`` that no schema names."""
         if isinstance(instance, dict):
@@ -402,32 +412,6 @@ def _known_names(node: Any) -> set[str]:
     return names
 
 
-_STRUCTURAL = frozenset({"properties", "items", "allOf", "anyOf", "additionalProperties"})
-
-
-def _strip(node: Any) -> Any:
-    """Only the structure of an inlined schema (which names go where), every value constraint gone.
-
-    ``oneOf`` becomes ``anyOf`` (stripped branches may overlap) and ``if``/``then`` clauses go.
-    """
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        key = "anyOf" if key == "oneOf" else key
-        if key not in _STRUCTURAL:
-            continue
-        if key == "properties":
-            out[key] = {name: _strip(child) for name, child in value.items()}
-        elif key in ("allOf", "anyOf"):
-            members = [_strip(m) for m in value if not (isinstance(m, dict) and "if" in m)]
-            if members:
-                out[key] = members
-        else:
-            out[key] = _strip(value)
-    return out
-
-
 @cache
 def leak_prefilter() -> jsonschema_rs.Validator:
     """A validator that any event the leak guard would flag fails (and a few more): one Rust pass.
@@ -437,10 +421,6 @@ def leak_prefilter() -> jsonschema_rs.Validator:
     long token in a free-text field (nor in the items of one). An event it
     passes has no leak, so the Python walk (``leaks``) is skipped.
     """
-    return _compile(_leak_schema(), registry=None, fast_regex=True)
-
-
-def _leak_schema() -> dict[str, Any]:
     def node(free: bool) -> dict[str, Any]:
         return {"propertyNames": {"not": {"pattern": SECRET_FIELD_PATTERN}},
                 "properties": {name: {"$ref": "#/$defs/free"} for name in sorted(FREE_TEXT_FIELDS)},
@@ -448,23 +428,19 @@ def _leak_schema() -> dict[str, Any]:
                 "items": {"$ref": "#/$defs/free" if free else "#/$defs/node"},
                 "not": {"type": "string", "pattern": value_pattern(free_text=free)}}
 
-    return {"$defs": {"node": node(False), "free": node(True)}, "$ref": "#/$defs/node"}
+    return _compile({"$defs": {"node": node(False), "free": node(True)}, "$ref": "#/$defs/node"},
+                    registry=None, fast_regex=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """The compiled validators and shapes of one event type (or of the envelope).
-
-    ``tidy`` passes an event with no unknown field and nothing the leak guard
-    would flag, whatever its values (it holds no value constraint): on an
-    event the contract refuses, it spares the two Python walks.
     """
 
     key: str
     contract: jsonschema_rs.Validator
     closed: jsonschema_rs.Validator
     shape: Shape
-    tidy: jsonschema_rs.Validator
 
 
 @cache
@@ -477,11 +453,9 @@ def compiled_type(key: str) -> Compiled:
     uri = ENVELOPE_ID if key == "envelope" else lookup_key(key).schema_id
     schema = docs[uri]
     inlined = _inline(copy.deepcopy(schema), uri, docs)
-    leak = _leak_schema()
-    tidy = {"$defs": leak.pop("$defs"), "allOf": [_close(_strip(inlined)), leak]}
     return Compiled(key=key, contract=_compile(schema, registry=rs_registry()),
                     closed=_compile(_fold(_close(inlined)), registry=None, fast_regex=True),
-                    shape=_shape(inlined), tidy=_compile(tidy, registry=None, fast_regex=True))
+                    shape=_shape(inlined))
 
 
 @cache

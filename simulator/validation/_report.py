@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -56,6 +57,7 @@ _INDEX = re.compile(r"/\d+(?=/|$)")
 FIRST_LOCATIONS = 3
 
 
+@lru_cache(maxsize=4096)
 def template(message: str) -> str:
     """``message`` with its quoted values and numbers replaced by ``…``: the kind of problem.
 
@@ -65,6 +67,7 @@ def template(message: str) -> str:
     return _VALUES.sub("…", message)
 
 
+@lru_cache(maxsize=4096)
 def pointer_pattern(pointer: str) -> str:
     """A pointer with array indexes as ``*``: one group for every item of a list.
 

@@ -233,6 +233,7 @@ class _Run:
         else:
             slow = [index for index, (raw, event) in enumerate(zip(lines, events, strict=True))
                     if event is not _BROKEN and maybe_duplicates(raw, event)]
+        suspects = set(slow)
         fast = range(len(events)) if not slow else sorted(set(range(len(events))).difference(slow))
         for event_type, group in groupby(sorted(fast, key=type_of), key=type_of):
             indexes = list(group)
@@ -256,7 +257,7 @@ class _Run:
                     note(event_type, events[index], optional)
             if len(bad) < len(indexes):
                 totals.setdefault(event_type, [0, 0, 0])[0] += len(indexes) - len(bad)
-        check = self.checker.check_parsed
+        check, check_parsed = self.checker.check, self.checker.check_parsed
         for index in sorted(slow):
             event = events[index]
             if event is _BROKEN:
@@ -264,7 +265,8 @@ class _Run:
                 if raw:
                     self._record(Record(path, block.line + index, raw))
                 continue
-            self._event(path, block.line + index, event, check(lines[index], event))
+            self._event(path, block.line + index, event,
+                        check_parsed(lines[index], event) if index in suspects else check(event))
 
     def _optional(self, event_type: str) -> _Optional:
         optional = self.optional.get(event_type)

@@ -19,7 +19,7 @@ from simulator._catalog import CATALOG, lookup
 from simulator._exceptions import UnknownEventType
 from simulator.validation._duplicates import duplicate_problems, maybe_duplicates
 from simulator.validation._explain import Explainer, Failure
-from simulator.validation._leakguard import leaks, redact
+from simulator.validation._leakguard import leaks, leaks_at, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import (
     ENVELOPE_ID,
@@ -129,17 +129,29 @@ class Validator:
         return _shorten(redact(problems, event, leaked)) + leaked
 
     def _explain(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
-        problems = _schema_problems(self._explainer(schema.key), event)
-        tidy = schema.tidy.is_valid(event)
+        failures, suspects = self._explainer(schema.key).explain(event)
+        problems = _problems(failures)
+        # Only the parts that failed their closed validators can hold unknown fields or leaks.
+        unknown: list[str] = []
+        leaked: list[Problem] = []
+        for path, value, known in suspects:
+            where = pointer(path)
+            if known:
+                shape = schema.shape.at(path)
+                if shape is not None:
+                    unknown.extend(shape.unknown(value, where))
+                leaked.extend(leaks_at(value, where, path[-1] if path and isinstance(path[-1], str) else None))
+            else:
+                unknown.append(where)
+                leaked.extend(leaks_at({path[-1]: value}, pointer(path[:-1]), None))
         severity: Severity = "error" if self.strict else "warning"
-        for where in () if tidy else schema.shape.unknown(event):
+        for where in unknown:
             name = where.rsplit("/", 1)[-1]
             problems.append(Problem("unknown-field", severity, where,
                                     f"field {name!r} is not in the {schema.key} schema"
                                     + ("" if self.strict else " (allowed; --strict refuses it)")))
         if not any(p.is_error for p in problems):
             problems.extend(check_semantic(event))
-        leaked = [] if tidy or leak_prefilter().is_valid(event) else leaks(event)
         # Schema messages quote the offending value: never echo secret material.
         return _shorten(redact(problems, event, leaked)) + leaked
 
@@ -167,9 +179,13 @@ def _shorten(problems: list[Problem]) -> list[Problem]:
 
 
 def _schema_problems(explainer: Explainer, event: dict[str, Any]) -> list[Problem]:
+    return _problems(explainer.failures(event))
+
+
+def _problems(failures: list[Failure]) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for failure in explainer.failures(event):
+    for failure in failures:
         path = failure.path
         where = pointer(path)
         code: Code = "schema" if path and path[0] == "data" else "envelope"
