@@ -112,7 +112,7 @@ def test_backtracking_searches_run_only_where_a_shape_can_start(value: str, monk
     looks_like_secret(value, free_text=True)
     expected = [what for what, needles in zip((s[1] for s in shapes), _leakguard._SHAPE_NEEDLES, strict=True)
                 if any(n in value.lower() for n in needles)]
-    assert searched == expected
+    assert set(searched) <= set(expected)  # the one prefilter search may spare even these
     assert len(windows) <= value.count("://")
     assert all(width <= 32 for width in windows)
 
