@@ -36,6 +36,11 @@ from typing import Any
 
 import orjson
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one run per journal is then up to the user
+    fcntl = None  # type: ignore[assignment]
+
 from simulator._exceptions import JournalError
 from simulator.delivery._input import Outbound, Recorded, epoch_of
 
@@ -71,6 +76,11 @@ class Journal:
     """
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        try:
+            self._lock = _Lock(path)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
         self.path = path
         self._attempts: list[tuple[Any, ...]] = []
@@ -176,6 +186,7 @@ class Journal:
             for reader in self._readers:
                 reader.close()
             self._conn.close()
+            self._lock.release()
 
     # -- writing ---------------------------------------------------------------------
 
@@ -373,6 +384,31 @@ def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
             yield from rows
     finally:
         cursor.close()
+
+
+class _Lock:
+    """One run at a time per journal: an exclusive ``flock`` on the file, held while it is open
+    (two runs resuming one journal would each send everything it owes). The kernel drops it
+    when the process dies, so a kill -9 never leaves a journal locked. SQLite's own locks are
+    POSIX record locks, which ``flock`` does not touch."""
+
+    def __init__(self, path: str) -> None:
+        self._fd: int | None = None
+        if path == ":memory:" or fcntl is None:
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalError(f"the journal {path!r} is in use by another chestsim run; wait for it to end "
+                               "(or stop it), then run this again", path=path) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

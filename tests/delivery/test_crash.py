@@ -217,3 +217,28 @@ def test_an_interrupted_replay_prints_its_summary_so_far_as_json(sink: Sink, tmp
     replayed = len(sink.ids(ok_only=True)) - len(events)
     assert summary["delivered"] == replayed > 0
     assert summary["waiting"] == summary["deliveries"] - replayed > 0
+
+
+def test_a_journal_in_use_is_refused_and_freed_by_a_kill(sink: Sink, tmp_path: Path) -> None:
+    events = make_events(1500)
+    path = write_jsonl(tmp_path / "events.jsonl", events)
+    journal = tmp_path / "run.db"
+    sink.delay = 0.005
+    proc = start(["send", str(path), "--journal", str(journal), "--to", sink.url, "--concurrency", "4"])
+    deadline = time.monotonic() + 60
+    while len(sink.received) < 100 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, proc.communicate()
+    second = start(["send", "--resume", str(journal)])
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 2
+    assert err.decode().splitlines() == [
+        f"chestsim: error: the journal {str(journal)!r} is in use by another chestsim run; wait for it to end "
+        "(or stop it), then run this again"]
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    sink.delay = 0.0
+    resumed = start(["send", "--resume", str(journal)])
+    _, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    assert delivered_in(journal) == {e["id"] for e in events}

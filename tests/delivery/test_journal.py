@@ -200,3 +200,12 @@ def test_recorded_samples_lines_read(tmp_path: Path) -> None:
     assert all(body == b'{"id":"evt_%d"}' % line for line, body in recorded.lines.items())
     assert os.fspath(recorded.journal) == str(tmp_path / "run.db")
     jr.close()
+
+
+def test_one_run_at_a_time_per_journal(tmp_path: Path) -> None:
+    first = make(tmp_path)
+    with pytest.raises(JournalError, match="is in use by another chestsim run"):
+        Journal.open(tmp_path / "run.db")
+    first.close()
+    with Journal.open(tmp_path / "run.db") as again:
+        assert again.counts()["events"] == 0
