@@ -340,3 +340,20 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert lines[0].startswith("chestsim: error: ")
     assert fragment in lines[0]
     assert out == ""
+
+
+def test_a_drift_patch_from_validate_is_a_compatible_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `chestsim validate --patched-schemas` widens the contract to what a capture showed: new optional
+    # fields and enum values. Compared with the contract it came from, nothing may be breaking.
+    event = json.loads((Path(SCHEMAS) / "examples" / "secret.used" / "full.json").read_text())
+    event["data"]["region"] = "eu-west"
+    event["data"]["purpose"] = "print"
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text((json.dumps(event) + "\n") * 3)
+    patched = tmp_path / "patched"
+    assert main(["validate", str(capture), "--drift", "--patched-schemas", str(patched)]) == 1
+    capsys.readouterr()
+    assert main(["schemas", "diff", SCHEMAS, str(patched), "--format", "json"]) == 0
+    changes = {(c["event_type"], c["kind"], c["pointer"]) for c in json.loads(capsys.readouterr().out)["changes"]}
+    assert changes == {("secret.used", "field-added-optional", "/data/region"),
+                       ("secret.used", "enum-widened", "/data/purpose")}
