@@ -229,7 +229,7 @@ class Drift:
             "unknown_fields": [{"type": t, "pointer": p, **s.as_dict()} for (t, p), s in sorted(self.unknown.items())],
             "enum_values": [{"type": t, "pointer": p, "values": dict(s.values), **s.as_dict()}
                             for (t, p), s in sorted(self.enums.items())],
-            "required_in_practice": [{"type": t, "pointer": p, "events": n}
+            "required_in_practice": [{"type": t, "pointer": p, "times": n}
                                      for t, p, n in self.required_in_practice()],
         }
 
@@ -248,8 +248,8 @@ class Drift:
             stream.write(f"  {event_type} {where}: values outside the enum: {values}; "
                          f"first {seen.first}, last {seen.last}\n")
         for event_type, where, count in self.required_in_practice():
-            stream.write(f"  {event_type} {where}: optional, yet present in all {count} events (required in "
-                         "practice?)\n")
+            stream.write(f"  {event_type} {where}: optional, yet there each of the {count} times its object was "
+                         "(required in practice?)\n")
 
     def patch(self, folder: Path) -> dict[str, list[dict[str, Any]]]:
         """RFC 6902 patches, by schema file relative to ``folder``, that make the contract accept the drift."""
