@@ -1,15 +1,13 @@
-"""The web inspector on a big record file, and what its indexes cost the listener's writer.
+"""The web inspector on a big record file.
 
 - Filtered pages: ``GET /_chestsim/api/records?…`` (100 rows, newest first) from a file of
   100,000 records (10,000 with ``--quick``), against ``GET /_chestsim/health`` on the same
   listener, sequential requests over one keep-alive connection, alternated rounds, best of
   three. The target: a page filtered by type, verdict or both, or the next page, costs no more
   than ten bare round trips, whatever the file's size. Text (a substring of an id or the
-  tenant) scans the narrow ids index, so it is shown without a target.
-- The writer: the record file's batch insert (16 rows a transaction, as the writer process
-  commits under load) with the inspector's four indexes, against the same inserts without them.
-  They exist only once someone opens the page; the ratio is what that costs the writer (each
-  index adds a page or two to every commit).
+  tenant) reads every row once, so it grows with the file and is shown without a target.
+- The listener's writer pays nothing for the inspector: its index of record numbers by type
+  and verdict lives in memory and is topped up from the new rows (nothing is added to the file).
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import orjson
 from bench._harness import OUT, Result
 from simulator._catalog import CATALOG
 from simulator.listener import Listener, run_listener
-from simulator.listener._inspection import Inspection
 from simulator.listener._records import BatchWriter
 
 _VERDICTS = ("valid",) * 8 + ("invalid", "leak", "unverified", "rejected")
@@ -47,24 +44,6 @@ def _rows(start: int, count: int) -> list[tuple[object, ...]]:
                     event["type"], tenant, event.get("timestamp"), 204, verdict, "ok", None, None, None, None,
                     1, 0, 0, _HEADERS, orjson.dumps(event), 900, 0.2))
     return out
-
-
-def _write(path: Path, batches: list[list[tuple[object, ...]]], *, indexed: bool) -> float:
-    """Rows per second inserted into a fresh file, 16 rows a transaction."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    writer = BatchWriter(path)
-    try:
-        if indexed:
-            writer.write([])
-            with Inspection(path) as look:
-                look.ensure_indexes()
-        started = time.perf_counter()
-        for batch in batches:
-            writer.write(batch)
-        return sum(len(b) for b in batches) / (time.perf_counter() - started)
-    finally:
-        writer.close()
 
 
 def _fill(path: Path, count: int) -> None:
@@ -100,7 +79,7 @@ async def _pages(db: Path, seconds: float) -> dict[str, tuple[float, float]]:
     best: dict[str, tuple[float, float]] = {}
     async with run_listener(Listener(db=db)) as running, aiohttp.ClientSession() as session:
         base = running.base_url
-        await _rate(session, f"{base}/_chestsim/api/records?limit=1", 0.2)  # first use: indexes
+        await _rate(session, f"{base}/_chestsim/api/records?limit=1", 0.2)  # first use builds the in-memory index
         for _ in range(3):
             for name, query in queries.items():
                 page = await _rate(session, f"{base}/_chestsim/api/records?{query}&limit=100", seconds)
@@ -117,20 +96,11 @@ def run(*, quick: bool = False) -> list[Result]:
     _fill(db, records)
     results = []
     for name, (page, health) in asyncio.run(_pages(db, 0.3 if quick else 1.0)).items():
-        # A text filter reads the whole ids index (substring search): it grows with the file and
+        # A text filter reads every row (substring search): it grows with the file and
         # has no ratio to hold; the others read an index range and must cost ≤ 10 round trips.
         text = name == "text"
         results.append(Result(name=f"inspector page ({name}), {records // 1000}k records", value=page, unit="/s",
                               reference_name="health checks/s", reference=health, target=None if text else 0.1,
-                              note="scans the ids index: grows with the file" if text else
-                              "an index range; 100 rows a page"))
-    batches = [_rows(i * 16, 16) for i in range(500 if quick else 3000)]
-    plain: list[float] = []
-    indexed: list[float] = []
-    for _ in range(3):  # alternated: noise hits both
-        plain.append(_write(OUT / "writer-plain.db", batches, indexed=False))
-        indexed.append(_write(OUT / "writer-indexed.db", batches, indexed=True))
-    results.append(Result(name="record writer with the inspector's indexes", value=max(indexed), unit="/s",
-                          reference_name="rows/s without", reference=max(plain), target=0.6,
-                          note="paid only once the page has been opened on the file"))
+                              note="reads every row: grows with the file" if text else
+                              "a slice of the in-memory index; 100 rows a page"))
     return results

@@ -1,11 +1,13 @@
 """What the web inspector reads from a record file: filtered pages, one record, counters, a timeline.
 
-Every query is bounded and runs on an index or a ``seq`` range, so the page
-stays quick with hundreds of thousands of records. The indexes are the
-inspector's, not the listener's: ``ensure_indexes`` adds them the first time
-the page is used on a file (the listener does not pay for them on every
-insert unless someone is looking), and a file that cannot take them is still
-read, only more slowly.
+Nothing here writes to the file, and the listener pays nothing for it: a record
+file is append-only and a record's type and verdict never change, so a
+``SeqIndex`` keeps, in memory, the record numbers of each type, each verdict and
+each pair, built with one pass over the file the first time the page asks and
+then topped up from the rows after the last one it saw. A page filtered by type,
+verdict or both is a slice of one of those lists, then a read of those rows by
+number; a live update reads only the new rows; a text filter (a part of an id
+or the tenant) reads the rows once.
 
 >>> with Inspection("received.db") as look:                   # doctest: +SKIP
 ...     page = look.page(Filters(verdict="invalid"), limit=50)
@@ -15,12 +17,15 @@ read, only more slowly.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -30,7 +35,7 @@ from simulator._types import PathLike
 from simulator.listener._records import FORMAT
 from simulator.listener._server import VERDICTS
 
-__all__ = ["INDEX_MAX_ROWS", "LIST_COLUMNS", "MAX_PAGE", "MAX_REPORT", "Filters", "Inspection", "Page"]
+__all__ = ["LIST_COLUMNS", "MAX_PAGE", "MAX_REPORT", "Filters", "Inspection", "Page", "SeqIndex"]
 
 #: The columns of a row in the list (the detail adds headers, body and problems).
 LIST_COLUMNS = (
@@ -41,25 +46,10 @@ LIST_COLUMNS = (
 MAX_PAGE = 500
 #: Most records embedded in one ``inspect --html`` file.
 MAX_REPORT = 100_000
-#: Largest file the inspector indexes while a listener may be writing to it (about 3 s of work).
-INDEX_MAX_ROWS = 1_000_000
 #: Longest text filter, in characters.
 MAX_TEXT = 200
 #: The shown part of a body that is not JSON.
 _TEXT_BODY = 64 * 1024
-
-_INDEXES = (
-    # Each index costs the writer a page or two per commit: two serve the three filter mixes
-    # (a type alone reads its part of the type-verdict index and sorts the numbers).
-    "CREATE INDEX IF NOT EXISTS inspector_verdict ON records(verdict)",
-    "CREATE INDEX IF NOT EXISTS inspector_type_verdict ON records(event_type, verdict)",
-    # Covering: the text filter scans this narrow index, not the rows with their bodies.
-    "CREATE INDEX IF NOT EXISTS inspector_ids ON records(webhook_id, event_id, tenant_id)",
-)
-
-#: Indexes an earlier chestsim's inspector added: every commit paid for them.
-_RETIRED = ("inspector_type", "inspector_time")
-
 
 @dataclass(frozen=True, slots=True)
 class Filters:
@@ -90,9 +80,8 @@ class Filters:
                              "id or a tenant id)")
         return cls(event_type, verdict, text)
 
-    def where(self, *, few: bool = False) -> tuple[list[str], list[Any]]:
-        """SQL conditions and their parameters; ``few``: for a handful of rows (a live update),
-        the text is looked for in each row rather than through the whole ids index."""
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions and their parameters."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.type is not None:
@@ -102,11 +91,60 @@ class Filters:
             clauses.append("verdict = ?")
             params.append(self.verdict)
         if self.text is not None:
-            found = "instr(webhook_id, ?) OR instr(event_id, ?) OR instr(tenant_id, ?)"
-            # Else searched in the covering index (ids and tenant only), rows then fetched by seq.
-            clauses.append(f"({found})" if few else f"seq IN (SELECT seq FROM records WHERE {found})")
+            clauses.append("(instr(webhook_id, ?) OR instr(event_id, ?) OR instr(tenant_id, ?))")
             params += [self.text] * 3
         return clauses, params
+
+
+class SeqIndex:
+    """Record numbers by verdict, by event type and by both, in memory, for one record file.
+
+    Append-only like the file (4 bytes a number, 12 a record); ``refresh`` reads the rows
+    after the last one seen. Thread-safe: the server reads from several threads.
+    """
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.total = 0
+        self.by_type: dict[str | None, array[int]] = {}
+        self.by_verdict: dict[str, array[int]] = {}
+        self.by_pair: dict[tuple[str | None, str], array[int]] = {}
+        self.lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SeqIndex(last={self.last}, total={self.total})"
+
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        """Add the rows after the last one seen (call with ``lock`` held)."""
+        rows = conn.execute("SELECT seq, event_type, verdict FROM records WHERE seq > ? ORDER BY seq",
+                            (self.last,))
+        for seq, event_type, verdict in rows:
+            _append(self.by_type, event_type, seq)
+            _append(self.by_verdict, verdict, seq)
+            _append(self.by_pair, (event_type, verdict), seq)
+            self.last = seq
+            self.total += 1
+
+    def numbers(self, filters: Filters) -> array[int] | None:
+        """The ascending record numbers of a type, a verdict or both; None for no such filter."""
+        if filters.type is not None and filters.verdict is not None:
+            return self.by_pair.get((filters.type, filters.verdict), _EMPTY)
+        if filters.type is not None:
+            return self.by_type.get(filters.type, _EMPTY)
+        if filters.verdict is not None:
+            return self.by_verdict.get(filters.verdict, _EMPTY)
+        return None
+
+
+_EMPTY: array[int] = array("I")
+_K = TypeVar("_K")
+
+
+def _append(table: dict[_K, array[int]], key: _K, seq: int) -> None:
+    numbers = table.get(key)
+    if numbers is None:
+        numbers = table[key] = array("I")
+    numbers.append(seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +172,9 @@ def int_param(query: Any, name: str, *, default: int | None, low: int, high: int
 class Inspection:
     """Read-only queries over one record file, for the web inspector and ``inspect --html``."""
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, *, index: SeqIndex | None = None) -> None:
         self.path = Path(path)
+        self.index = index if index is not None else SeqIndex()
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such record file; `chestsim listen --db {self.path}` "
                              "writes one", path=str(self.path))
@@ -175,69 +214,52 @@ class Inspection:
         finally:
             self._conn.execute("COMMIT")
 
-    def ensure_indexes(self, *, max_rows: int = INDEX_MAX_ROWS) -> bool:
-        """Add the inspector's indexes if missing; False when the file cannot take them, or holds
-        more than ``max_rows`` records (building them holds the write lock that long, and a listener
-        writing to the file waits at most 10 s for it)."""
-        if self.last_seq() > max_rows and not self._has_indexes():
-            return False
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-        except sqlite3.Error:
-            return False
-        try:
-            for statement in _INDEXES:
-                conn.execute(statement)
-            for name in _RETIRED:
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
-            return True
-        except sqlite3.Error:  # read-only file or folder, a locked file: slower, still correct
-            return False
-        finally:
-            conn.close()
-
-    def _has_indexes(self) -> bool:
-        names = {row[0] for row in self._conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")}
-        return all(statement.split()[5] in names for statement in _INDEXES)
-
     def page(self, filters: Filters, *, before: int | None = None, limit: int = 100) -> Page:
         """Up to ``limit`` matching rows older than ``before`` (newest first), and how many match."""
-        clauses, params = filters.where()
+        last = self.last_seq()  # of this snapshot: another thread's index may have read further
         if filters.text is not None:
-            # One pass over the ids index gives both the count and the page (not one pass each).
-            found = sorted((seq for (seq,) in self._conn.execute(
-                f"SELECT seq FROM records{_joined(clauses)}", params)), reverse=True)
-            matching = len(found)
-            wanted = [seq for seq in found if before is None or seq < before][:limit + 1]
+            clauses, params = filters.where()
+            numbers: Sequence[int] | None = [seq for (seq,) in self._conn.execute(
+                f"SELECT seq FROM records{_joined([*clauses, 'seq <= ?'])} ORDER BY seq", [*params, last])]
+        else:
+            with self.index.lock:
+                self.index.refresh(self._conn)
+                numbers = self.index.numbers(filters)
+                if numbers is not None:
+                    numbers = numbers[:bisect.bisect_right(numbers, last)]
+        if numbers is None:  # no filter: the rowid is the index
+            matching = self._count_all(last)
+            clauses = ["seq <= ?"] if before is None else ["seq < ?"]
+            rows = self._list(clauses, [last if before is None else before], limit=limit + 1)
+        else:
+            matching = len(numbers)
+            end = matching if before is None else bisect.bisect_left(numbers, before)
+            wanted = list(numbers[max(0, end - limit - 1):end])
             rows = self._list(["seq IN (SELECT value FROM json_each(?))"], [orjson.dumps(wanted).decode()],
                               limit=limit + 1)
-        else:
-            matching = int(self._conn.execute(
-                "SELECT count(*) FROM records" + _joined(clauses), params).fetchone()[0])
-            if before is not None:
-                clauses = [*clauses, "seq < ?"]
-                params = [*params, before]
-            rows = self._list(clauses, params, limit=limit + 1)
         older = rows[-2]["seq"] if len(rows) > limit else None
         return Page(rows[:limit], older, matching)
 
+    def _count_all(self, last: int) -> int:
+        with self.index.lock:
+            self.index.refresh(self._conn)
+            if self.index.last == last:
+                return self.index.total
+        return int(self._conn.execute("SELECT count(*) FROM records WHERE seq <= ?", (last,)).fetchone()[0])
+
     def newer(self, filters: Filters, after: int, *, limit: int = 100) -> list[dict[str, Any]]:
         """Matching rows committed after ``after`` (newest first, at most ``limit``)."""
-        clauses, params = filters.where(few=True)
+        clauses, params = filters.where()
         return self._list([*clauses, "seq > ?"], [*params, after], limit=min(limit, MAX_PAGE))
 
     def count_newer(self, filters: Filters, after: int) -> int:
         """How many rows after ``after`` match (a live update's count; read through the rowid)."""
-        clauses, params = filters.where(few=True)
+        clauses, params = filters.where()
         return int(self._conn.execute(f"SELECT count(*) FROM {_after(after)}"
                                       + "".join(f" AND {c}" for c in clauses), [after, *params]).fetchone()[0])
 
     def _list(self, clauses: list[str], params: list[Any], *, limit: int) -> list[dict[str, Any]]:
-        # The numbers first (from an index alone, sorted if need be), then only those rows: SQLite
-        # would otherwise read every matching row whole before sorting them.
-        sql = (f"SELECT {', '.join(LIST_COLUMNS)} FROM records WHERE seq IN "
-               f"(SELECT seq FROM records{_joined(clauses)} ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC")
+        sql = f"SELECT {', '.join(LIST_COLUMNS)} FROM records{_joined(clauses)} ORDER BY seq DESC LIMIT ?"
         return [_list_row(row) for row in self._conn.execute(sql, [*params, limit])]
 
     def record(self, seq: int) -> dict[str, Any] | None:
@@ -267,6 +289,15 @@ class Inspection:
 
     def counts(self, *, after: int = 0) -> dict[str, Any]:
         """Totals by verdict and by event type, of every record after ``after``."""
+        last = self.last_seq()
+        if after <= 0:
+            with self.index.lock:
+                self.index.refresh(self._conn)
+                if self.index.last == last:
+                    by_verdict = {k: len(v) for k, v in self.index.by_verdict.items()}
+                    by_type = {k or "-": len(v) for k, v in self.index.by_type.items()}
+                    return {"total": self.index.total, "by_verdict": _ranked(by_verdict),
+                            "by_type": _ranked(by_type)}
         source = _after(after)
         by_verdict = {str(k): int(n) for k, n in self._conn.execute(
             f"SELECT verdict, count(*) FROM {source} GROUP BY 1 ORDER BY 2 DESC", (after,))}
@@ -316,9 +347,12 @@ class Inspection:
 
 
 def _after(after: int) -> str:
-    """Records after ``after``: the whole file through the narrow indexes, or (a live update)
-    the few newest rows through the rowid, never a scan of an index to find them."""
-    return "records WHERE seq > ?" if after <= 0 else "records NOT INDEXED WHERE seq > ?"
+    """Records after ``after``, read through the rowid (never an index another tool added)."""
+    return "records NOT INDEXED WHERE seq > ?"
+
+
+def _ranked(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _joined(clauses: list[str]) -> str:

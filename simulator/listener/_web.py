@@ -12,7 +12,7 @@ GET /_chestsim/api/records/{seq}    one record: headers (credentials redacted), 
 GET /_chestsim/api/feed             ?type=&verdict=&q=&after=  server-sent events: new rows, counts
 ```
 
-Filtering happens in SQLite (``_inspection.py``), never in the page. The feed
+Filtering happens on the server (``_inspection.py``), never in the page. The feed
 wakes a few times a second while requests arrive, reads what was committed
 after the last row it sent, and ends after ``feed_seconds`` (the browser's
 ``EventSource`` reconnects and resumes from ``Last-Event-ID``), so no stream
@@ -46,7 +46,8 @@ from aiohttp import web
 from simulator._catalog import CATALOG
 from simulator._exceptions import UsageError
 from simulator._version import __version__
-from simulator.listener._inspection import MAX_PAGE, Filters, Inspection, int_param
+from simulator.listener._inspection import MAX_PAGE, Filters, Inspection, SeqIndex, int_param
+from simulator.listener._server import VERDICTS
 from simulator.listener._stats import Stats
 
 __all__ = ["Inspector", "render_page", "write_report"]
@@ -96,7 +97,7 @@ class Inspector:
         self.tick = tick
         self.max_feeds = max_feeds
         self._feeds = 0
-        self._indexed = False
+        self._index = SeqIndex()
 
     def __repr__(self) -> str:
         return f"Inspector({str(self.db)!r})"
@@ -118,12 +119,8 @@ class Inspector:
 
     async def _read(self, work: Callable[[Inspection], _T]) -> _T:
         def run() -> _T:
-            with Inspection(self.db) as look:
-                if not self._indexed:
-                    look.ensure_indexes()
-                    self._indexed = True
-                with look.snapshot():
-                    return work(look)
+            with Inspection(self.db, index=self._index) as look, look.snapshot():
+                return work(look)
 
         return await asyncio.to_thread(run)
 
@@ -137,6 +134,7 @@ class Inspector:
         doc = await self._read(work)
         doc["source"] = {"db": str(self.db), "version": __version__}
         doc["types"] = _TYPES
+        doc["verdicts"] = VERDICTS
         return _json(doc)
 
     async def records(self, request: web.Request) -> web.StreamResponse:
@@ -281,6 +279,7 @@ def write_report(db: Path, out: Path, *, filters: Filters, limit: int) -> dict[s
             "source": {"db": str(db), "version": __version__, "written_at": time.time()},
             "filters": {"type": filters.type, "verdict": filters.verdict, "q": filters.text},
             "types": _TYPES,
+            "verdicts": VERDICTS,
             "counts": look.counts(),
             "timeline": look.timeline(),
             "matching": page.matching,

@@ -26,6 +26,7 @@ from inspector_helpers import fill
 from listener_helpers import TOKEN, make_event, signed
 
 from simulator.cli import main
+from simulator.listener import VERDICTS
 from simulator.listener._inspection import Filters, Inspection
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ def test_page_loads_with_no_console_errors(opened: Opened, live: Live) -> None:
     total = int(page.locator("#counters .counter b").first.inner_text())
     assert total >= PREFILLED
     assert page.locator("#rows tr").count() == 100  # one page, not 100,000 rows
+    assert page.locator("#f-verdict option").all_inner_texts() == ["every verdict", *VERDICTS]
     assert opened.errors == []
 
 
@@ -262,6 +264,7 @@ def test_the_html_report_works_offline_in_the_browser(opened: Opened, live: Live
     assert page.locator("#rows tr").count() == 200
     assert int(page.locator("#counters .counter b").first.inner_text()) >= PREFILLED
     assert page.evaluate("window.pwned === undefined")
+    assert page.locator("#f-verdict option").all_inner_texts() == ["every verdict", *VERDICTS]
     page.select_option("#f-verdict", "invalid")
     verdicts = set(page.locator("#rows tr td:nth-child(3) .v").all_inner_texts())
     assert verdicts == {"invalid"}

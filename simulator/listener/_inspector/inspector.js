@@ -6,7 +6,7 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("chestsim-data").textContent);
   const LIVE = DATA.mode === "live";
-  const VERDICTS = ["valid", "invalid", "leak", "unverified", "malformed", "rejected", "error"];
+  let VERDICTS = [];            // the listener's own list, from the summary or the report
   const MAX_ROWS = 1000;        // rows kept in the list; older ones come back with "older deliveries"
   const WINDOW = 120;           // seconds in the live chart
   const $ = (id) => document.getElementById(id);
@@ -117,7 +117,8 @@
     box.replaceChildren();
     const total = el("div", { class: "counter", "data-verdict": "", title: "every delivery" }, el("b", {}, state.counts.total), "total");
     box.append(total);
-    for (const verdict of VERDICTS) {
+    const known = VERDICTS.concat(Object.keys(state.counts.by_verdict).filter((v) => !VERDICTS.includes(v)));
+    for (const verdict of known) {
       const n = state.counts.by_verdict[verdict];
       if (!n) continue;
       box.append(el("div", { class: "counter v-" + verdict, "data-verdict": verdict, title: "show only " + verdict },
@@ -148,7 +149,7 @@
     chart.replaceChildren();
     buckets.forEach((bucket, i) => {
       let y = 100;
-      for (const verdict of VERDICTS) {
+      for (const verdict of VERDICTS.concat(Object.keys(bucket).filter((v) => !VERDICTS.includes(v)))) {
         const count = bucket[verdict];
         if (!count) continue;
         const h = (count / peak) * 96;
@@ -437,11 +438,12 @@
   $("close").addEventListener("click", () => { $("detail").hidden = true; state.selected = null; });
 
   async function start() {
-    fillSelect($("f-verdict"), VERDICTS);
     if (LIVE) {
       setStatus("connecting…");
       try {
         const summary = await getJson("api/summary");
+        VERDICTS = summary.verdicts;
+        fillSelect($("f-verdict"), VERDICTS);
         $("source").textContent = summary.source.db;
         fillSelect($("f-type"), summary.types);
         state.last = summary.last;
@@ -455,6 +457,8 @@
     } else {
       $("source").textContent = `${DATA.source.db} · report written ${new Date(DATA.source.written_at * 1000).toISOString().replace(/\.\d+Z$/, "Z")}`;
       setStatus("report (offline)");
+      VERDICTS = DATA.verdicts;
+      fillSelect($("f-verdict"), VERDICTS);
       fillSelect($("f-type"), DATA.types);
       state.counts = DATA.counts;
       state.timeline = DATA.timeline;
