@@ -199,3 +199,23 @@ async def test_a_control_request_is_not_cut_by_the_header_timeout(db: Path, clie
                 assert response.status == 200
             await asyncio.sleep(0.5)
         assert running.snapshot()["connections"]["closed"] == {}
+
+
+async def test_a_client_leaving_before_its_answer_leaves_its_record_and_no_traceback(
+        listener: RunningListener, post: Post, capsys: pytest.CaptureFixture[str]) -> None:
+    event = make_event()
+    body, headers = signed(event)
+    for _ in range(5):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"POST /webhooks HTTP/1.1\r\nHost: x\r\n" + _head(headers)
+                     + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.transport.abort()
+    assert (await post(listener.url, *signed(make_event())))[0] == 204
+    deadline = time.monotonic() + 10
+    while len(listener.records()) < 6 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    records = listener.records()
+    assert all(r.verdict in ("valid", "incomplete") for r in records)
+    assert sum(r.event_id == event["id"] for r in records) <= 5
+    assert "Traceback" not in capsys.readouterr().err
