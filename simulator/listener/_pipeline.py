@@ -17,6 +17,7 @@ records are written (a writer process by default, or inline on the loop).
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -35,6 +36,10 @@ __all__ = ["Outcome", "Pipeline", "Preset", "Raw", "RawTuple"]
 
 _MAX_ID = 256
 _REDACTED = "[redacted]"
+#: What a content type looks like; anything else is not quoted in a reason.
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,40}/[a-z0-9!#$&^_.+-]{1,60}|")
+#: Query parameter names that carry credentials (besides those with a _SENSITIVE word).
+_QUERY_CREDENTIALS = ("key", "sig", "auth", "access_token", "code", "pass", "pwd")
 _SENSITIVE = ("authorization", "signature", "token", "secret", "cookie", "api-key", "apikey", "password")
 
 
@@ -121,7 +126,8 @@ class Pipeline:
                 content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
                 if content_type != "application/json" and not content_type.endswith("+json"):
                     status, verdict = 415, "rejected"
-                    reason = f"content-type {content_type!r} is not application/json"
+                    shown = repr(content_type) if _MEDIA_TYPE.fullmatch(content_type) else "(not a media type)"
+                    reason = f"content-type {shown} is not application/json"
                 else:
                     found = judge(self.validator, body)
                     verdict, reason, problems, body = found.verdict, found.reason, found.problems, found.body
@@ -156,6 +162,8 @@ class Pipeline:
         if validated and 200 <= status < 300 and key is not None:
             self.tracker.acknowledge(key)
 
+        if "?" in path:
+            path = _stored_path(path)
         row = [received_at, method, path, remote, webhook_id, event_id, event_type,
                tenant_id, event_time, status, verdict, signature, reason, problems, fault,
                latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order), header_json,
@@ -204,6 +212,22 @@ class Pipeline:
     def preload(self, acknowledged: list[str]) -> None:
         """Remember ids acknowledged by an earlier run on the same record file."""
         self.tracker.preload(acknowledged)
+
+
+def _stored_path(path: str) -> str:
+    """The path with the values of credential-like query parameters (``?token=…``) redacted.
+
+    >>> _stored_path("/webhooks?token=abc&tenant=7")
+    '/webhooks?token=[redacted]&tenant=7'
+    """
+    base, _, query = path.partition("?")
+    parts = []
+    for part in query.split("&"):
+        name, equals, _value = part.partition("=")
+        lowered = name.lower()
+        sensitive = equals and (any(word in lowered for word in _SENSITIVE) or lowered in _QUERY_CREDENTIALS)
+        parts.append(f"{name}={_REDACTED}" if sensitive else part)
+    return f"{base}?{'&'.join(parts)}"
 
 
 def _printable(text: str) -> str:

@@ -219,3 +219,17 @@ async def test_a_client_leaving_before_its_answer_leaves_its_record_and_no_trace
     assert all(r.verdict in ("valid", "incomplete") for r in records)
     assert sum(r.event_id == event["id"] for r in records) <= 5
     assert "Traceback" not in capsys.readouterr().err
+
+
+async def test_credentials_in_the_query_or_content_type_are_not_stored(
+        listener: RunningListener, post: Post, client: aiohttp.ClientSession) -> None:
+    body, headers = signed(make_event())
+    assert (await post(listener.url + f"?token={TOKEN}&tenant=7", body, headers))[0] == 204
+    body, headers = signed(make_event(), content_type="Bearer not-the-token; x")
+    async with client.post(listener.url, data=body, headers=headers) as response:
+        assert response.status == 415
+    first, second = listener.records()
+    assert first.path == "/webhooks?token=[redacted]&tenant=7"
+    assert second.reason == "content-type (not a media type) is not application/json"
+    for file in listener.db.parent.glob(listener.db.name + "*"):  # the file and its WAL
+        assert TOKEN.encode() not in file.read_bytes()
