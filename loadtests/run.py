@@ -295,9 +295,9 @@ def _print(c: Comparison, out: Path) -> None:
 
 
 def _new_secret() -> str:
-    import base64
+    from simulator._signing import SigningSecret
 
-    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    return SigningSecret.generate().reveal()
 
 
 def _new_token() -> str:

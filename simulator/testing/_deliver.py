@@ -28,6 +28,7 @@ import httpx
 from simulator._exceptions import HarnessAssertion, UsageError
 from simulator._signing import SigningSecret
 from simulator._types import Event
+from simulator.delivery._transports import HttpxTransport, is_asgi
 from simulator.testing._delivery import Delivery
 from simulator.testing._hostile import valid
 from simulator.testing._lifespan import Lifespan
@@ -61,8 +62,6 @@ def _kind(target: Any, kind: Kind | None) -> Kind:
         raise UsageError(
             f"target={target!r} is neither a URL, a running chest_listener, nor an ASGI/WSGI app"
         )
-    from simulator.delivery._transports import is_asgi
-
     return "asgi" if is_asgi(target) else "wsgi"
 
 
@@ -208,12 +207,8 @@ class Deliverer:
         """
         how = _kind(target, kind)
         deliveries = self._prepare(items, secret, headers)
-        if how == "asgi":
-            return self._in_portal(self._send_async(target, deliveries, path, check))
-        url = self._url(target, how, path)
-        transport = httpx.WSGITransport(app=target) if how == "wsgi" else None
-        with httpx.Client(transport=transport, timeout=self.timeout) as client:
-            return [self._post(client, url, d, check) for d in deliveries]
+        app = None if how == "url" else target
+        return self._in_portal(self._send_async(app, deliveries, path, check, url=self._url(target, how, path)))
 
     async def asend(self, target: Any, items: Item | Iterable[Item], *,
                     secret: str | SigningSecret | None = None, path: str | None = None,
@@ -245,29 +240,26 @@ class Deliverer:
 
     async def _send_async(self, app: Any, deliveries: list[Delivery], path: str | None,
                           check: bool, *, url: str | None = None) -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=await self._started(app)) if app is not None else None
+        """Post through the transport package's in-process/httpx transport; an ASGI app is
+        called as started by its lifespan (run here, once per loop, shut down at ``close``)."""
+        if app is not None and is_asgi(app):
+            app = await self._started(app)
+        transport = HttpxTransport(app=app, serve_lifespan=False)
         target = url or _IN_PROCESS_BASE + (path or self.path)
         out = []
-        async with httpx.AsyncClient(transport=transport, timeout=self.timeout) as client:
+        await transport.open()
+        try:
             for delivery in deliveries:
                 try:
-                    response = await client.post(target, content=delivery.body,
-                                                 headers=delivery.header_dict)
+                    response = await transport.post(target, delivery.body, delivery.header_dict, self.timeout)
                 except httpx.HTTPError:
                     raise
                 except Exception as exc:
                     raise self._crashed(delivery, exc) from exc
                 out.append(self._record(delivery, response, check))
+        finally:
+            await transport.close()
         return out
-
-    def _post(self, client: httpx.Client, url: str, delivery: Delivery, check: bool) -> httpx.Response:
-        try:
-            response = client.post(url, content=delivery.body, headers=delivery.header_dict)
-        except httpx.HTTPError:
-            raise
-        except Exception as exc:
-            raise self._crashed(delivery, exc) from exc
-        return self._record(delivery, response, check)
 
     def _record(self, delivery: Delivery, response: httpx.Response, check: bool) -> httpx.Response:
         self.sent.append((delivery, response))

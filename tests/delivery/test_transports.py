@@ -111,3 +111,26 @@ def test_load_app() -> None:
     assert load_app(f"{__name__}:wsgi_app") is wsgi_app if __name__ in __import__("sys").modules else True
     with pytest.raises(ValueError, match="module:attr"):
         load_app("nocolon")
+
+
+def test_only_the_transport_package_builds_requests() -> None:
+    """One way to put a request on the wire: HTTP clients are made only in ``_transports/``,
+    and the Standard Webhooks headers are written only by the signer."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    client = re.compile(r"ASGITransport\(|WSGITransport\(|httpx\.(Async)?Client\(|import pycurl|ClientSession\(|"
+                        r"FastHttpSession\(")
+    signature = re.compile(r"""\[["']webhook-(signature|timestamp)["']\]\s*=""")
+    clients, signers = [], []
+    for folder in ("simulator", "loadtests"):
+        for path in sorted((root / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            name = str(path.relative_to(root))
+            if client.search(text) and "/_transports/" not in name and "/listener/" not in name:
+                clients.append(name)
+            if signature.search(text) and not name.endswith("_signing.py"):
+                signers.append(name)
+    assert clients == []
+    assert signers == []

@@ -12,7 +12,6 @@ from loadtests._payloads import (
     Payload,
     PayloadPool,
     _example_events,
-    _Signer,
     build_pool,
     check_events_file,
     scenario_events,
@@ -23,16 +22,28 @@ SECRET = SigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 ID = re.compile(r"^evt_[0-9A-Za-z]{16,40}$")  # schemas/envelope.json
 
 
-def test_signer_matches_the_spec_test_vector() -> None:
-    signature = _Signer(SECRET).sign(b"msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.", b'{"test": 2432232314}')
-    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+def test_the_pool_signs_with_the_one_signer_spec_test_vector() -> None:
+    pool = PayloadPool([Payload(type="test", tail=b'", "test": 2432232314}')], id_prefix="msg_p5jXN8AQM9LWM0D4loKWxJek",
+                       secrets=(SECRET,), clock=lambda: 1614265330.2)
+    _, body, headers = pool.take()
+    assert headers["webhook-timestamp"] == "1614265330"
+    assert headers["webhook-signature"] == SECRET.sign(headers["webhook-id"], 1614265330, body)
 
 
 @pytest.mark.parametrize("size", [16, 24, 64, 65, 100], ids=lambda n: f"key-{n}-bytes")
-def test_signer_matches_signing_secret_for_any_key_length(size: int) -> None:
+def test_pool_signatures_verify_for_any_key_length(size: int) -> None:
     secret = SigningSecret(bytes(range(size)))
-    body = b'{"id":"evt_x","data":{}}' * 7
-    assert _Signer(secret).sign(b"evt_abc.1700000000.", body) == secret.sign("evt_abc", 1700000000, body)
+    pool = build_pool(pool_size=3, tenant_users=10, secrets=(secret,), run_tag="Key000", clock=lambda: 1700000000.0)
+    _, body, headers = pool.take()
+    assert verify(headers, body, [secret], now=lambda: 1700000000.0) == headers["webhook-id"]
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Injected: yes", "tok€", "a\x00b"], ids=["crlf", "non-ascii", "nul"])
+def test_a_token_that_would_change_the_request_is_refused(token: str) -> None:
+    from simulator import UsageError
+
+    with pytest.raises(UsageError, match="load test's token"):
+        build_pool(pool_size=2, tenant_users=10, token=token, run_tag="Tok000")
 
 
 def test_payload_keeps_the_event_and_swaps_the_id() -> None:

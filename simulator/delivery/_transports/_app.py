@@ -36,13 +36,15 @@ class HttpxTransport:
     ``lifespan_timeout`` (60 s, Hypercorn's default); ``name`` is what messages call the
     app (``chestsim send`` gives ``--app='module:attr'``); ``lifespan`` is the class that
     runs it, which decides what a failed startup or shutdown raises (the pytest plugin's
-    fails the test).
+    fails the test). ``serve_lifespan=False``: the caller runs the lifespan itself (the
+    pytest plugin keeps an app started across several calls) and passes the app to call.
     """
 
     def __init__(self, *, app: Any = None, client: httpx.AsyncClient | None = None,
                  name: str | None = None, lifespan_timeout: float = 60.0,
-                 lifespan: type[Lifespan] | None = None) -> None:
+                 lifespan: type[Lifespan] | None = None, serve_lifespan: bool = True) -> None:
         self.app = app
+        self.serve_lifespan = serve_lifespan
         self.name = name
         self.lifespan_timeout = lifespan_timeout
         self._lifespan_class = lifespan or _AppLifespan
@@ -62,6 +64,8 @@ class HttpxTransport:
             return
         if self.app is None:
             self._client = httpx.AsyncClient()
+        elif is_asgi(self.app) and not self.serve_lifespan:
+            self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app))
         elif is_asgi(self.app):
             self._lifespan = self._lifespan_class(self.app, timeout=self.lifespan_timeout, name=self.name)
             await self._lifespan.startup()  # UsageError when it failed: nothing is sent
