@@ -1,11 +1,16 @@
 """``chestsim send`` (signed, journaled) vs Locust ``FastHttpUser`` vs wrk, same sink, same concurrency.
 
-All three post to one bare aiohttp 204 sink running in its own process, with 32
-connections. chestsim sends a JSONL file of distinct events, each signed with
-Standard Webhooks headers and journaled in SQLite; Locust (one process, as a
-subprocess: it must never share a process with asyncio) posts one constant
+All post to one bare aiohttp 204 sink running in its own process, with 32
+connections. chestsim sends a JSONL file of distinct events of every type, each
+signed with Standard Webhooks headers and journaled in SQLite; Locust (one process,
+as a subprocess: it must never share a process with asyncio) posts one constant
 body; wrk posts one constant body and gives the ceiling of the sink. chestsim
 and Locust alternate rounds so drift on a shared machine hits both alike.
+
+Beside them: the same send over https (a loopback TLS sink with a certificate
+made here by trustme), and the HTTP clients chestsim chose among, each inside the
+sender as users run it (``bench/_send_clients.py``: libcurl multi via pycurl, which
+chestsim ships, pyreqwest and aiohttp), same events, same sink, same run.
 Peak RSS is measured while sending a 1M-event file (100k with ``--quick``).
 """
 
@@ -25,6 +30,7 @@ from pathlib import Path
 import orjson
 
 from bench._harness import BARE_SINK, OUT, Result, free_port, wait_ready
+from bench._send_clients import CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's test secret
@@ -58,6 +64,22 @@ sys.stderr.write(f"\\nPEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_m
 sys.exit(code)
 """
 
+# The bare sink over TLS: ``python -c HTTPS_SINK PORT CERT KEY``.
+HTTPS_SINK = """
+import ssl, sys
+from aiohttp import web
+
+async def receive(request):
+    await request.read()
+    return web.Response(status=204)
+
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+app = web.Application()
+app.router.add_post("/{tail:.*}", receive)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context, access_log=None, print=None)
+"""
+
 _WRK_LUA = """
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
@@ -81,19 +103,31 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
     _write_events(stream, events)
     body = work / "body.json"
     body.write_bytes(stream.open("rb").readline().strip())
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    ca_file, cert, key = _certificate(work)
     sink = subprocess.Popen([sys.executable, "-c", BARE_SINK, str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    tls_sink = subprocess.Popen([sys.executable, "-c", HTTPS_SINK, str(tls_port), str(cert), str(key)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
+        _wait_port(tls_port, tls_sink)
         url = f"http://127.0.0.1:{port}/webhooks"
+        tls_url = f"https://localhost:{tls_port}/webhooks"
         ours: list[float] = []
         locust: list[float] = []
+        secure: list[float] = []
+        clients: dict[str, list[float]] = {name: [] for name in CLIENTS}
         for i in range(rounds):
-            steps = [("chestsim", ours), ("locust", locust)]
+            steps = [("chestsim", ours), ("locust", locust), ("https", secure),
+                     *((f"client:{name}", figures) for name, figures in clients.items())]
             for name, figures in steps if i % 2 == 0 else steps[::-1]:
                 if name == "chestsim":
                     rate, _ = _chestsim(stream, url, work / f"run-{i}.db")
+                elif name == "https":
+                    rate, _ = _chestsim(stream, tls_url, work / f"tls-{i}.db", "--ca-file", str(ca_file))
+                elif name.startswith("client:"):
+                    rate = _client(name.removeprefix("client:"), stream, url, work / f"client-{i}.db")
                 else:
                     # About as long as chestsim's run (a rate needs no more than a minute).
                     seconds = min(60, max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0))))
@@ -109,37 +143,84 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
         _, rss_mb = _chestsim(big, url, work / "big.db")
         print(f"   peak RSS sending {rss_events:,} events: {rss_mb:,.0f} MB", file=sys.stderr, flush=True)
     finally:
-        sink.terminate()
-        sink.wait(10)
-    wrk_note = f"wrk {wrk:,.0f} req/s on the same sink" if wrk is not None else "wrk not available (apt-get install -y wrk)"
-    note = (f"{CONCURRENCY} connections, {events:,} events × {rounds} rounds, medians; chestsim "
-            f"{', '.join(f'{x:,.0f}' for x in ours)} / Locust {', '.join(f'{x:,.0f}' for x in locust)}; {wrk_note}")
+        for process in (sink, tls_sink):
+            process.terminate()
+            process.wait(10)
+    median = statistics.median
+    wrk_note = (f"wrk {wrk:,.0f} req/s on the same sink" if wrk is not None
+                else "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling")
+    note = (f"{CONCURRENCY} connections, {events:,} distinct events of every type × {rounds} rounds, medians; "
+            f"chestsim {', '.join(f'{x:,.0f}' for x in ours)} / Locust {', '.join(f'{x:,.0f}' for x in locust)}; "
+            f"{wrk_note}")
+    measured = "; ".join(f"{name} {', '.join(f'{x:,.0f}' for x in figures)}" for name, figures in clients.items())
     results = [
-        Result(name="send: signed + journaled, chestsim", value=statistics.median(ours), unit="req/s",
-               reference_name="Locust FastHttpUser", reference=statistics.median(locust), target=1.0, note=note),
+        Result(name="send: signed + journaled, chestsim", value=median(ours), unit="req/s",
+               reference_name="Locust FastHttpUser", reference=median(locust), target=1.5, note=note),
+        Result(name="send: chestsim vs wrk (sink ceiling)", value=median(ours) if wrk is not None else 0.0,
+               unit="req/s", reference_name="wrk", reference=wrk, target=0.6 if wrk is not None else None,
+               note="wrk posts a constant body with no signing or journal" if wrk is not None else wrk_note),
+        Result(name="send over https (loopback TLS, trustme CA)", value=median(secure), unit="req/s",
+               reference_name="chestsim over http", reference=median(ours),
+               note=f"--ca-file with the test CA; {', '.join(f'{x:,.0f}' for x in secure)}; no target"),
+        *(Result(name=f"send client inside the sender: {name}", value=median(figures), unit="req/s",
+                 reference_name="curl (chosen)", reference=median(clients["curl"]),
+                 note=f"same events, journal and sink; req/s per round: {measured}; no target")
+          for name, figures in clients.items() if name != "curl"),
         Result(name=f"send: peak RSS, {rss_events:,} events", value=rss_mb, unit="MB", limit=200.0,
                note="chestsim send --journal, whole process"),
     ]
-    if wrk is not None:
-        results.insert(1, Result(name="send: chestsim vs wrk (sink ceiling)", value=statistics.median(ours),
-                                 unit="req/s", reference_name="wrk", reference=wrk,
-                                 note="wrk posts a constant body with no signing or journal; no target"))
     return results
 
 
+def _certificate(work: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for localhost/127.0.0.1, made here (trustme), as PEM files."""
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    paths = work / "ca.pem", work / "cert.pem", work / "key.pem"
+    ca.cert_pem.write_to_path(str(paths[0]))
+    issued.cert_chain_pems[0].write_to_path(str(paths[1]))
+    issued.private_key_pem.write_to_path(str(paths[2]))
+    return paths
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    for _ in range(200):
+        if process.poll() is not None:
+            raise RuntimeError(f"the https sink exited: {process.stderr.read().decode() if process.stderr else ''}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the https sink did not start within 10 s")
+
+
+def _client(name: str, stream: Path, url: str, journal: Path) -> float:
+    proc = subprocess.run([sys.executable, "-m", "bench._send_clients", name, str(stream), url, str(journal)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"client {name} exited {proc.returncode}: {proc.stderr[-1500:]}")
+    return float(json.loads(proc.stdout)["rate"])
+
+
 def _write_events(path: Path, n: int) -> None:
-    tenants = [f"7c1f3f5e-0000-4000-8000-{i:012d}" for i in range(50)]
+    """``n`` distinct events cycling through every type's examples, each with its own id and time."""
+    from simulator._catalog import CATALOG
+
+    examples = [example for event_type in CATALOG for example in event_type.examples]
     base = 1_795_000_000
     with path.open("wb") as fh:
         chunk = []
         for i in range(n):
             ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + i // 100)) + f".{i % 1000:03d}Z"
-            chunk.append(orjson.dumps({
-                "id": f"evt_{i:012d}", "type": "secret.used", "timestamp": ts,
-                "tenant_id": tenants[i % 50],
-                "data": {"secret_id": f"5ec0{i % 997:028d}", "used_by": {"id": f"u{i % 331}",
-                         "email": "user@example.com"}, "device_ids": ["d-1", "d-2"],
-                         "shard_map": {"id": "m-1", "threshold": 2, "total": 3}}}))
+            event = {**examples[i % len(examples)], "id": f"evt_{i:020d}", "timestamp": ts}
+            chunk.append(orjson.dumps(event))
             if len(chunk) >= 10_000:
                 fh.write(b"\n".join(chunk) + b"\n")
                 chunk = []
@@ -147,9 +228,9 @@ def _write_events(path: Path, n: int) -> None:
             fh.write(b"\n".join(chunk) + b"\n")
 
 
-def _chestsim(stream: Path, url: str, journal: Path) -> tuple[float, float]:
+def _chestsim(stream: Path, url: str, journal: Path, *extra: str) -> tuple[float, float]:
     args = [sys.executable, "-c", _CHESTSIM, "send", str(stream), "--to", url, "--secret", SECRET,
-            "--journal", str(journal), "--concurrency", str(CONCURRENCY), "--format", "json"]
+            "--journal", str(journal), "--concurrency", str(CONCURRENCY), "--format", "json", *extra]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     if proc.returncode != 0:

@@ -91,7 +91,7 @@ def _duration(seconds: float) -> str:
 class _Job:
     """One delivery (an event to one endpoint) across its attempts."""
 
-    __slots__ = ("attempt", "ended", "ep", "ev", "seq", "timer")
+    __slots__ = ("attempt", "due", "ended", "ep", "ev", "seq", "timer")
 
     def __init__(self, ev: Outbound, seq: int, ep: int) -> None:
         self.ev = ev
@@ -99,6 +99,7 @@ class _Job:
         self.ep = ep
         self.attempt = 0
         self.ended = False
+        self.due = 0.0
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -210,7 +211,7 @@ class Engine:
 
     def progress(self) -> Progress:
         """How far the run is, and what waits to retry."""
-        timers = [job.timer.when() for jobs in self.waiting.values() for job in jobs if job.timer is not None]
+        timers = [job.due for jobs in self.waiting.values() for job in jobs if job.timer is not None]
         next_in = max(0.0, min(timers) - self.loop.time()) if timers else None
         return Progress(self.stats.done, self.stats.deliveries, len(timers), next_in)
 
@@ -431,6 +432,7 @@ class Engine:
             job.timer = None
             self.queue.put_nowait(job)
 
+        job.due = self.loop.time() + delay
         job.timer = self.loop.call_later(delay, wake)
 
     def _disable(self, ep_index: int, why: str) -> None:

@@ -19,6 +19,7 @@ CurlTransport(limit=8)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from collections.abc import Mapping
@@ -73,6 +74,8 @@ class CurlTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._multi: Any = None
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._timer_at = 0.0
         self._watched: dict[int, int] = {}
         self._pending: dict[Any, asyncio.Future[Response]] = {}
         self._timeouts: dict[Any, float] = {}
@@ -115,6 +118,9 @@ class CurlTransport:
         self._pending[handle] = future
         self._timeouts[handle] = timeout
         multi.add_handle(handle)
+        # Start the transfer now (libcurl asked for a timer of 0 ms): the request is written
+        # in this loop iteration instead of the next one.
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
         try:
             response = await future
         except BaseException:
@@ -134,7 +140,8 @@ class CurlTransport:
         if multi is None:
             return
         for handle, future in list(self._pending.items()):
-            multi.remove_handle(handle)
+            with contextlib.suppress(pycurl.error):
+                multi.remove_handle(handle)
             if not future.done():
                 future.set_result(Response(0, None, "the client closed before a response"))
         self._pending.clear()
@@ -191,14 +198,30 @@ class CurlTransport:
             self._watched.pop(fd, None)
 
     def _on_timer(self, ms: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if ms >= 0 and self._loop is not None:
-            self._timer = self._loop.call_later(ms / 1000, self._on_timeout)
+        # libcurl moves its deadline several times per request: keep one loop timer and move
+        # it only when the deadline comes earlier (a later one is rechecked when it fires).
+        loop = self._loop
+        if ms < 0 or loop is None:
+            self._deadline = None
+            return
+        deadline = loop.time() + ms / 1000
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = loop.call_at(deadline, self._on_timeout)
 
     def _on_timeout(self) -> None:
         self._timer = None
+        deadline, loop = self._deadline, self._loop
+        if deadline is None or loop is None:
+            return
+        if deadline > loop.time() + 0.001:
+            self._timer_at = deadline
+            self._timer = loop.call_at(deadline, self._on_timeout)
+            return
+        self._deadline = None
         self._act(pycurl.SOCKET_TIMEOUT, 0)
 
     def _act(self, fd: int, events: int) -> None:
