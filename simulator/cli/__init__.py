@@ -7,9 +7,12 @@ unless ``CHESTSIM_DEBUG=1`` asks for it.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 
@@ -48,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     _said.clear()
+    _guard_standard_streams()
     try:
         result = command.main(args=args, prog_name="chestsim", standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk or a closed stream shows here, not at exit
     except click.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         return 2
@@ -69,15 +75,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``chestsim generate | head``): not an error.
         _silence_stdout()
         return 0
+    except SystemExit as exc:
+        # Click answers a broken pipe with sys.exit(1) even outside standalone mode; 1 means
+        # "payloads invalid" here, so a reader that left early (| head) is answered as above.
+        context = exc.__context__
+        if isinstance(context, OSError) and context.errno == errno.EPIPE:
+            _silence_stdout()
+            return 0
+        raise
     except (UsageError, click.FileError) as exc:
         _error(exc.format_message() if isinstance(exc, click.FileError) else str(exc))
+        return 2
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS or exc.filename is not None:
+            raise _Internal(exc) from exc
+        _silence_stdout()  # what is still buffered would fail again at exit
+        reason = "it is closed" if exc.errno == errno.EBADF else exc.strerror or str(exc)
+        _error(f"cannot write the output: {reason}; send it somewhere with room (> file on another disk), "
+               "not to a closed or full stream")
         return 2
     except ChestsimError as exc:
         _error(str(exc))
         return 1
-    except Exception as exc:
+    except (Exception, _Internal) as caught:
+        exc = caught.__cause__ if isinstance(caught, _Internal) and caught.__cause__ else caught
         if os.environ.get("CHESTSIM_DEBUG"):
-            raise
+            raise exc from None
         _error(f"internal error {type(exc).__name__}: {exc} (set CHESTSIM_DEBUG=1 for the traceback "
                "and please report it)")
         return 70
@@ -87,6 +110,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         # catch it first and say it themselves.
         _error("interrupted")
     return code
+
+
+# Errors of writing output (not of opening a file, which names it): a full disk, a closed
+# stream, an I/O error, a file grown past its limit or quota.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EBADF, errno.EIO, errno.EFBIG, errno.EDQUOT}
+
+
+class _Internal(Exception):
+    """Carries an exception that is a bug, not bad input, to the internal-error answer."""
+
+
+class _ClosedOutput(io.RawIOBase):
+    """Stands in for a standard stream that was closed before chestsim started (``>&-``)."""
+
+    refused = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        # Refused once, where it can still be answered in one line; what is flushed at exit
+        # is dropped, or Python would print a traceback after the answer.
+        if self.refused:
+            return len(data)
+        self.refused = True
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _guard_standard_streams() -> None:
+    # With fd 0, 1 or 2 closed, the next file chestsim opens (a journal, a record database)
+    # would get that number, and output meant for the terminal would land in it. /dev/null
+    # takes the number first; output to a closed stdout then fails in one line, exit 2.
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                opened = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()), encoding="utf-8")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (lives as long as the process)
 
 
 def _silence_stdout() -> None:

@@ -32,3 +32,4 @@ def test_python_dash_m_and_the_console_script_run_the_same_entry() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert '"secret.used"' in proc.stdout
+
