@@ -97,11 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChestsimError as exc:
         _error(str(exc))
         return 1
-    except (Exception, _Internal) as caught:
-        exc = caught.__cause__ if isinstance(caught, _Internal) and caught.__cause__ else caught
+    except Exception as caught:
+        bug = caught.__cause__ if isinstance(caught, _Internal) and caught.__cause__ else caught
         if os.environ.get("CHESTSIM_DEBUG"):
-            raise exc from None
-        _error(f"internal error {type(exc).__name__}: {exc} (set CHESTSIM_DEBUG=1 for the traceback "
+            raise bug from None
+        _error(f"internal error {type(bug).__name__}: {bug} (set CHESTSIM_DEBUG=1 for the traceback "
                "and please report it)")
         return 70
     code = int(result) if isinstance(result, int) else 0
