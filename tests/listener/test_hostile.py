@@ -71,14 +71,22 @@ async def test_malformed_credential_headers_never_reach_a_record(
         assert answer.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400"))
         async with client.get(running.base_url + "/_chestsim/events") as response:
             api = await response.read()
+        async with client.get(running.base_url + "/_chestsim/api/records") as response:
+            assert response.status == 200
+            api += await response.read()
+        async with client.get(running.base_url + "/_chestsim/api/records/1") as response:
+            assert response.status == 200
+            api += await response.read()
     [record] = running.records()
     assert (record.status, record.verdict) == (400, "rejected")
     assert record.reason is not None
     assert record.reason.startswith("bad HTTP request: ")
     assert main(["inspect", str(db), "--format", "json"]) == 0
     assert main(["inspect", str(db)]) == 0
+    report = db.with_name("report.html")
+    assert main(["inspect", str(db), "--html", str(report)]) == 0
     shown = capsys.readouterr()
-    for place in (db.read_bytes(), api, shown.out.encode(), shown.err.encode()):
+    for place in (db.read_bytes(), api, shown.out.encode(), shown.err.encode(), report.read_bytes()):
         assert TOKEN.encode() not in place
         assert signature.encode() not in place
     assert b"rejected" in api
