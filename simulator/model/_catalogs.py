@@ -1,14 +1,12 @@
 """Static tables that make entities look real: devices, secrets, groups, IdPs.
 
 Faker supplies people and company names; these tables supply what Faker does
-not know: which phone runs which OS version, what a Dell service tag looks
-like, what a team calls its production database password.
+not know: how people name their devices, what a team calls its production
+database password. Which devices exist, and which OS they run, is in ``_hardware.py``.
 """
 
 from __future__ import annotations
 
-import random
-import string
 from dataclasses import dataclass
 
 __all__ = [
@@ -18,23 +16,16 @@ __all__ = [
     "SECRET_TEMPLATES",
     "DeviceKind",
     "SecretTemplate",
-    "serial_for",
 ]
 
-_UPPER_DIGITS = string.ascii_uppercase + string.digits
-# Apple serials avoid letters that read like digits.
-_APPLE = "CDFGHJKLMNPQRTVWXY0123456789"
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceKind:
-    """One kind of device: its schema type, models, OS name and versions, vendor serial shape."""
+    """One kind of device: its schema type, how people name it, what it has (models, OS versions
+    and serials come from :mod:`~simulator.model._hardware`)."""
 
     type: str
-    os_name: str
-    models: tuple[str, ...]
-    os_versions: tuple[str, ...]
-    serial_shape: str
     name_pattern: str
     bluetooth: float
     apns: float
@@ -49,75 +40,22 @@ _APPLE_ENTITLEMENTS = (
 
 #: Device kinds by schema ``device_type``.
 DEVICE_KINDS: dict[str, DeviceKind] = {
-    "iphone": DeviceKind(
-        "iphone", "iOS",
-        ("iPhone 14", "iPhone 15", "iPhone 15 Pro", "iPhone 16", "iPhone 16 Pro", "iPhone 16 Pro Max",
-         "iPhone SE (3rd generation)"),
-        ("17.6.1", "17.7", "18.0.1", "18.1", "18.1.1", "18.2"),
-        "apple", "{first}'s {model}", 1.0, 0.97, _APPLE_ENTITLEMENTS),
-    "ipad": DeviceKind(
-        "ipad", "iPadOS",
-        ("iPad Air (M2)", "iPad Pro 11-inch (M4)", "iPad (10th generation)", "iPad mini (A17 Pro)"),
-        ("17.6.1", "17.7", "18.1", "18.1.1"),
-        "apple", "{first}'s {model}", 1.0, 0.95, _APPLE_ENTITLEMENTS),
-    "mac": DeviceKind(
-        "mac", "macOS",
-        ("MacBook Pro (14-inch, M3)", "MacBook Pro (16-inch, M3 Max)", "MacBook Air (13-inch, M2)",
-         "MacBook Air (15-inch, M3)", "Mac mini (M4)", "iMac (24-inch, M3)"),
-        ("14.6.1", "14.7", "15.0.1", "15.1", "15.1.1"),
-        "apple", "{first}'s {model_short}", 1.0, 0.93, _APPLE_ENTITLEMENTS[:2]),
-    "android_phone": DeviceKind(
-        "android_phone", "Android",
-        ("Pixel 8", "Pixel 8 Pro", "Pixel 9", "Pixel 9 Pro", "Galaxy S24", "Galaxy S24 Ultra", "Galaxy A55"),
-        ("14", "15"),
-        "android", "{first}'s {model}", 1.0, 0.0, ()),
-    "android_tablet": DeviceKind(
-        "android_tablet", "Android",
-        ("Galaxy Tab S9", "Galaxy Tab S9 FE", "Pixel Tablet"),
-        ("14", "15"),
-        "android", "{first}'s {model}", 1.0, 0.0, ()),
-    "windows_pc": DeviceKind(
-        "windows_pc", "Windows",
-        ("Dell Latitude 7440", "Lenovo ThinkPad X1 Carbon Gen 12", "HP EliteBook 840 G10",
-         "Microsoft Surface Laptop 6", "Dell XPS 13 9340"),
-        ("11 23H2 (22631.4460)", "11 23H2 (22631.4602)", "11 24H2 (26100.2314)", "11 24H2 (26100.2454)"),
-        "windows", "{FIRST}-LT{num}", 0.9, 0.0, ()),
-    "linux_pc": DeviceKind(
-        "linux_pc", "Linux",
-        ("Framework Laptop 13", "Lenovo ThinkPad T14 Gen 4", "Dell XPS 13 Plus"),
-        ("Ubuntu 24.04.1 LTS", "Fedora 41", "Debian 12.8", "Ubuntu 22.04.5 LTS"),
-        "linux", "{first_lower}-{model_tag}", 0.7, 0.0, ()),
+    "iphone": DeviceKind("iphone", "{first}'s {model}", 1.0, 0.97, _APPLE_ENTITLEMENTS),
+    "ipad": DeviceKind("ipad", "{first}'s {model}", 1.0, 0.95, _APPLE_ENTITLEMENTS),
+    "mac": DeviceKind("mac", "{first}'s {model_short}", 1.0, 0.93, _APPLE_ENTITLEMENTS[:2]),
+    "android_phone": DeviceKind("android_phone", "{first}'s {model}", 1.0, 0.0, ()),
+    "android_tablet": DeviceKind("android_tablet", "{first}'s {model}", 1.0, 0.0, ()),
+    "windows_pc": DeviceKind("windows_pc", "{FIRST}-LT{num}", 0.9, 0.0, ()),
+    "linux_pc": DeviceKind("linux_pc", "{first_lower}-{model_tag}", 0.7, 0.0, ()),
+    # An extension has no radio of its own and no push; it names the browser it runs in.
+    "browser_extension": DeviceKind("browser_extension", "{first}'s {model} ({os})", 0.0, 0.0, ()),
 }
 
-#: A user's usual devices: a phone first, then a computer, then a tablet; (type, weight).
+#: A user's usual devices: a phone first, then a computer (or only the browser extension),
+#: then a tablet; (type, weight).
 PHONES = (("iphone", 0.68), ("android_phone", 0.32))
-COMPUTERS = (("mac", 0.55), ("windows_pc", 0.35), ("linux_pc", 0.10))
+COMPUTERS = (("mac", 0.48), ("windows_pc", 0.3), ("linux_pc", 0.08), ("browser_extension", 0.14))
 TABLETS = (("ipad", 0.75), ("android_tablet", 0.25))
-
-
-def serial_for(kind: DeviceKind, model: str, rng: random.Random) -> str:
-    """A serial number in the vendor's shape (Apple, Pixel/Samsung, Dell/Lenovo/HP/Surface)."""
-    shape = kind.serial_shape
-    if shape == "apple":
-        return "".join(rng.choices(_APPLE, k=rng.choice((10, 12))))
-    if shape == "android":
-        if model.startswith("Pixel"):
-            return f"{rng.randint(1, 4)}{rng.randint(1000, 9999)}{''.join(rng.choices(string.ascii_uppercase, k=3))}" \
-                   f"{rng.randint(1000, 9999)}{''.join(rng.choices(_UPPER_DIGITS, k=3))}"
-        return "R" + str(rng.randint(3, 5)) + "C" + "".join(rng.choices(_UPPER_DIGITS, k=8))
-    if shape == "windows":
-        if model.startswith("Dell"):
-            return "".join(rng.choices(_UPPER_DIGITS, k=7))
-        if model.startswith("Lenovo"):
-            return "PF" + "".join(rng.choices(_UPPER_DIGITS, k=6))
-        if model.startswith("HP"):
-            return "5CG" + str(rng.randint(3, 4)) + "".join(rng.choices(_UPPER_DIGITS, k=6))
-        return "0" + "".join(rng.choices(string.digits, k=11))
-    if model.startswith("Lenovo"):
-        return "PF" + "".join(rng.choices(_UPPER_DIGITS, k=6))
-    if model.startswith("Dell"):
-        return "".join(rng.choices(_UPPER_DIGITS, k=7))
-    return "FRA" + "".join(rng.choices(_UPPER_DIGITS, k=11))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from bisect import bisect
 from collections.abc import Sequence
 
-from simulator.model._catalogs import COMPUTERS, DEVICE_KINDS, PHONES, TABLETS, serial_for
+from simulator.model._catalogs import COMPUTERS, DEVICE_KINDS, PHONES, TABLETS
 from simulator.model._context import Context
 from simulator.model._entities import Device, ModelError, User
+from simulator.model._hardware import device_spec
 
 __all__ = ["DeviceRegistry"]
 
@@ -72,21 +73,21 @@ class DeviceRegistry:
         ctx = self._ctx
         rng = ctx.rng
         kind = DEVICE_KINDS[dtype]
-        model = rng.choice(kind.models)
+        now = ctx.tick(1000, 60_000)
+        spec = device_spec(dtype, now, rng)
+        model = spec.model
         short = model.split(" (")[0]
         name = kind.name_pattern.format(
-            first=user.given_name, model=model, model_short=short,
+            first=user.given_name, model=model, model_short=short, os=spec.os_name,
             FIRST=(user.email.split(".")[0][:8]).upper(), num=rng.randint(100, 999),
             first_lower=user.email.split(".")[0], model_tag=short.split()[0].lower())
-        now = ctx.tick(1000, 60_000)
         device = Device(
             id=ctx.ids.uuid(), owner=user, type=dtype, model=model, name=name[:128],
-            os_name=kind.os_name, os_version=rng.choice(kind.os_versions),
-            serial_number=serial_for(kind, model, rng),
+            os_name=spec.os_name, os_version=spec.os_version, serial_number=spec.serial_number,
             bluetooth_available=rng.random() < kind.bluetooth,
             apns_enabled=rng.random() < kind.apns,
             entitlements=kind.entitlements if rng.random() < 0.97 else (),
-            app_version=rng.choice(_APP_VERSIONS), registered_at=now, ref={})
+            app_version=rng.choice(_APP_VERSIONS), registered_at=now, ref={}, browser=spec.browser)
         device.ref = {"id": device.id, "type": device.type, "name": device.name}
         user.devices.append(device)
         iso = ctx.iso(now)

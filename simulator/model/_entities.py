@@ -51,13 +51,16 @@ class Device:
     name: str
     os_name: str
     os_version: str
-    serial_number: str
+    #: None for a browser extension, which has no serial of its own.
+    serial_number: str | None
     bluetooth_available: bool
     apns_enabled: bool
     entitlements: tuple[str, ...]
     app_version: str
     registered_at: int
     ref: JSONObject = field(repr=False)
+    #: A browser extension's browser: (name, version).
+    browser: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
         return f"<Device {self.name!r} {self.type} {self.id}>"
@@ -71,7 +74,12 @@ class Device:
             "model": self.model,
             "name": self.name,
             "os": {"name": self.os_name, "version": self.os_version},
-            "serial_number": self.serial_number,
+        }
+        if self.serial_number is not None:
+            doc["serial_number"] = self.serial_number
+        if self.browser is not None:
+            doc["browser"] = {"name": self.browser[0], "version": self.browser[1]}
+        doc |= {
             "bluetooth_available": self.bluetooth_available,
             "apns_enabled": self.apns_enabled,
             "entitlements_present": bool(self.entitlements),
