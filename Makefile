@@ -49,7 +49,7 @@ demo: $(STAMP)
 	$(BIN)/chestsim demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator tests bench loadtests examples scenarios
+	$(BIN)/ruff check simulator tests bench loadtests examples scenarios scripts
 	$(BIN)/mypy
 
 test: lint specs browser

@@ -8,7 +8,12 @@ its seed when they disagree.
 from __future__ import annotations
 
 import copy
+import json
+import runpy
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -207,3 +212,58 @@ def test_closed_fast_path_never_passes_what_the_contract_refuses(case: tuple[str
     closed, contract = compiled()[1][key].closed, rs(key)
     if closed.is_valid(event) and not contract.is_valid(event):
         assert check_semantic(event)
+
+
+# --- the full examples tell one story ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+STORY = ROOT / "scripts" / "make_examples.py"
+
+
+def test_the_full_examples_are_what_the_story_script_writes(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(STORY), "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    for key in KEYS:
+        written = (tmp_path / key / "full.json").read_bytes()
+        assert written == (ROOT / "schemas" / "examples" / key / "full.json").read_bytes(), (
+            f"{key}: run python scripts/make_examples.py and commit its output")
+    assert (tmp_path / "examples.snapshot.json").read_bytes() == (ROOT / "scripts" / "examples.snapshot.json").read_bytes()
+
+
+def test_the_full_examples_in_order_pass_sequence_strict_as_one_stream(tmp_path: Path) -> None:
+    order = runpy.run_path(str(STORY))["ORDER"]
+    assert sorted(order) == sorted(KEYS)
+    stream = tmp_path / "story.jsonl"
+    with stream.open("wb") as out:
+        for key in order:
+            event = json.loads((ROOT / "schemas" / "examples" / key / "full.json").read_text(encoding="utf-8"))
+            out.write(json.dumps(event).encode() + b"\n")
+    stamps = [json.loads(line)["timestamp"] for line in stream.read_text().splitlines()]
+    assert stamps == sorted(stamps)
+    done = subprocess.run([sys.executable, "-m", "simulator", "validate", str(stream), "--sequence-strict",
+                           "--snapshot", str(ROOT / "scripts" / "examples.snapshot.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "24 valid, 0 invalid, 0 warnings" in done.stdout + done.stderr
+
+
+def test_the_story_examples_agree_with_each_other() -> None:
+    full = {key: json.loads((ROOT / "schemas" / "examples" / key / "full.json").read_text(encoding="utf-8"))
+            for key in KEYS}
+    began, completed = full["secret.share.began"]["data"], full["secret.share.completed"]["data"]
+    assert began["share_id"] == completed["share_id"]
+    assert began["kind"] == completed["kind"] == "group"
+    assert began["recipients"]["group"]["id"] == full["group.created"]["data"]["group"]["id"]
+    assert full["pending_share.accepted"]["data"]["share_kind"] == "group"
+    # The installation map posted with the secret is the one its first share's installation replaced.
+    posted, deleted = full["installation_map.posted"], full["installation_map.deleted"]
+    assert posted["data"]["installation_map_id"] == deleted["data"]["installation_map_id"]
+    assert posted["timestamp"] < deleted["timestamp"]
+    assert deleted["data"]["share_id"] == began["share_id"]
+    # The accepted shard is installed at the index the offer announced.
+    offer = full["pending_share.created"]["data"]["shard"]
+    assert offer == full["pending_share.accepted"]["data"]["shard"]
+    assert offer["index"] == offer["total"] == deleted["data"]["shard_map"]["total"] + 1
+    assert full["user.created"]["data"]["created_by"] == {"kind": "scim"}
+    assert full["user.created"]["data"]["user"] in full["scim.updated"]["data"]["users_created"]

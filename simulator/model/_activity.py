@@ -48,7 +48,7 @@ for _, _w in _MIX:
     _CUM.append(_total)
 
 _MAX_OPEN = 64
-_MAX_SHARDS = 6
+_MAX_SHARDS = 7
 
 
 def random_activity(t: Tenant, actions: int = 100, *, think: float = 90.0) -> None:
@@ -152,7 +152,8 @@ def _delete_secret(t: Tenant) -> bool:
 
 def _share(t: Tenant, *, multi: bool = False, group: bool = False) -> bool:
     secret = _pick_secret(t)
-    if secret is None or secret.shard_map.total >= _MAX_SHARDS or t.directory.user_count() < 2:
+    if (secret is None or secret.open_shares or secret.shard_map.total >= _MAX_SHARDS
+            or t.directory.user_count() < 2):
         return False
     sender = _holder(t, secret)
     if group:
@@ -329,7 +330,7 @@ def _fresh_share(t: Tenant, *, multi: bool) -> tuple[Secret, Any]:
     _ensure_users(t, 4 if multi else 2)
     for _ in range(20):
         secret = _pick_secret(t) or _create_any(t)
-        if secret.shard_map.total >= _MAX_SHARDS:
+        if secret.shard_map.total >= _MAX_SHARDS or secret.open_shares:
             continue
         sender = _holder(t, secret)
         others = t.eligible_recipients(secret, [u for u in t.directory.users()[:200] if u is not sender])

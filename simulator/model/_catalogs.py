@@ -13,6 +13,7 @@ __all__ = [
     "DEVICE_KINDS",
     "GROUP_NAMES",
     "IDP_PROVIDERS",
+    "OFFICES",
     "SECRET_TEMPLATES",
     "DeviceKind",
     "SecretTemplate",
@@ -106,6 +107,22 @@ SECRET_TEMPLATES: tuple[SecretTemplate, ...] = (
     _s("Bastion SSH key", "ssh_key", "Infrastructure", "ssh prod", "ssh://bastion.internal"),
     _s("Figma team owner", "password", "Design", "figma", "https://www.figma.com"),
 )
+
+#: Where a company's offices are, by Faker locale (IANA time zones); a tenant's main office is one
+#: of its locale's, and some tenants have a second office elsewhere.
+OFFICES: dict[str, tuple[str, ...]] = {
+    "en_US": ("America/New_York", "America/Chicago", "America/Los_Angeles", "America/Denver"),
+    "en_GB": ("Europe/London",), "en_CA": ("America/Toronto", "America/Vancouver"),
+    "en_AU": ("Australia/Sydney", "Australia/Melbourne"), "en_IN": ("Asia/Kolkata",),
+    "de_DE": ("Europe/Berlin",), "de_AT": ("Europe/Vienna",), "de_CH": ("Europe/Zurich",),
+    "fr_FR": ("Europe/Paris",), "es_ES": ("Europe/Madrid",), "it_IT": ("Europe/Rome",),
+    "nl_NL": ("Europe/Amsterdam",), "pl_PL": ("Europe/Warsaw",), "sv_SE": ("Europe/Stockholm",),
+    "ru_RU": ("Europe/Moscow",), "ja_JP": ("Asia/Tokyo",), "zh_CN": ("Asia/Shanghai",),
+    "ko_KR": ("Asia/Seoul",), "pt_BR": ("America/Sao_Paulo",), "es_MX": ("America/Mexico_City",),
+}
+#: Second offices, anywhere.
+REMOTE_OFFICES = ("Europe/London", "America/New_York", "America/Los_Angeles", "Europe/Berlin",
+                  "Asia/Singapore", "Asia/Kolkata")
 
 #: Teams, with what they are for; a tenant uses the first N.
 GROUP_NAMES: tuple[tuple[str, str], ...] = (

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from math import log as _log
+from zoneinfo import ZoneInfo
 
 from simulator._exceptions import UsageError
 
-__all__ = ["DEFAULT_START", "VirtualClock", "format_ms", "parse_instant"]
+__all__ = ["DEFAULT_START", "OfficeHours", "VirtualClock", "format_ms", "parse_instant"]
 
 #: The default ``--start``: a fixed instant (a Monday morning), never "now".
 DEFAULT_START = "2026-11-30T08:00:00Z"
@@ -196,3 +198,41 @@ class VirtualClock:
             next_day += 1
         morning = next_day * _DAY_MS + _BUSINESS_START_H * _HOUR_MS
         self.now = max(self.now, morning + int(self._rng.expovariate(1.0) * 20 * 60_000))
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+class OfficeHours:
+    """Weekday office hours in a time zone: when people there act (08:00-17:00 local by default).
+
+    >>> hours = OfficeHours()
+    >>> saturday = parse_instant("2026-11-28T12:00Z")
+    >>> format_ms(hours.next_open(saturday, "Europe/Berlin"))
+    '2026-11-30T07:00:00.000Z'
+    """
+
+    __slots__ = ("close", "open")
+
+    def __init__(self, *, open_h: int = 8, close_h: int = 17) -> None:
+        self.open = open_h
+        self.close = close_h
+
+    def is_open(self, ms: int, tz: str) -> bool:
+        """Whether ``ms`` falls on a weekday within office hours in ``tz``."""
+        local = datetime.fromtimestamp(ms / 1000, _zone(tz))
+        return local.weekday() < 5 and self.open <= local.hour < self.close
+
+    def next_open(self, ms: int, tz: str) -> int:
+        """``ms`` if the office in ``tz`` is open then, else the next weekday's opening time."""
+        zone = _zone(tz)
+        local = datetime.fromtimestamp(ms / 1000, zone)
+        if local.weekday() < 5 and self.open <= local.hour < self.close:
+            return ms
+        day = local.date() + timedelta(days=1 if local.hour >= self.open else 0)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        opening = datetime(day.year, day.month, day.day, self.open, tzinfo=zone)
+        return int(opening.timestamp() * 1000)

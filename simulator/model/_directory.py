@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulator._types import Event, JSONObject
-from simulator.model._catalogs import GROUP_NAMES, IDP_PROVIDERS
+from simulator.model._catalogs import GROUP_NAMES, IDP_PROVIDERS, OFFICES, REMOTE_OFFICES
 from simulator.model._context import Context
 from simulator.model._entities import Group, ModelError, Roster, User
 from simulator.model._people import PersonPool
@@ -36,13 +36,19 @@ class Directory:
     (3, 3)
     """
 
-    def __init__(self, ctx: Context, people: PersonPool, *, tenant: Tenant) -> None:
+    def __init__(self, ctx: Context, people: PersonPool, *, tenant: Tenant, locale: str) -> None:
         self._ctx = ctx
+        rng = ctx.rng
+        main = rng.choice(OFFICES.get(locale, ("UTC",)))
+        second = rng.choice([tz for tz in REMOTE_OFFICES if tz != main]) if rng.random() < 0.3 else None
+        #: The time zones of the tenant's offices, the main office first.
+        self.offices: tuple[str, ...] = (main, second) if second else (main,)
         self._tenant = tenant
         self.people = people
         self._users: Roster[User] = Roster()
         self._groups: Roster[Group] = Roster()
         self._admin_cache: User | None = None
+        self._admins: list[User] | None = None
         self._idp: JSONObject | None = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -73,6 +79,16 @@ class Directory:
         groups = self._groups
         return groups[self._ctx.rng.randrange(len(groups))]
 
+    def groups_of(self, user: User) -> list[Group]:
+        """The live groups ``user`` belongs to."""
+        return [g for g in self._groups.live() if user in g.members]
+
+    def admins(self) -> list[User]:
+        """Active users with admin (or owner) rights (read it, never change it)."""
+        if self._admins is None:
+            self._admins = [u for u in self._users.live() if "admin" in u.roles or "owner" in u.roles]
+        return self._admins
+
     def first_group(self) -> Group:
         return self._groups[0]
 
@@ -94,6 +110,7 @@ class Directory:
         user = self._users[0]
         user.roles = ("admin", *user.roles)
         self._admin_cache = user
+        self._admins = None
         return user
 
     def admin_actor(self) -> JSONObject:
@@ -117,11 +134,18 @@ class Directory:
 
     # -- users -----------------------------------------------------------------------------
 
-    def new_user(self, *, source: str, roles: tuple[str, ...], by: JSONObject | None) -> User:
-        """Add a user (``user.created``)."""
-        return self._add_user(source, roles, by)[0]
+    def office_for_new_user(self) -> str:
+        """The time zone a new user works in: mostly the main office."""
+        offices = self.offices
+        return offices[0] if len(offices) == 1 or self._ctx.rng.random() < 0.7 else offices[1]
 
-    def _add_user(self, source: str, roles: tuple[str, ...], by: JSONObject | None) -> tuple[User, JSONObject]:
+    def new_user(self, *, source: str, roles: tuple[str, ...], by: JSONObject | None,
+                 time_zone: str | None = None) -> User:
+        """Add a user (``user.created``), working from ``time_zone`` (else an office of the tenant's)."""
+        return self._add_user(source, roles, by, time_zone)[0]
+
+    def _add_user(self, source: str, roles: tuple[str, ...], by: JSONObject | None,
+                  time_zone: str | None = None) -> tuple[User, JSONObject]:
         """Add a user (``user.created``); returns the user and the document the event carries."""
         ctx = self._ctx
         person = self.people.draw()
@@ -132,9 +156,11 @@ class Directory:
         user = User(
             id=ctx.ids.uuid(), email=person.email, given_name=person.given_name,
             family_name=person.family_name, source=source, roles=roles, external_id=external,
-            created_at=now, tenant=self._tenant, ref={})
+            created_at=now, tenant=self._tenant, ref={},
+            time_zone=time_zone or self.office_for_new_user())
         user.ref = {"id": user.id, "email": user.email, "display_name": user.display_name}
         self._users.add(user)
+        self._admins = None
         iso = ctx.iso(now)
         if by is None:
             by = {"kind": "scim"} if source == "scim" else (
@@ -149,6 +175,7 @@ class Directory:
             if user in group.members:
                 group.members.remove(user)
         self._users.remove(user)
+        self._admins = None
         user.active = False
         self.people.release(user.email)
         ctx = self._ctx

@@ -109,6 +109,8 @@ class User:
     #: Ids of the secrets whose current shard map has a shard on one of this user's devices.
     holdings: set[str] = field(default_factory=set, repr=False)
     active: bool = True
+    #: The IANA time zone of the office the user works from (their office hours follow it).
+    time_zone: str = "UTC"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.id}>"
@@ -183,7 +185,8 @@ class User:
         for pending in share.pending:
             if pending.recipient is self and pending.status == "pending":
                 return pending
-        raise ModelError(f"{self.email} has no open pending share in share {share.id}")
+        waiting = " yet (recipients are offered a shard one at a time, in order)" if self in share.waiting else ""
+        raise ModelError(f"{self.email} has no open pending share in share {share.id}{waiting}")
 
 
 @dataclass(slots=True, eq=False)
@@ -306,13 +309,15 @@ class Share:
     posted_iso: str = ""
     pending: list[PendingShare] = field(default_factory=list)
     accepted: list[User] = field(default_factory=list)
+    #: Recipients not yet offered a shard (the backend offers one recipient at a time).
+    waiting: list[User] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"<Share {self.kind} of {self.secret.name!r} to {len(self.recipients)} {self.id}>"
 
     @property
     def open(self) -> bool:
-        return any(p.status == "pending" for p in self.pending)
+        return bool(self.waiting) or any(p.status == "pending" for p in self.pending)
 
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from typing import Any
 
 from simulator._types import Event, JSONObject
 from simulator.model._catalogs import GROUP_NAMES, SECRET_TEMPLATES
-from simulator.model._clock import DEFAULT_START, VirtualClock, parse_instant
+from simulator.model._clock import DEFAULT_START, OfficeHours, VirtualClock, parse_instant
 from simulator.model._context import Context
 from simulator.model._devices import DeviceRegistry
 from simulator.model._directory import Directory
@@ -82,7 +82,7 @@ class Tenant:
         self.name = self.people.company
         self.domain = self.people.domain
         #: Users, groups, IdP and SCIM.
-        self.directory = Directory(ctx, self.people, tenant=self)
+        self.directory = Directory(ctx, self.people, tenant=self, locale=locale)
         #: Devices and their metadata.
         self.device_registry = DeviceRegistry(ctx, devices_per_user=devices_per_user)
         #: Secrets, shard maps, shares and pending shares.
@@ -338,14 +338,15 @@ class Tenant:
     # -- secrets and shares ----------------------------------------------------------------
 
     def create_secret(self, owner: User, name: str | None = None, *, kind: str | None = None) -> Secret:
-        """Create a secret sharded k-of-n across the owner's devices.
+        """Create a secret sharded k-of-n across the owner's devices (k from the owner's policy,
+        at most n); the secrets the tenant draws itself also place shards on peers' devices.
 
         Emits ``secret.created``, ``installation_map.posted``, ``user_shards.posted`` and,
         once the devices fetched their shards, ``user_shards.deleted``.
         """
         with self._ctx.action():
             self.directory.check_user(owner)
-            secret = self.vault.create(owner, name, kind)
+            secret = self.vault.create(owner, name, kind, peers=False)
         return secret
 
     def use(self, user: User, secret: Secret, *, purpose: str | None = None) -> list[Event]:
@@ -410,10 +411,13 @@ class Tenant:
     def respond(self, share: Share, *, accept: float = 0.85) -> list[Event]:
         """Every open recipient of ``share`` answers, accepting with probability ``accept``."""
         with self._ctx.action() as box:
-            for pending in list(share.pending):
-                if pending.status == "pending":
-                    self.clock.think(600)
-                    self.vault.resolve(pending, accept=self.rng.random() < accept, reason=None)
+            # Answering one offer makes the next (one recipient at a time): at most one per recipient.
+            for _ in range(len(share.recipients)):
+                pending = next((p for p in share.pending if p.status == "pending"), None)
+                if pending is None:
+                    break
+                self.clock.think(600)
+                self.vault.resolve(pending, accept=self.rng.random() < accept, reason=None)
         return box
 
     # -- bulk ------------------------------------------------------------------------------
@@ -452,46 +456,76 @@ class Tenant:
     # -- the tenant as it stands before start ----------------------------------------------
 
     def _bootstrap(self) -> Iterator[None]:
-        clock = self.clock
-        for _ in self._bootstrap_steps():
-            # Keep the history before start: if it runs late, squeeze what remains.
-            if clock.now > clock.start - 3_600_000:
-                clock.gap_ms = 20.0
-            yield
-
-    def _bootstrap_steps(self) -> Iterator[None]:
+        """The tenant's week before ``start``: each step (a person joining with their devices, the
+        IdP, a group, a person's secrets) happens in office hours where the person acting works,
+        on weekdays; the weekend is quiet. A step's own events follow each other closely."""
         clock, rng = self.clock, self.rng
         directory, devices, vault = self.directory, self.device_registry, self.vault
         start = clock.start
         spu = self.secrets_per_user
-        expected = 2 + self.size * (1 + self.devices_per_user + 4 * spu) + self.group_count
+        holders = 1 + max(0, vault.policy[1] - self.devices_per_user)
+        steps = 2 + 2 * self.size + self.group_count
+        expected = 2 + self.size * (1 + self.devices_per_user + spu * (2 + 2 * holders)) + self.group_count
+        # About four and a half office days (less with two offices: the clock waits for each in
+        # turn); each event takes its share, and the time a step does not use passes between steps.
+        budget = (4.5 if len(directory.offices) == 1 else 3.0) * 9 * 3_600_000
+        within = min(budget / expected, 30_000.0)
+        pause = max(0.0, budget / steps - within * expected / steps)
+        hours = OfficeHours()
         saved_gap = clock.gap_ms
         clock.now = start - _WEEK_MS
-        clock.gap_ms = (4 * 86_400_000) / expected
+        clock.gap_ms = within
+
+        def at_work(tz: str) -> None:
+            if clock.gap_ms == 20.0:
+                return
+            opens = hours.next_open(clock.now + int(pause * (0.5 + rng.random())), tz)
+            if opens > start - 3_600_000:
+                # Late history is squeezed in before start rather than cut (a huge tenant).
+                clock.gap_ms = 20.0
+                return
+            clock.now = opens
+
         try:
-            owner = directory.new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"})
+            at_work(directory.offices[0])
+            owner = directory.new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"},
+                                       time_zone=directory.offices[0])
             for dtype in devices.plan():
                 devices.register(owner, dtype)
             yield
+            at_work(owner.time_zone)
             directory.configure_idp(owner)
             yield
-            for i in range(1, self.size):
-                user = directory.new_user(source=rng.choices(("scim", "admin", "jit"), (0.8, 0.1, 0.1))[0],
-                                          roles=self._roles_for(i), by=None)
-                for dtype in devices.plan():
-                    devices.register(user, dtype)
-                yield
+            # People join office by office, so that nobody waits for another office to open.
+            zones = [directory.office_for_new_user() for _ in range(1, self.size)]
+            for tz in directory.offices:
+                for i, zone in enumerate(zones, 1):
+                    if zone != tz:
+                        continue
+                    at_work(tz)
+                    user = directory.new_user(source=rng.choices(("scim", "admin", "jit"), (0.8, 0.1, 0.1))[0],
+                                              roles=self._roles_for(i), by=None, time_zone=tz)
+                    for dtype in devices.plan():
+                        devices.register(user, dtype)
+                    yield
             for g in range(self.group_count):
                 name, description = GROUP_NAMES[g % len(GROUP_NAMES)]
                 if g >= len(GROUP_NAMES):
                     name = f"{name} {g // len(GROUP_NAMES) + 1}"
+                at_work(owner.time_zone)
                 directory.create_group(name, description, source="scim", members=None, by=None)
                 yield
-            for user in directory.users():
-                count = int(spu) + (1 if rng.random() < spu - int(spu) else 0)
-                for _ in range(count):
-                    vault.create(user, None, None)
-                yield
+            users = directory.users()
+            for tz in directory.offices:
+                for user in users:
+                    if user.time_zone != tz:
+                        continue
+                    count = int(spu) + (1 if rng.random() < spu - int(spu) else 0)
+                    if count:
+                        at_work(tz)
+                    for _ in range(count):
+                        vault.create(user, None, None)
+                    yield
         finally:
             clock.gap_ms = saved_gap
             clock.now = max(clock.now, start)

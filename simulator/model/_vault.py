@@ -42,6 +42,14 @@ _PURPOSES = {
     "credit_card": ("autofill", "view"),
     "database_credential": ("copy", "api"),
 }
+#: Shard policies a tenant sets for new secrets, (k, n), and how often tenants choose each.
+TENANT_POLICIES: tuple[tuple[int, int], ...] = ((2, 2), (2, 3), (2, 4), (3, 5))
+TENANT_POLICY_WEIGHTS = (0.2, 0.5, 0.15, 0.15)
+#: Stricter policies some teams set for their members' secrets (by group name).
+GROUP_POLICIES: dict[str, tuple[int, int]] = {
+    "Security": (3, 5), "Leadership": (3, 5), "Finance": (2, 4), "Platform Engineering": (2, 3),
+    "SRE": (2, 3),
+}
 _REJECT_REASONS = ("Not expecting this share", "Already have access", "Wrong recipient", None, None)
 
 
@@ -59,6 +67,8 @@ class Vault:
         self._ctx = ctx
         self._directory = directory
         self.domain = domain
+        #: (k, n): the tenant's default shard policy for new secrets (groups may ask for more).
+        self.policy = ctx.rng.choices(TENANT_POLICIES, TENANT_POLICY_WEIGHTS)[0]
         self._secrets: Roster[Secret] = Roster()
         self._secret_index: dict[str, Secret] = {}
         self._open: dict[str, PendingShare] = {}
@@ -96,6 +106,12 @@ class Vault:
         delete the secrets they own (by ``deleter``, else another admin), and take their shards
         out of everyone else's shard maps."""
         for pending in list(self._open.values()):
+            # Nobody is offered a shard by, or to, someone leaving.
+            if pending.share.sender is user:
+                pending.share.waiting.clear()
+            elif user in pending.share.waiting:
+                pending.share.waiting.remove(user)
+        for pending in list(self._open.values()):
             if pending.recipient is user:
                 self.resolve(pending, accept=False, reason="Recipient left the organisation")
             elif pending.share.sender is user:
@@ -113,9 +129,12 @@ class Vault:
 
     # -- secrets --------------------------------------------------------------------------
 
-    # -- secrets --------------------------------------------------------------------------
+    def create(self, owner: User, name: str | None, kind: str | None, *, peers: bool = True) -> Secret:
+        """Create a secret (``secret.created``, ``installation_map.posted``, the holders' user shards).
 
-    def create(self, owner: User, name: str | None, kind: str | None) -> Secret:
+        Its k-of-n follows the owner's policy; with ``peers``, shards beyond the owner's devices go
+        to peers (their policy group, else admins); without, the owner's devices hold them all.
+        """
         ctx = self._ctx
         rng = ctx.rng
         template = None
@@ -125,11 +144,9 @@ class Vault:
         else:
             template = next((s for s in SECRET_TEMPLATES if s.name == name), None)
         kind = kind or (template.kind if template else "password")
-        devices = owner.devices
-        if not devices:
+        if not owner.devices:
             raise ModelError(f"{owner.email} has no device to hold shards; register one first")
-        n = len(devices)
-        k = 1 if n == 1 else (2 if n <= 3 else n // 2 + 1)
+        k, devices = self._placement(owner, peers=peers)
         secret_id = ctx.ids.uuid()
         now = ctx.tick(300, 8000)
         iso = ctx.iso(now)
@@ -144,7 +161,8 @@ class Vault:
         secret.ref = {"id": secret.id, "name": secret.name, "kind": secret.kind}
         self._secrets.add(secret)
         self._secret_index[secret.id] = secret
-        owner.holdings.add(secret.id)
+        for _, device in shards:
+            device.owner.holdings.add(secret.id)
         doc: JSONObject = {"id": secret.id, "name": name, "kind": kind, "owner": owner.ref, "folder": folder}
         if tags:
             doc["tags"] = list(tags)
@@ -156,8 +174,32 @@ class Vault:
             "installation_map_id": secret.installation_map_id, "secret": secret.ref,
             "shard_map": shard_map.json, "share_id": None,
             "time": {"initiated_at": iso, "completed_at": piso}}, piso)
-        self._user_shards(owner, secret, list(shards), posted=True)
+        for holder in dict.fromkeys(d.owner for _, d in shards):
+            self._user_shards(holder, secret, [pair for pair in shards if pair[1].owner is holder], posted=True)
         return secret
+
+    def policy_for(self, owner: User) -> tuple[int, int]:
+        """(k, n) for a new secret of ``owner``: the strictest policy of their groups, else the tenant's."""
+        best = self.policy
+        for group in self._directory.groups_of(owner):
+            policy = GROUP_POLICIES.get(group.name)
+            if policy is not None and policy > best:
+                best = policy
+        return best
+
+    def _placement(self, owner: User, *, peers: bool) -> tuple[int, list[Device]]:
+        """k and the devices that hold a new secret's n shards: the owner's devices first, then
+        one device each of peers (their policy group's members, else admins) until n."""
+        k, n = self.policy_for(owner)
+        devices = list(owner.devices[:n])
+        if peers and len(devices) < n:
+            groups = [g for g in self._directory.groups_of(owner) if g.name in GROUP_POLICIES]
+            pool = [m for g in groups for m in g.members] or self._directory.admins()
+            candidates = [u for u in dict.fromkeys(pool) if u is not owner and u.active and u.devices]
+            rng = self._ctx.rng
+            for peer in rng.sample(candidates, min(len(candidates), n - len(devices))):
+                devices.append(peer.devices[0])
+        return (1 if len(devices) == 1 else max(1, min(k, len(devices)))), devices
 
     def _shard_map(self, secret_id: str, k: int, shards: tuple[tuple[int, Device], ...], iso: str) -> ShardMap:
         ctx = self._ctx
@@ -272,6 +314,7 @@ class Vault:
         ctx = self._ctx
         for pending in list(self._open.values()):
             if pending.share.secret is secret:
+                pending.share.waiting.clear()
                 self.resolve(pending, accept=False, reason="Secret was deleted")
         shard_map = secret.shard_map
         # The backend removes the installation map first; the deletion completes after it.
@@ -311,6 +354,9 @@ class Vault:
         self.check_secret(secret)
         if secret.id not in sender.holdings:
             raise ModelError(f"{sender.email} holds no shard of {secret.name!r} and cannot share it")
+        if secret.open_shares:
+            raise ModelError(f"a share of {secret.name!r} is still in progress; let its recipients answer "
+                             "first (a secret is shared with one recipient at a time)")
         candidates = [u for u in users if u is not sender]
         recipients = self.eligible_recipients(secret, candidates)
         if group is None and len(recipients) != len(candidates):
@@ -351,31 +397,49 @@ class Vault:
             "initiated_at": piso, "expires_at": ctx.iso(posted + _WEEK_MS)}}, piso)
         share.posted_at = posted
         share.posted_iso = piso
-        for position, user in enumerate(recipients, 1):
-            # The slot offered: after the current shards, in recipient order.
-            index = secret.shard_map.total + position
-            device = user.devices[0]
+        share.waiting = list(recipients)
+        secret.open_shares += 1
+        self._offer_next(share)
+        return share
+
+    def _offer_next(self, share: Share) -> None:
+        """Offer the share to its next recipient who can still take a shard (``pending_share.created``).
+
+        The backend offers one recipient at a time, so the index announced is the slot the shard
+        takes when accepted: one past the current map. With nobody left to ask, the share ends.
+        """
+        ctx = self._ctx
+        secret = share.secret
+        while share.waiting:
+            user = share.waiting.pop(0)
+            if not (secret.active and share.sender.active and user.active and user.devices
+                    and secret.id not in user.holdings):
+                continue
+            index = secret.shard_map.total + 1
             at = ctx.tick(10, 200)
+            aiso = ctx.iso(at)
             pending = PendingShare(id=ctx.ids.uuid(), share=share, recipient=user, index=index,
-                                   device=device, created_at=at, created_iso=ctx.iso(at))
+                                   device=user.devices[0], created_at=at, created_iso=aiso)
             share.pending.append(pending)
             self._open[pending.id] = pending
-            aiso = ctx.iso(at)
             ctx.emit("pending_share.created", self._pending_json(pending, "pending", {
                 "initiated_at": aiso, "expires_at": ctx.iso(at + _WEEK_MS)}), aiso)
-        secret.open_shares += 1
-        return share
+            return
+        share.waiting.clear()
+        self._finish_share(share)
 
     def _pending_json(self, pending: PendingShare, status: str, time: JSONObject) -> JSONObject:
         share = pending.share
         return {
             "pending_share_id": pending.id, "share_id": share.id, "share_kind": share.kind,
             "secret": share.secret.ref, "shard_map_id": share.secret.shard_map.id,
-            "shard": {"index": pending.index, "device_id": pending.device.id},
+            "shard": {"index": pending.index, "total": pending.index, "device_id": pending.device.id},
             "sender": share.sender.ref, "recipient": pending.recipient.ref, "status": status, "time": time,
         }
 
     def resolve(self, pending: PendingShare, *, accept: bool, reason: str | None) -> None:
+        """The recipient answers (``pending_share.accepted`` or ``.rejected``); an accepted shard is
+        installed at the index the offer announced, then the share goes on to its next recipient."""
         ctx = self._ctx
         if pending.status != "pending":
             raise ModelError(f"pending share {pending.id} was already {pending.status}")
@@ -384,16 +448,28 @@ class Vault:
         now = ctx.tick(2000, 120_000)
         iso = ctx.iso(now)
         time = {"initiated_at": pending.created_iso, "completed_at": iso}
+        if accept and secret.active and user.active and pending.index != secret.shard_map.total + 1:
+            # The map changed since the offer (a holder left): the slot offered no longer exists.
+            accept, reason = False, "The shard map changed since the offer; share again"
         if accept and secret.active and user.active:
             pending.status = "accepted"
             share.accepted.append(user)
             ctx.emit("pending_share.accepted", self._pending_json(pending, "accepted", time), iso)
-            if share.kind != "multi_peer":
-                devices = [*(d for _, d in secret.shard_map.shards), pending.device]
-                self._install(secret, devices, secret.shard_map.threshold, share_id=share.id)
-                self._user_shards(user, secret, [secret.shard_map.shards[-1]], posted=True)
-                done = ctx.tick(20, 300)
-                diso = ctx.iso(done)
+            devices = [*(d for _, d in secret.shard_map.shards), pending.device]
+            k = secret.shard_map.threshold
+            if share.kind == "multi_peer":
+                k = min(len(devices), max(share.threshold, k))
+            self._install(secret, devices, k, share_id=share.id)
+            self._user_shards(user, secret, [secret.shard_map.shards[-1]], posted=True)
+            done = ctx.tick(20, 300)
+            diso = ctx.iso(done)
+            if share.kind == "multi_peer":
+                ctx.emit("secret.multi_share.completed", {
+                    "share_id": share.id, "secret": secret.ref, "original_sender": share.sender.ref,
+                    "recipients": [u.ref for u in share.recipients if u.active], "recipient": user.ref,
+                    "accepted_by": [u.ref for u in share.accepted if u.active],
+                    "time": {"initiated_at": share.began_iso, "completed_at": diso}}, diso)
+            else:
                 ctx.emit("secret.share.completed", {
                     "share_id": share.id, "secret": secret.ref, "kind": share.kind, "sender": share.sender.ref,
                     "recipient": user.ref,
@@ -405,33 +481,12 @@ class Vault:
             if why:
                 data["reason"] = why
             ctx.emit("pending_share.rejected", data, iso)
-        if not share.open:
-            self._finish_share(share)
+        self._offer_next(share)
 
     def _finish_share(self, share: Share) -> None:
         ctx = self._ctx
-        secret = share.secret
-        secret.open_shares -= 1
-        if share.kind == "multi_peer" and share.accepted and secret.active:
-            in_map = {d for _, d in secret.shard_map.shards}
-            joined = [p for p in share.pending if p.status == "accepted" and p.recipient.active
-                      and p.device not in in_map]
-            if joined:
-                devices = [*(d for _, d in secret.shard_map.shards), *(p.device for p in joined)]
-                k = min(len(devices), max(share.threshold, secret.shard_map.threshold))
-                self._install(secret, devices, k, share_id=share.id)
-                for p in joined:
-                    placed = next(pair for pair in secret.shard_map.shards if pair[1] is p.device)
-                    self._user_shards(p.recipient, secret, [placed], posted=True)
-                done = ctx.tick(20, 300)
-                diso = ctx.iso(done)
-                ctx.emit("secret.multi_share.completed", {
-                    "share_id": share.id, "secret": secret.ref, "original_sender": share.sender.ref,
-                    "recipients": [u.ref for u in share.recipients if u.active],
-                    "accepted_by": [p.recipient.ref for p in joined],
-                    "time": {"initiated_at": share.began_iso, "completed_at": diso}}, diso)
+        share.secret.open_shares -= 1
         now = ctx.tick(20, 500)
         iso = ctx.iso(now)
         ctx.emit("backend_message.archived", {"message": share.message, "time": {
             "initiated_at": share.posted_iso, "completed_at": iso}}, iso)
-

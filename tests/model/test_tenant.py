@@ -65,6 +65,9 @@ def test_secrets_are_used_only_by_holders(tenant: Tenant) -> None:
     with pytest.raises(ModelError, match="holds no shard"):
         bob.use(secret)
     alice.share(secret, to=[bob])
+    with pytest.raises(ModelError, match="still in progress"):
+        alice.share(secret, to=[bob])
+    tenant.respond(tenant.open_pending[0].share, accept=1.0)
     with pytest.raises(ModelError, match="already hold or were offered"):
         alice.share(secret, to=[bob])
 
@@ -112,22 +115,35 @@ def test_group_share_offers_a_shard_to_each_member(tenant: Tenant) -> None:
     began = next(e for e in tenant.last_events if e["type"] == "secret.share.began")["data"]
     assert began["kind"] == "group"
     assert began["recipients"]["group"]["name"] == "Platform Engineering"
-    assert len(share.pending) == 3  # everyone but the sender
+    # Everyone but the sender, offered one at a time: each offer names the slot the shard takes.
+    assert len(share.pending) == 1
+    assert len(share.waiting) == 2
     tenant.respond(share, accept=1.0)
     assert len(share.accepted) == 3
-    assert problems(tenant.drain()) == []
+    events = list(tenant.drain())
+    offered = [e["data"]["shard"]["index"] for e in events if e["type"] == "pending_share.created"]
+    total = secret_total = len(alice.devices)
+    assert offered[-3:] == [total + 1, total + 2, total + 3]
+    assert share.secret.shard_map.total == secret_total + 3
+    assert problems(events) == []
 
 
-def test_multi_peer_share_completes_once_with_who_accepted(tenant: Tenant) -> None:
+def test_multi_peer_share_completes_once_per_acceptance_with_who_accepted_so_far(tenant: Tenant) -> None:
     alice, bob, carol, dave = tenant.users[:4]
     secret = alice.create_secret("AWS production root")
     share = alice.multi_share(secret, to=[bob, carol, dave], threshold=2)
-    bob.accept(share)
-    carol.accept(share)
-    events = dave.reject(share)
-    completed = [e for e in events if e["type"] == "secret.multi_share.completed"]
-    assert len(completed) == 1
-    assert {u["email"] for u in completed[0]["data"]["accepted_by"]} == {bob.email, carol.email}
+    with tenant.record() as events:
+        bob.accept(share)
+        carol.accept(share)
+        dave.reject(share)
+    completed = [e["data"] for e in events if e["type"] == "secret.multi_share.completed"]
+    assert [[u["email"] for u in c["accepted_by"]] for c in completed] == [[bob.email], [bob.email, carol.email]]
+    assert [c["recipient"]["email"] for c in completed] == [bob.email, carol.email]
+    assert all([u["email"] for u in c["recipients"]] == [bob.email, carol.email, dave.email] for c in completed)
+    # Each completion follows its recipient's pending_share.accepted; a rejection completes nothing.
+    kinds = types(events)
+    assert kinds.index("pending_share.accepted") < kinds.index("secret.multi_share.completed")
+    assert kinds[-2:] == ["pending_share.rejected", "backend_message.archived"]
     assert secret.shard_map.threshold >= 2
     assert problems(tenant.drain()) == []
 
@@ -184,7 +200,8 @@ def test_entities_look_real() -> None:
         assert len(user.devices) == 3
         for device in user.devices:
             if device.type == "browser_extension":
-                assert device.serial_number is None and device.browser is not None
+                assert device.serial_number is None
+                assert device.browser is not None
                 assert device.os_name in ("macOS", "Windows", "Linux")
                 continue
             assert device.os_name == os_by_type[device.type]
