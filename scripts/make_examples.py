@@ -27,7 +27,7 @@ from typing import Any
 from simulator.model import Tenant
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = 20261204
+SEED = 20261216
 #: The examples in the order they happened: a natural order for one stream.
 ORDER = (
     "idp.settings_updated", "user.created", "scim.updated", "device.registered", "group.created",

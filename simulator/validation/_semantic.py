@@ -9,7 +9,10 @@
   this module restates it for schema-free callers);
 - ``scim.updated`` created or pruned someone;
 - a group's ``member_count`` is the length of its ``members``;
-- ``secret.used``/``secret.deleted``: every device used holds a shard of the map.
+- ``secret.used``/``secret.deleted``: every device used holds a shard of the map;
+- ``secret.used`` names at least ``threshold`` devices (k shards, one per device);
+- nobody completes (or is offered, or accepts) their own share;
+- a pending share's shard index is at most the ``total`` of the map it joins.
 
 The rules run on schema-valid events, so fields have the right types.
 """
@@ -310,3 +313,104 @@ _AFTER_SCHEMA: dict[str, Callable[[dict[str, Any]], bool]] = {
     "group.created": _group_ok,
     "group.deleted": _group_ok,
 }
+
+
+# --- what the product page rules out (issue 15) -------------------------------------------------------
+#
+# Each rule is written once, as the generator that explains it; the fast paths ask the same
+# generator whether it finds anything (these event types are not the hot ones, except
+# secret.used, whose check is one set and one comparison).
+
+def _enough_devices(data: dict[str, Any]) -> Iterator[Problem]:
+    shard_map, device_ids = data.get("shard_map"), data.get("device_ids")
+    if not isinstance(shard_map, dict) or not isinstance(device_ids, list):
+        return
+    threshold, total = shard_map.get("threshold"), shard_map.get("total")
+    if isinstance(total, int) and isinstance(threshold, int) and threshold > total:
+        return  # the map itself is wrong (k > n): its own rule says so
+    try:
+        used = len(set(device_ids))
+    except TypeError:
+        return
+    if isinstance(threshold, int) and used < threshold:
+        yield _error("/data/device_ids", f"secret.used names {used} device(s) but the shard map needs "
+                     f"threshold={threshold} shards to deshard; list one device per shard used")
+
+
+def _not_own_sender(data: dict[str, Any]) -> Iterator[Problem]:
+    sender = data.get("sender") if "sender" in data else data.get("original_sender")
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
+    if not isinstance(sender_id, str):
+        return
+    field = "sender" if "sender" in data else "original_sender"
+    recipient = data.get("recipient")
+    if isinstance(recipient, dict) and recipient.get("id") == sender_id:
+        yield _error("/data/recipient/id", f"the share's {field} {sender_id} is also its recipient; "
+                     "a share goes to someone other than its sender")
+    for position, user in enumerate(data.get("accepted_by") or ()):
+        if isinstance(user, dict) and user.get("id") == sender_id:
+            yield _error(f"/data/accepted_by/{position}/id", f"the share's {field} {sender_id} cannot accept "
+                         "their own share")
+
+
+def _pending_index(data: dict[str, Any]) -> Iterator[Problem]:
+    yield from _not_own_sender(data)
+    shard = data.get("shard")
+    if not isinstance(shard, dict):
+        return
+    index, total = shard.get("index"), shard.get("total")
+    if isinstance(index, int) and isinstance(total, int) and index > total:
+        yield _error("/data/shard/index", f"pending share offers shard index={index} but the map it joins has "
+                     f"total={total}; indexes run from 1 to n")
+
+
+def _and_common(rule: Callable[[dict[str, Any]], Iterator[Problem]],
+                base: Callable[[dict[str, Any]], Iterator[Problem]] = _common,
+                ) -> Callable[[dict[str, Any]], Iterator[Problem]]:
+    def rules(data: dict[str, Any]) -> Iterator[Problem]:
+        yield from base(data)
+        yield from rule(data)
+    return rules
+
+
+def _finds_nothing(rule: Callable[[dict[str, Any]], Iterator[Problem]]) -> Callable[[dict[str, Any]], bool]:
+    def ok(data: dict[str, Any]) -> bool:
+        return next(rule(data), None) is None
+    return ok
+
+
+def _enough_devices_ok(data: dict[str, Any]) -> bool:
+    shard_map, device_ids = data.get("shard_map"), data.get("device_ids")
+    if shard_map.__class__ is not dict or device_ids.__class__ is not list:
+        return True
+    threshold, total = shard_map.get("threshold"), shard_map.get("total")
+    if threshold.__class__ is not int or (total.__class__ is int and threshold > total):
+        return True
+    try:
+        return len(set(device_ids)) >= threshold
+    except TypeError:
+        return True
+
+
+def _all_ok(*checks: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    def ok(data: dict[str, Any]) -> bool:
+        return all(check(data) for check in checks)
+    return ok
+
+
+_PAGE_RULES: dict[str, Callable[[dict[str, Any]], Iterator[Problem]]] = {
+    "secret.share.completed": _not_own_sender,
+    "secret.multi_share.completed": _not_own_sender,
+    "pending_share.created": _pending_index,
+    "pending_share.accepted": _pending_index,
+    "pending_share.rejected": _pending_index,
+}
+for _type, _rule in _PAGE_RULES.items():
+    _RULES[_type] = _and_common(_rule, _RULES.get(_type, _common))
+    _FAST[_type] = _finds_nothing(_rule) if _type not in _FAST else _all_ok(_FAST[_type], _finds_nothing(_rule))
+    _AFTER_SCHEMA[_type] = (_finds_nothing(_rule) if _type not in _AFTER_SCHEMA
+                            else _all_ok(_AFTER_SCHEMA[_type], _finds_nothing(_rule)))
+_RULES["secret.used"] = _and_common(_enough_devices, _RULES["secret.used"])
+_FAST["secret.used"] = _all_ok(_FAST["secret.used"], _enough_devices_ok)
+_AFTER_SCHEMA["secret.used"] = (_enough_devices_ok if "secret.used" not in _AFTER_SCHEMA
+                                else _all_ok(_AFTER_SCHEMA["secret.used"], _enough_devices_ok))
