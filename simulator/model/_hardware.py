@@ -108,6 +108,9 @@ _OS: dict[str, tuple[OsRelease, ...]] = {
     ), key=lambda r: r.released)),
     # Distributions run side by side: the "major" is the distribution, any model runs any.
     "Linux": tuple(sorted((
+        OsRelease("Linux", "Linux", "Ubuntu 22.04.3 LTS", _ms("2023-08-10")),
+        OsRelease("Linux", "Linux", "Fedora 39", _ms("2023-11-07")),
+        OsRelease("Linux", "Linux", "Debian 12.4", _ms("2023-12-10")),
         OsRelease("Linux", "Linux", "Ubuntu 22.04.5 LTS", _ms("2024-09-12")),
         OsRelease("Linux", "Linux", "Ubuntu 24.04.1 LTS", _ms("2024-08-29")),
         OsRelease("Linux", "Linux", "Debian 12.8", _ms("2024-11-09")),
