@@ -1,8 +1,9 @@
 """Group share: a secret is shared with a whole group; members accept or decline one by one.
 
 Alice creates the on-call credentials and shares them with her team's group
-(secret.share.began with kind "group", one pending share per member); each
-member answers; those who accepted get a shard and can deshard it.
+(secret.share.began with kind "group"); the backend offers a shard to one member
+at a time (pending_share.created, naming the index the shard will take), each
+answers in turn; those who accepted get a shard at that index and can deshard it.
 """
 
 DEFAULTS = {"users": 8, "groups": 2}

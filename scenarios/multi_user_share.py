@@ -1,9 +1,10 @@
 """Multi-user share: a multi-peer share where several colleagues each hold one shard.
 
 Alice starts a multi-peer share of the production root credentials to three
-peers with a threshold of two (secret.multi_share.began); each peer's
-pending share is accepted or declined; once all have answered, the new shard
-map is installed and secret.multi_share.completed names who accepted.
+peers with a threshold of two (secret.multi_share.began); the peers are offered
+a shard one at a time; each acceptance installs a new shard map with that peer's
+shard and sends secret.multi_share.completed naming who has accepted so far; a
+peer who declines (pending_share.rejected) completes nothing.
 """
 
 DEFAULTS = {"users": 6}

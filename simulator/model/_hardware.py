@@ -25,6 +25,7 @@ import random
 import string
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = [
     "BROWSERS",
@@ -95,11 +96,13 @@ _OS: dict[str, tuple[OsRelease, ...]] = {
     "iPadOS": _releases("iPadOS", _APPLE_MOBILE),
     "macOS": _releases("macOS", _MACOS),
     "Android/pixel": _releases("Android/pixel", "14 2023-10-04;15 2024-10-15;16 2025-06-10"),
-    "Android/samsung": _releases("Android/samsung", "14 2023-10-30;15 2025-04-07;16 2025-09-15"),
+    "Android/samsung": _releases("Android/samsung", "14 2023-10-30;15 2025-02-07;16 2025-09-15"),
     # Windows 11 feature updates with a cumulative update's build (major = the feature update).
     "Windows": tuple(sorted((
         OsRelease("Windows", "23H2", "11 23H2 (22631.2715)", _ms("2023-11-14")),
         OsRelease("Windows", "23H2", "11 23H2 (22631.4460)", _ms("2024-11-12")),
+        # 24H2 shipped first on Copilot+ PCs (Surface Laptop 7), before its general release.
+        OsRelease("Windows", "24H2", "11 24H2 (26100.712)", _ms("2024-06-18")),
         OsRelease("Windows", "24H2", "11 24H2 (26100.2314)", _ms("2024-11-12")),
         OsRelease("Windows", "24H2", "11 24H2 (26100.2605)", _ms("2024-12-10")),
         OsRelease("Windows", "24H2", "11 24H2 (26100.4349)", _ms("2025-06-10")),
@@ -249,13 +252,31 @@ class DeviceSpec:
     browser: tuple[str, str] | None
 
 
-def _available(models: tuple[Model, ...], now: int) -> list[Model]:
-    # Out by now, and not older than about six years (people replace them).
-    fits = [m for m in models if m.released <= now and now - m.released < 6 * 365 * _DAY_MS]
-    return fits or [min(models, key=lambda m: m.released)]
+def _available(models: tuple[Model, ...], now: int) -> tuple[Model, ...]:
+    return _available_on(models, now // _DAY_MS)
+
+
+@lru_cache(maxsize=512)
+def _available_on(models: tuple[Model, ...], day: int) -> tuple[Model, ...]:
+    # Out by that day, and not older than about six years (people replace them).
+    now = day * _DAY_MS
+    fits = tuple(m for m in models if m.released <= now and now - m.released < 6 * 365 * _DAY_MS)
+    return fits or (min(models, key=lambda m: m.released),)
 
 
 def _os_for(model: Model, now: int, rng: random.Random) -> OsRelease:
+    out = _releases_for(model, now // _DAY_MS)
+    # Most run the latest release their device takes; some lag a release or two.
+    position = len(out) - 1
+    while position > 0 and rng.random() < 0.3:
+        position -= 1
+    return out[position]
+
+
+@lru_cache(maxsize=4096)
+def _releases_for(model: Model, day: int) -> tuple[OsRelease, ...]:
+    """The releases a device of ``model`` may run on ``day``: out by then, within its range."""
+    now = day * _DAY_MS
     releases = _OS[model.track]
     majors = list(dict.fromkeys(r.major for r in releases))
     low = majors.index(model.first_os) if model.first_os in majors else 0
@@ -268,11 +289,7 @@ def _os_for(model: Model, now: int, rng: random.Random) -> OsRelease:
     if not out:
         # The clock runs before the table: the model's first known release.
         out = [next((r for r in releases if r.major in allowed), releases[0])]
-    # Most run the latest release their device takes; some lag a release or two.
-    position = len(out) - 1
-    while position > 0 and rng.random() < 0.3:
-        position -= 1
-    return out[position]
+    return tuple(out)
 
 
 def _serial(model: str, track: str, rng: random.Random) -> str:

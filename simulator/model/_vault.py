@@ -194,8 +194,8 @@ class Vault:
         devices = list(owner.devices[:n])
         if peers and len(devices) < n:
             groups = [g for g in self._directory.groups_of(owner) if g.name in GROUP_POLICIES]
-            pool = [m for g in groups for m in g.members] or self._directory.admins()
-            candidates = [u for u in dict.fromkeys(pool) if u is not owner and u.active and u.devices]
+            pool = list(dict.fromkeys(m for g in groups for m in g.members)) if groups else self._directory.admins()
+            candidates = [u for u in pool if u is not owner and u.devices]
             rng = self._ctx.rng
             for peer in rng.sample(candidates, min(len(candidates), n - len(devices))):
                 devices.append(peer.devices[0])
