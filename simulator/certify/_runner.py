@@ -49,21 +49,22 @@ _GONE = ("cannot connect", "connection closed", "connection error", "ConnectErro
 
 
 class _Spacer:
-    """Spaces requests ``1/rate`` apart on the loop clock: the rate cap that protects the target."""
+    """Spaces requests ``1/rate`` apart on the loop clock: the rate cap that protects the target.
+
+    The same leaky bucket without burst as the sender's pacing: each caller takes the next
+    slot before it awaits, so concurrent callers queue in order without a lock.
+    """
 
     def __init__(self, rate: float) -> None:
         self._interval = 1.0 / rate
         self._next = 0.0
-        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-                now = self._next
-            self._next = now + self._interval
+        now = asyncio.get_running_loop().time()
+        slot = max(self._next, now)
+        self._next = slot + self._interval
+        if slot - now > 0.0005:
+            await asyncio.sleep(slot - now)
 
 
 class Certifier:
@@ -254,7 +255,7 @@ class Certifier:
         got = ", then ".join(str(s.status) if s.status else "no answer" for s in sent)
         alive: bool | None = None
         if case.hostile and not gone:
-            live = self._live(plan, f"alive/{index}")
+            live = self._live(plan, index, "alive")
             status, _, error = await self._send(live)
             alive = 200 <= status < 300
             if not alive:
@@ -265,11 +266,11 @@ class Certifier:
         return CaseResult(id=case.id, section=case.section, owed=case.owed, got=got, verdict=verdict,
                           note=note, hint=hint, sent=tuple(sent), alive=alive), gone
 
-    def _live(self, plan: Plan, tag: str) -> Delivery:
-        """A genuine delivery with a fresh id, signed now."""
-        n = sum(map(ord, tag))
-        event = hostile.renamed(plan.live_events[n % len(plan.live_events)], f"{plan.nonce}/{tag}")
-        return hostile.valid(event, self.secret, now=self.now(), label=tag)
+    def _live(self, plan: Plan, index: int, tag: str) -> Delivery:
+        """A genuine delivery of the ``index``-th type in turn, with a fresh id, signed now."""
+        event = plan.live_events[index % len(plan.live_events)]
+        renamed = hostile.renamed(event, f"{plan.nonce}/{tag}/{index}")
+        return hostile.valid(renamed, self.secret, now=self.now(), label=tag)
 
     async def _burst(self, plan: Plan, count: int, tag: str, *,
                      concurrency: int | None = None) -> tuple[list[int], list[float]]:
@@ -280,9 +281,7 @@ class Certifier:
 
         async def one(i: int) -> None:
             async with limit:
-                event = hostile.renamed(plan.live_events[i % len(plan.live_events)], f"{plan.nonce}/{tag}/{i}")
-                status, latency, _ = await self._send(hostile.valid(event, self.secret, now=self.now(),
-                                                                    label=tag))
+                status, latency, _ = await self._send(self._live(plan, i, tag))
                 statuses.append(status)
                 latencies.append(latency if status else self.settings.timeout)
 
