@@ -54,6 +54,20 @@ def test_the_sdk_answer_to_a_body_it_cannot_parse_is_a_right_answer(chest_certif
     assert "as the official SDKs answer a body they cannot parse" in str(report)
 
 
+def test_catching_only_the_sdks_own_exception_is_caught_out(chest_certify: CertifyFixture,
+                                                           chest_secret: str) -> None:
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    report = chest_certify(sdk_app(chest_secret, catch=WebhookVerificationError), **FAST)
+
+    assert report.failing == ["authenticity/garbage-signature", "authenticity/unprefixed-signature",
+                              "robustness/not-json/truncated", "robustness/not-json/empty",
+                              "robustness/not-json/invalid-utf-8", "robustness/not-json/python-repr",
+                              "robustness/deep-nesting"]
+    assert {report.case(i).got for i in report.failing} == {"500"}
+    assert "never a 500" in report.case("authenticity/garbage-signature").hint
+
+
 def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = -p no:locust -p no:cacheprovider\n"
                      "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
