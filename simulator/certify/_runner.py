@@ -28,7 +28,6 @@ from simulator._signing import SigningSecret, parse_secrets
 from simulator.certify._cases import HINTS, Case, Plan, Settings, make_plan
 from simulator.certify._report import CaseResult, CertifyReport, Sent, percentile, worst
 from simulator.delivery._transports import (
-    Response,
     Transport,
     fixed_headers,
     is_asgi,
@@ -42,6 +41,8 @@ __all__ = ["Certifier"]
 
 # In-process requests need a host; nothing resolves it.
 _IN_PROCESS = "http://testserver"
+# How the app transport says an in-process app raised instead of answering.
+_APP_RAISED = "the app raised"
 # Cases in a row without any answer after which a run stops (each waited the whole timeout).
 _SILENT_CASES = 3
 # Errors that mean nobody answers at the URL any more (as opposed to a slow answer).
@@ -217,12 +218,12 @@ class Certifier:
             headers["authorization"] = self._bearer + ("x" if delivery.label == "wrong-token" else "")
         self._sent += 1
         clock = time.perf_counter()
-        try:
-            response = await self._transport.send(self._transport.prepare_url(self.url), delivery.body,
-                                                   headers, self.settings.timeout)
-        except Exception as exc:  # an in-process app that raised: a server would answer 500
-            response = Response(500, None, f"the app raised {type(exc).__name__}")
-        return response.status, time.perf_counter() - clock, response.error
+        response = await self._transport.send(self._transport.prepare_url(self.url), delivery.body,
+                                               headers, self.settings.timeout)
+        status = response.status
+        if status == 0 and self.app is not None and (response.error or "").startswith(_APP_RAISED):
+            status = 500  # the app crashed on it: a server answers 500 for it
+        return status, time.perf_counter() - clock, response.error
 
     async def _one(self, case: Case, plan: Plan, index: int) -> tuple[CaseResult, bool]:
         """Send one case's deliveries (and a liveness check after a hostile one); grade them.
