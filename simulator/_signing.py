@@ -151,13 +151,15 @@ class Signer:
     Signer(secrets=1, skew=-600, fault='unknown-scheme')
     """
 
-    __slots__ = ("_clock", "_other", "_rng", "_secrets", "fault", "skew")
+    __slots__ = ("_clock", "_macs", "_other", "_rng", "_secrets", "fault", "skew")
 
     def __init__(self, secrets: Iterable[str | SigningSecret] = (), *, clock: Callable[[], float] = time.time,
                  skew: float = 0.0, fault: Fault | None = None, rng: random.Random | None = None) -> None:
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault={fault!r} is not one of {', '.join(FAULTS)}")
         self._secrets = parse_secrets(secrets)
+        # Signed without a fault: the keyed HMAC states ``headers`` copies per message.
+        self._macs = tuple(s._mac for s in self._secrets) if self._secrets and fault is None else None
         self._clock = clock
         self.skew = skew
         self.fault = fault
@@ -193,10 +195,22 @@ class Signer:
                 into: dict[str, str] | None = None) -> dict[str, str]:
         """The three Standard Webhooks headers of one delivery sent now, added to ``into`` (a
         fresh dict when not given) and returned."""
-        stamp = self.timestamp() if timestamp is None else timestamp
+        stamp = int(self._clock() + self.skew) if timestamp is None else timestamp
         out = {} if into is None else into
         out["webhook-id"] = msg_id
-        out["webhook-timestamp"] = str(stamp)
+        out["webhook-timestamp"] = text = str(stamp)
+        macs = self._macs
+        if macs is not None:
+            # The hot path (every delivery of a load test): no fault, keyed states copied.
+            prefix = f"{msg_id}.{text}.".encode()
+            signatures = []
+            for keyed in macs:
+                mac = keyed.copy()
+                mac.update(prefix)
+                mac.update(body)
+                signatures.append("v1," + binascii.b2a_base64(mac.digest(), newline=False).decode())
+            out["webhook-signature"] = " ".join(signatures)
+            return out
         signature = self.signature(msg_id, stamp, body)
         if signature is not None:
             out["webhook-signature"] = signature
