@@ -110,6 +110,9 @@ class Sender:
         self.app = app
         self._transport = transport
         self.ca_file = os.fspath(ca_file) if ca_file is not None else None
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise UsageError(f"--ca-file={self.ca_file!r} is not a file; give the PEM file of the CA that "
+                             "signed the listener's certificate")
         self.insecure = insecure
         self.seed = seed
         self.max_pending = max_pending or max(4096, concurrency * 64)
@@ -277,10 +280,18 @@ class Sender:
     async def _run(self, batches: Iterator[list[Outbound]] | None, journal: Journal | None, *,
                    pending: Iterator[Outbound] | None, disabled: dict[int, str],
                    notes: tuple[str, ...] = (), new_journal: Callable[[], Journal] | None = None) -> Report:
-        transport = self._transport or transport_for(self.app, limit=self.concurrency, ca_file=self.ca_file,
-                                                     insecure=self.insecure)
-        self._engine = engine = Engine(self.settings(), self.endpoints, transport, journal=journal,
-                                       disabled=disabled, clock=self._clock, progress=self._progress)
+        try:
+            transport = self._transport or transport_for(self.app, limit=self.concurrency,
+                                                         ca_file=self.ca_file, insecure=self.insecure)
+            self._engine = engine = Engine(self.settings(), self.endpoints, transport, journal=journal,
+                                           disabled=disabled, clock=self._clock, progress=self._progress)
+        except BaseException:
+            # Refused before the run started: release what the caller opened for it.
+            for opened in (batches, pending, journal):
+                close = getattr(opened, "close", None)
+                if close is not None:
+                    close()
+            raise
         return await engine.run(batches, pending=pending, notes=notes, new_journal=new_journal)
 
 

@@ -37,7 +37,9 @@ class Received:
 class Sink:
     """A loopback HTTP server that records every request and answers as scripted."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ssl_context: Any = None) -> None:
+        #: With an ``ssl.SSLContext``: an https sink (its certificate made by the test).
+        self.ssl_context = ssl_context
         self.received: list[Received] = []
         self.script: dict[str, list[Any]] = {}
         self.default: Any = 204
@@ -54,7 +56,7 @@ class Sink:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}/hook"
 
     def start(self) -> None:
         self._thread.start()
@@ -65,7 +67,8 @@ class Sink:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True,
+                           ssl_context=self.ssl_context)
         await site.start()
         if not self.port:
             server = site._server

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import standardwebhooks
 import trustme
 from aiohttp import web
-from delivery_sink import SECRET, make_events
+from delivery_sink import SECRET, Sink, make_events, write_jsonl
 
 from simulator._exceptions import UsageError
+from simulator.cli import main
 from simulator.delivery import CurlTransport, Sender
 
 pytestmark = pytest.mark.integration
@@ -155,3 +156,39 @@ def test_bad_arguments() -> None:
         CurlTransport(ca_file="/nonexistent/ca.pem")
     with pytest.raises(UsageError, match="only http:// and https://"):
         CurlTransport().prepare_url("ftp://127.0.0.1/x")
+
+
+@pytest.fixture
+def tls_sink(ca: trustme.CA) -> Iterator[Sink]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    server = Sink(ssl_context=context)
+    server.start()
+    yield server
+    server.close()
+
+
+def test_cli_https_with_ca_file_insecure_and_untrusted(tls_sink: Sink, ca_file: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", make_events(3))
+    send = ["send", str(events), "--to", tls_sink.url, "--secret", SECRET, "--retry", "none"]
+    assert main([*send, "--ca-file", str(ca_file)]) == 0
+    out, err = capsys.readouterr()
+    assert "delivered 3" in out
+    assert "warning" not in err
+    # Not trusted: each delivery dead-lettered with a reason that says what to do.
+    assert main(send) == 1
+    out, _ = capsys.readouterr()
+    assert "TLS failed" in out
+    assert "--ca-file" in out
+    assert main([*send, "--insecure"]) == 0
+    out, err = capsys.readouterr()
+    assert "delivered 3" in out
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert warnings == ["chestsim: warning: --insecure: https certificates are not verified; use it only "
+                        "for a staging listener you trust"]
+    assert len(tls_sink.received) == 6
+    assert main([*send, "--ca-file", str(tmp_path / "missing.pem")]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("chestsim: error: --ca-file=")
+    assert len(err.strip().splitlines()) == 1
