@@ -61,10 +61,10 @@ HINTS: dict[str, str] = {
     "recent-timestamp": "allow the tolerance (5 minutes) both ways: a retry may arrive minutes late",
     "missing-signature": _SIGN,
     "empty-signature": _SIGN,
-    "garbage-signature": ("treat any error while verifying (bad base64 in the signature) as a failed "
-                          "signature: 401, never a 500"),
-    "unprefixed-signature": ("accept only 'v1,<base64>' signatures, and treat any error while verifying "
-                             "(no comma) as a failed signature: 401"),
+    "garbage-signature": _SIGN,
+    "unprefixed-signature": "accept only 'v1,<base64>' signatures; " + _SIGN,
+    "crashed-verifying": ("treat any error while verifying (bad base64, no comma, a body that does not "
+                          "decode) as a failed signature: 401, never a 500"),
     "unknown-scheme": "accept only v1 signatures and ignore other schemes",
     "wrong-secret": _SIGN,
     "tampered-body": "compare the signature over the raw body you received",

@@ -243,6 +243,8 @@ class Certifier:
             if status == 0:
                 note = f"no answer: {error}" if error else note
                 gone = gone or _is_gone(error)
+            elif status >= 500 and case.section == "authenticity":
+                hint = HINTS["crashed-verifying"]
             elif case.hostile and verdict != "fail" and latency > self.settings.max_latency:
                 verdict, hint = "fail", HINTS["slow"]
                 note = (f"answered {status} after {latency:.2f}s, past --max-latency="

@@ -66,6 +66,7 @@ def test_catching_only_the_sdks_own_exception_is_caught_out(chest_certify: Certi
                               "robustness/deep-nesting"]
     assert {report.case(i).got for i in report.failing} == {"500"}
     assert "never a 500" in report.case("authenticity/garbage-signature").hint
+    assert "never a 500" in report.case("robustness/not-json/empty").hint
 
 
 def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester) -> None:
@@ -93,3 +94,14 @@ def test_a_failing_certification_prints_the_whole_card(pytester: pytest.Pytester
         "*fix: refuse webhook-timestamp more than the tolerance*",
         "*grade: FAIL*",
     ])
+
+
+def test_chestsims_own_listener_passes_through_chest_certify(chest_certify: CertifyFixture,
+                                                            chest_listener: object) -> None:
+    # A URL target (a running ``chest_listener``): it records what it cannot route rather than
+    # refusing it, which the card may warn about but never fails.
+    report = chest_certify(chest_listener, **FAST)
+
+    assert report.passed, report
+    assert report.target == chest_listener.url  # type: ignore[attr-defined]
+    assert {c.section for c in report.cases if c.verdict == "warn"} <= {"robustness"}
