@@ -197,11 +197,13 @@ def _progress(sources: list[str]) -> Iterator[Callable[[int], None] | None]:
                 return
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+            # No refresh thread: a threaded parent would have to spawn --jobs workers instead of forking.
             bar = state["bar"] = Progress("checking", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                                          console=_stderr_console(), transient=True)
+                                          console=_stderr_console(), transient=True, auto_refresh=False)
             bar.start()
             state["task"] = bar.add_task("validate", total=total or None)
         bar.update(state["task"], completed=state["done"])
+        bar.refresh()
 
     try:
         yield advance

@@ -380,3 +380,27 @@ def test_json_carries_groups_and_every_problem_and_jsonl_streams_them(
     assert [row["line"] for row in rows[:-1]] == list(range(1, 1201))
     assert rows[-1]["summary"]["invalid"] == 1200
     assert rows[-1]["summary"]["groups"][0]["count"] == 1200
+
+
+def test_a_progress_bar_on_a_terminal_once_a_run_takes_a_second(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import simulator.cli._validate as command
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(jsonl(*GOOD))
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    clock = iter([0.0, 0.5, 2.0, 2.5, 3.0, 3.5, 4.0])
+    monkeypatch.setattr(command.time, "monotonic", lambda: next(clock, 5.0))
+    with command._progress([str(path)]) as advance:
+        assert advance is not None
+        advance(100)  # half a second in: nothing yet
+        assert screen.getvalue() == ""
+        advance(100)  # two seconds in: the bar
+    assert "checking" in screen.getvalue()
+    with command._progress(["-"]) as advance:  # nothing to measure on stdin
+        assert advance is None
