@@ -57,23 +57,32 @@ _INDEX = re.compile(r"/\d+(?=/|$)")
 FIRST_LOCATIONS = 3
 
 
-@lru_cache(maxsize=4096)
 def template(message: str) -> str:
     """``message`` with its quoted values and numbers replaced by ``…``: the kind of problem.
 
     >>> template("/timestamp='2026-13-45' is not an RFC 3339 time")
     '/timestamp=… is not an RFC 3339 time'
     """
-    return _VALUES.sub("…", message)
+    # Remembered for sane lengths only: bulk failures repeat their messages, a hostile line need not.
+    return _template(message) if len(message) <= 1024 else _VALUES.sub("…", message)
 
 
 @lru_cache(maxsize=4096)
+def _template(message: str) -> str:
+    return _VALUES.sub("…", message)
+
+
 def pointer_pattern(pointer: str) -> str:
     """A pointer with array indexes as ``*``: one group for every item of a list.
 
     >>> pointer_pattern("/data/shard_map/shards/3/device_id")
     '/data/shard_map/shards/*/device_id'
     """
+    return _pointer_pattern(pointer) if len(pointer) <= 1024 else _INDEX.sub("/*", pointer)
+
+
+@lru_cache(maxsize=4096)
+def _pointer_pattern(pointer: str) -> str:
     return _INDEX.sub("/*", pointer)
 
 

@@ -120,7 +120,11 @@ class Validator:
     def _untyped(self, event: dict[str, Any]) -> list[Problem]:
         name = event.get("type")
         if isinstance(name, str):
-            problems = [Problem("unknown-type", "error", "/type", _unknown_type(name))]
+            # Remembered for names of a sane length only: a 50 MB "type" must not be kept 1,024 times.
+            message = _unknown_type(name) if len(name) <= 200 else \
+                f"unknown event type {name[:40]!r}… ({len(name):,} characters; `chestsim events list` shows the " \
+                f"{len(CATALOG)} keys)"
+            problems = [Problem("unknown-type", "error", "/type", message)]
         else:
             problems = []
         problems.extend(p for p in _schema_problems(self._explainer("envelope"), event) if p.pointer != "/type"

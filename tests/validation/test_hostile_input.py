@@ -126,3 +126,15 @@ def test_every_shape_match_holds_one_of_its_needles(case: tuple[int, str]) -> No
     assume(re.search(_leakguard._SHAPE_PATTERNS[index][0], value))
     assert any(needle in value.lower() for needle in _leakguard._SHAPE_NEEDLES[index])
     assert looks_like_secret(value) is not None
+
+
+def test_a_huge_unknown_type_is_named_short_and_not_remembered() -> None:
+    from simulator.validation import Validator
+    from simulator.validation._validator import _unknown_type
+
+    event = example("user.created") | {"type": "x" * 5_000_000}
+    _unknown_type.cache_clear()
+    [problem] = [p for p in Validator().check(event) if p.code == "unknown-type"]
+    assert len(problem.message) < 200
+    assert "5,000,000 characters" in problem.message
+    assert _unknown_type.cache_info().currsize == 0
