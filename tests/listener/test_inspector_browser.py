@@ -168,6 +168,20 @@ def test_a_delivery_sent_now_appears_without_a_reload(opened: Opened, live: Live
     assert opened.errors == []
 
 
+def test_live_rows_push_old_ones_out_and_older_brings_them_back(opened: Opened, live: Live) -> None:
+    opened.page.add_init_script("window.chestsimMaxRows = 5")
+    page = _open_live(opened, live)
+    event = make_event("group.created", id=f"evt_{uuid.uuid4().hex}")
+    assert live.send(event) == 204
+    _row(page, event["id"]).wait_for()
+    assert page.locator("#rows tr").count() == 5
+    page.click("#older")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length > 5")
+    seqs = [int(s) for s in page.locator("#rows tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")]
+    assert seqs == list(range(seqs[0], seqs[0] - len(seqs), -1))  # nothing skipped at the seam
+    assert opened.errors == []
+
+
 def test_filters_narrow_the_list_on_the_server(opened: Opened, live: Live) -> None:
     page = _open_live(opened, live)
     with Inspection(live.db) as look:

@@ -7,7 +7,9 @@
   const DATA = JSON.parse(document.getElementById("chestsim-data").textContent);
   const LIVE = DATA.mode === "live";
   let VERDICTS = [];            // the listener's own list, from the summary or the report
-  const MAX_ROWS = 1000;        // rows kept in the list; older ones come back with "older deliveries"
+  // Rows kept in the list while live rows arrive; older ones come back with "older deliveries".
+  // (A test sets a small window.chestsimMaxRows before the page loads.)
+  const MAX_ROWS = window.chestsimMaxRows || 1000;
   const WINDOW = 120;           // seconds in the live chart
   const $ = (id) => document.getElementById(id);
 
@@ -198,13 +200,20 @@
       state.shown.add(record.seq);
       made.push(rowFor(record, fresh));
     }
-    if (where === "top") body.prepend(...made);
-    else body.append(...made);
-    while (body.rows.length > MAX_ROWS) {       // keep the page light: the oldest rows go
-      const gone = body.rows[body.rows.length - 1];
-      state.shown.delete(Number(gone.dataset.seq));
-      state.older = Number(gone.dataset.seq);
-      gone.remove();
+    if (where === "top") {
+      body.prepend(...made);
+      // Live rows keep the page light: the oldest go, and "older deliveries" brings them back
+      // (rows asked for with that button stay: the reader wanted them).
+      let trimmed = false;
+      while (body.rows.length > MAX_ROWS) {
+        const gone = body.rows[body.rows.length - 1];
+        state.shown.delete(Number(gone.dataset.seq));
+        gone.remove();
+        trimmed = true;
+      }
+      if (trimmed) state.older = Number(body.rows[body.rows.length - 1].dataset.seq);
+    } else {
+      body.append(...made);
     }
     $("empty").hidden = body.rows.length > 0;
   }
