@@ -33,6 +33,7 @@ import os
 import re
 import secrets
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -44,7 +45,7 @@ import orjson
 from aiohttp import web
 
 from simulator._catalog import CATALOG
-from simulator._exceptions import UsageError
+from simulator._exceptions import InputError, UsageError
 from simulator._version import __version__
 from simulator.listener._inspection import MAX_PAGE, Filters, Inspection, SeqIndex, int_param
 from simulator.listener._server import VERDICTS
@@ -182,7 +183,8 @@ class Inspector:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        with contextlib.suppress(ConnectionError):  # the browser left: nothing to answer
+        # The browser left, or the file became unreadable: the stream ends (a reconnect says why).
+        with contextlib.suppress(ConnectionError, *_UNREADABLE):
             await self._stream(response, filters, after)
         return response
 
@@ -211,6 +213,7 @@ class Inspector:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_UNREADABLE = (sqlite3.Error, InputError, OSError)
 
 
 def _same_host_only(handler: Handler) -> Handler:
@@ -228,7 +231,12 @@ def _same_host_only(handler: Handler) -> Handler:
         if not _is_own_name(host):
             return _json({"error": f"Host {host[:80]!r} is not a name of this machine: open the inspector "
                                    "at http://127.0.0.1:PORT/_chestsim/ (or localhost)"}, status=403)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except _UNREADABLE as exc:
+            # Answered here: an exception escaping to aiohttp would be recorded as a delivery.
+            return _json({"error": f"cannot read the record file ({' '.join(str(exc).split())[:200]})"},
+                         status=503)
 
     return checked
 

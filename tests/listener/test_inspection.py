@@ -322,6 +322,17 @@ async def test_live_views_are_bounded(client: aiohttp.ClientSession, tmp_path: P
         await runner.cleanup()
 
 
+async def test_an_unreadable_file_is_a_503_never_a_recorded_error(
+        inspector_server: tuple[str, Path, Stats, asyncio.Event], client: aiohttp.ClientSession) -> None:
+    url, db, _, _ = inspector_server
+    db.unlink()
+    for path in ("/_chestsim/api/records", "/_chestsim/api/summary", "/_chestsim/api/records/1",
+                 "/_chestsim/api/feed"):
+        async with client.get(url + path) as response:
+            assert response.status == 503
+            assert (await response.json())["error"].startswith("cannot read the record file (")
+
+
 async def test_feed_resumes_from_last_event_id(inspector_server: tuple[str, Path, Stats, asyncio.Event],
                                                client: aiohttp.ClientSession) -> None:
     url, *_ = inspector_server
