@@ -187,7 +187,8 @@ def _register_device(t: Tenant) -> bool:
     # No event removes a device, so a user adds at most one beyond the usual count.
     if len(user.devices) > t.devices_per_user:
         return False
-    t.device_registry.register(user, t.device_registry.plan()[-1])
+    device = t.device_registry.register(user, t.device_registry.plan()[-1])
+    t.vault.device_joined(device)
     return True
 
 

@@ -327,12 +327,14 @@ class Tenant:
     # -- devices ---------------------------------------------------------------------------
 
     def register_device(self, user: User, *, type: str | None = None) -> Device:
-        """Register a new device for ``user`` (``device.registered``)."""
+        """Register a new device for ``user`` (``device.registered``); it joins the shard maps of
+        their secrets that hold fewer shards than their policy asks."""
         with self._ctx.action():
             self.directory.check_user(user)
             if type is not None:
                 self.device_registry.check_type(type)
             device = self.device_registry.register(user, type or self.device_registry.plan()[-1])
+            self.vault.device_joined(device)
         return device
 
     # -- secrets and shares ----------------------------------------------------------------

@@ -187,6 +187,20 @@ class Vault:
                 best = policy
         return best
 
+    def device_joined(self, device: Device) -> None:
+        """A new device of a secret's owner joins the shard maps of their secrets that hold fewer
+        shards than their policy asks: a new installation map with one more shard, on it."""
+        owner = device.owner
+        k, n = self.policy_for(owner)
+        for secret_id in sorted(owner.holdings):
+            secret = self._secret_index[secret_id]
+            shard_map = secret.shard_map
+            if secret.owner is not owner or secret.open_shares or shard_map.total >= n:
+                continue
+            devices = [*(d for _, d in shard_map.shards), device]
+            self._install(secret, devices, max(shard_map.threshold, min(k, len(devices))), share_id=None)
+            self._user_shards(owner, secret, [secret.shard_map.shards[-1]], posted=True)
+
     def _placement(self, owner: User, *, peers: bool) -> tuple[int, list[Device]]:
         """k and the devices that hold a new secret's n shards: the owner's devices first, then
         one device each of peers (their policy group's members, else admins) until n."""

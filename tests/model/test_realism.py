@@ -157,3 +157,17 @@ def test_every_user_works_from_an_office_of_the_tenant(seed: int, users: int, lo
     assert {u.time_zone for u in t.users} <= set(t.directory.offices)
     stream = list(generate("tenant-day", seed=seed, users=users, locale=locale, events=400))
     assert [e["timestamp"] for e in stream] == sorted(e["timestamp"] for e in stream)
+
+
+def test_a_device_that_joins_grows_its_owners_maps_up_to_the_policy() -> None:
+    t = Tenant(seed=4, users=6, devices_per_user=1)
+    owner = t.users[1]
+    k, n = t.vault.policy_for(owner)
+    secret = t.create_secret(owner, "Prod Postgres")  # on the owner's one device
+    assert secret.shard_map.total == 1
+    device = t.register_device(owner, type="mac")
+    kinds = [e["type"] for e in t.last_events]
+    assert kinds[:3] == ["device.registered", "installation_map.posted", "installation_map.deleted"]
+    assert secret.shard_map.total == min(2, n)
+    assert device in [d for _, d in secret.shard_map.shards]
+    assert secret.shard_map.threshold == max(1, min(k, 2))
