@@ -5,7 +5,8 @@ The parts follow what the product page separates: the :class:`~simulator.model._
 :class:`~simulator.model._vault.Vault` (secrets with their shard maps and shares). They share
 one :class:`~simulator.model._context.Context` (clock, randomness, ids, event queue). The
 facade checks each action makes sense, runs it on the part that owns it, and keeps what one
-action emitted; actions that span parts (offboarding) are composed here.
+action emitted; actions that span parts (offboarding) are composed here. The week before
+``start`` is replayed by :func:`~simulator.model._history.replay_week`.
 
 >>> t = Tenant(seed=1, users=3)
 >>> alice, bob = t.users[:2]
@@ -24,18 +25,18 @@ from typing import Any
 
 from simulator._types import Event, JSONObject
 from simulator.model._catalogs import GROUP_NAMES, SECRET_TEMPLATES
-from simulator.model._clock import DEFAULT_START, OfficeHours, VirtualClock, parse_instant
+from simulator.model._clock import DEFAULT_START, VirtualClock, parse_instant
 from simulator.model._context import Context
 from simulator.model._devices import DeviceRegistry
 from simulator.model._directory import Directory
 from simulator.model._entities import Device, Group, ModelError, PendingShare, Secret, Share, User
+from simulator.model._history import replay_week
 from simulator.model._ids import Ids
 from simulator.model._people import DEFAULT_LOCALE, PersonPool
 from simulator.model._vault import Vault
 
 __all__ = ["Tenant"]
 
-_WEEK_MS = 7 * 86_400_000
 
 
 class Tenant:
@@ -87,7 +88,7 @@ class Tenant:
         self.device_registry = DeviceRegistry(ctx, devices_per_user=devices_per_user)
         #: Secrets, shard maps, shares and pending shares.
         self.vault = Vault(ctx, self.directory, domain=self.domain)
-        ctx.history = self._bootstrap()
+        ctx.history = replay_week(self)
 
     def __repr__(self) -> str:
         return (f"Tenant(seed={self.seed!r}, users={self.size!r}, groups={self.group_count!r}, "
@@ -454,90 +455,3 @@ class Tenant:
 
         self._ctx.finish_history()
         return events_of(self, type_, n)
-
-    # -- the tenant as it stands before start ----------------------------------------------
-
-    def _bootstrap(self) -> Iterator[None]:
-        """The tenant's week before ``start``: each step (a person joining with their devices, the
-        IdP, a group, a person's secrets) happens in office hours where the person acting works,
-        on weekdays; the weekend is quiet. A step's own events follow each other closely."""
-        clock, rng = self.clock, self.rng
-        directory, devices, vault = self.directory, self.device_registry, self.vault
-        start = clock.start
-        spu = self.secrets_per_user
-        holders = 1 + max(0, vault.policy[1] - self.devices_per_user)
-        steps = 2 + 2 * self.size + self.group_count
-        expected = 2 + self.size * (1 + self.devices_per_user + spu * (2 + 2 * holders)) + self.group_count
-        # About four and a half office days (less with two offices: the clock waits for each in
-        # turn); each event takes its share, and the time a step does not use passes between steps.
-        budget = (4.5 if len(directory.offices) == 1 else 3.0) * 9 * 3_600_000
-        within = min(budget / expected, 30_000.0)
-        pause = max(0.0, budget / steps - within * expected / steps)
-        hours = OfficeHours()
-        saved_gap = clock.gap_ms
-        clock.now = start - _WEEK_MS
-        clock.gap_ms = within
-
-        def at_work(tz: str) -> None:
-            if clock.gap_ms == 20.0:
-                return
-            opens = hours.next_open(clock.now + int(pause * (0.5 + rng.random())), tz)
-            if opens > start - 3_600_000:
-                # Late history is squeezed in before start rather than cut (a huge tenant).
-                clock.gap_ms = 20.0
-                return
-            clock.now = opens
-
-        try:
-            at_work(directory.offices[0])
-            owner = directory.new_user(source="admin", roles=("owner", "admin"), by={"kind": "system"},
-                                       time_zone=directory.offices[0])
-            for dtype in devices.plan():
-                devices.register(owner, dtype)
-            yield
-            at_work(owner.time_zone)
-            directory.configure_idp(owner)
-            yield
-            # People join office by office, so that nobody waits for another office to open.
-            zones = [directory.office_for_new_user() for _ in range(1, self.size)]
-            for tz in directory.offices:
-                for i, zone in enumerate(zones, 1):
-                    if zone != tz:
-                        continue
-                    at_work(tz)
-                    user = directory.new_user(source=rng.choices(("scim", "admin", "jit"), (0.8, 0.1, 0.1))[0],
-                                              roles=self._roles_for(i), by=None, time_zone=tz)
-                    for dtype in devices.plan():
-                        devices.register(user, dtype)
-                    yield
-            for g in range(self.group_count):
-                name, description = GROUP_NAMES[g % len(GROUP_NAMES)]
-                if g >= len(GROUP_NAMES):
-                    name = f"{name} {g // len(GROUP_NAMES) + 1}"
-                at_work(owner.time_zone)
-                directory.create_group(name, description, source="scim", members=None, by=None)
-                yield
-            users = directory.users()
-            for tz in directory.offices:
-                for user in users:
-                    if user.time_zone != tz:
-                        continue
-                    count = int(spu) + (1 if rng.random() < spu - int(spu) else 0)
-                    if count:
-                        at_work(tz)
-                    for _ in range(count):
-                        vault.create(user, None, None)
-                    yield
-        finally:
-            clock.gap_ms = saved_gap
-            clock.now = max(clock.now, start)
-
-    def _roles_for(self, i: int) -> tuple[str, ...]:
-        if i < 3 or self.rng.random() < 0.03:
-            return ("admin",)
-        r = self.rng.random()
-        if r < 0.02:
-            return ("auditor",)
-        if r < 0.03:
-            return ("billing",)
-        return ("member",)
