@@ -151,6 +151,8 @@ RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^export (\w+)=(\S+)$"), "export"),
     (re.compile(r"^chestsim listen\b"), "listen"),
     (re.compile(r"^(cat \S+ \| )?chestsim\b"), "run"),
+    # Text tools that make an input for the next command (a drifted capture, say).
+    (re.compile(r"^(sed|grep|head|cat|cp) "), "run"),
 ]
 
 
