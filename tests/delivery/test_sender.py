@@ -197,12 +197,14 @@ def test_rate_pacing(sink: Sink) -> None:
 
 
 def test_recorded_pacing_with_speed(sink: Sink) -> None:
-    events = make_events(5, step=1.0)  # 4 s of recorded time
+    events = make_events(5, step=1.0)  # 4 s of recorded time: one event every 50 ms at speed 20
     started = time.monotonic()
     delivery.send(events, to=[sink.url], pace="recorded", speed=20.0, concurrency=1)
-    assert time.monotonic() - started >= 0.18
-    gaps = [b.at - a.at for a, b in zip(sink.received, sink.received[1:], strict=False)]
-    assert min(gaps) >= 0.03
+    # Lower bounds only: no event arrives before its place in the recorded time (a busy machine
+    # may delay some and let the pacer catch up, so gaps between two arrivals prove nothing).
+    offsets = [r.at - started for r in sink.received]
+    assert len(offsets) == 5
+    assert all(offset >= k * 0.05 - 0.005 for k, offset in enumerate(offsets))
 
 
 def test_per_endpoint_concurrency(sink: Sink) -> None:
