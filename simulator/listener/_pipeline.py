@@ -95,6 +95,13 @@ class Pipeline:
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self._secrets = config.secrets
         self._expected_auth = f"Bearer {config.token}".encode() if config.token else None
+        # The listener's own credentials, wherever else a request repeats them (an X-Auth header,
+        # a Referer's query, the body): never stored.
+        known = [config.token] if config.token else []
+        for secret in config.secrets:
+            known += [secret.reveal(), secret.reveal().removeprefix("whsec_")]
+        self._credentials = tuple(c for c in known if len(c) >= 8)
+        self._credential_bytes = tuple(c.encode("utf-8", "surrogateescape") for c in self._credentials)
         self._names: dict[bytes, tuple[str, bool]] = {}
         self._seq = 0
 
@@ -164,6 +171,11 @@ class Pipeline:
 
         if "?" in path:
             path = _stored_path(path)
+        if self._credentials:
+            path = self._scrubbed(path)
+            if body and any(c in body for c in self._credential_bytes):
+                for c in self._credential_bytes:
+                    body = body.replace(c, _REDACTED.encode())
         row = [received_at, method, path, remote, webhook_id, event_id, event_type,
                tenant_id, event_time, status, verdict, signature, reason, problems, fault,
                latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order), header_json,
@@ -203,11 +215,17 @@ class Pipeline:
                 continue
             value = raw_value.decode("utf-8", "surrogateescape")
             headers[name] = value
-            stored[name] = _REDACTED if known[1] else value
+            stored[name] = _REDACTED if known[1] else self._scrubbed(value) if self._credentials else value
         try:
             return headers, orjson.dumps(stored).decode()
         except TypeError:  # undecodable bytes arrive as surrogates; store them replaced
             return headers, orjson.dumps({_printable(k): _printable(v) for k, v in stored.items()}).decode()
+
+    def _scrubbed(self, text: str) -> str:
+        for credential in self._credentials:
+            if credential in text:
+                text = text.replace(credential, _REDACTED)
+        return text
 
     def preload(self, acknowledged: list[str]) -> None:
         """Remember ids acknowledged by an earlier run on the same record file."""

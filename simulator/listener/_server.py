@@ -191,10 +191,13 @@ class _Server:
         await self.recorder.open()
         app = web.Application(client_max_size=self.config.max_body)
         app.router.add_post(self.config.path, self.receive)
-        app.router.add_get("/_chestsim/stats", self.stats_endpoint)
-        app.router.add_get("/_chestsim/events", self.events_endpoint)
+        # The page, its API and the live feed; records and counters are read only by names of
+        # this machine (no DNS rebinding), as the page is.
+        from simulator.listener._web import Inspector, same_host_only
+
+        app.router.add_get("/_chestsim/stats", same_host_only(self.stats_endpoint))
+        app.router.add_get("/_chestsim/events", same_host_only(self.events_endpoint))
         app.router.add_get("/_chestsim/health", self.health_endpoint)
-        from simulator.listener._web import Inspector  # the page, its API and the live feed
 
         Inspector(self.db, self.stats, self.shutting_down).register(app)
         # handler_cancellation stays off (the default): a sender hanging up must not cancel

@@ -51,7 +51,7 @@ from simulator.listener._inspection import MAX_PAGE, Filters, Inspection, SeqInd
 from simulator.listener._server import VERDICTS
 from simulator.listener._stats import Stats
 
-__all__ = ["Inspector", "render_page", "write_report"]
+__all__ = ["Inspector", "render_page", "same_host_only", "write_report"]
 
 _T = TypeVar("_T")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -108,7 +108,7 @@ class Inspector:
         for path, handler in (("/_chestsim", self._redirect), ("/_chestsim/", self.page),
                               ("/_chestsim/api/summary", self.summary), ("/_chestsim/api/records", self.records),
                               ("/_chestsim/api/records/{seq}", self.record), ("/_chestsim/api/feed", self.feed)):
-            app.router.add_get(path, _same_host_only(handler))
+            app.router.add_get(path, same_host_only(handler))
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/_chestsim/")
@@ -216,7 +216,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UNREADABLE = (sqlite3.Error, InputError, OSError)
 
 
-def _same_host_only(handler: Handler) -> Handler:
+def same_host_only(handler: Handler) -> Handler:
     """Refuse a page or API request whose ``Host`` is a name other than this machine's.
 
     A web page elsewhere can point its own domain name at 127.0.0.1 (DNS rebinding) and read

@@ -242,7 +242,8 @@ async def test_endpoints_serve_the_page_pages_and_one_record(listener: RunningLi
     pytest.param("rebound.example:8080", 403, id="dns-rebinding"),
     pytest.param("127.0.0.1.evil.example", 403, id="ip-looking-name"),
 ])
-@pytest.mark.parametrize("path", ["/_chestsim/", "/_chestsim/api/records", "/_chestsim/api/feed?after=x"])
+@pytest.mark.parametrize("path", ["/_chestsim/", "/_chestsim/api/records", "/_chestsim/api/feed?after=x",
+                                  "/_chestsim/events", "/_chestsim/stats"])
 async def test_the_inspector_answers_only_to_this_machines_names(
         listener: RunningListener, client: aiohttp.ClientSession, host: str, status: int, path: str) -> None:
     async with client.get(listener.base_url + path, headers={"Host": host}) as response:
