@@ -59,6 +59,8 @@ class _Node:
     closed: jsonschema_rs.Validator | None = None
     #: The closed copy dropped ``if``/``then`` clauses (the shard map's): passing it proves less.
     lossy: bool = False
+    #: A plain node's whole contract (its ``validator`` is only its skeleton), to back a lossy ``closed``.
+    contract: jsonschema_rs.Validator | None = None
 
 
 #: A part of an event the Python walks must look at: (path, value, known): a leaf its closed
@@ -97,8 +99,14 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
     if depth < _DEPTH and isinstance(node, dict) and node.get("type") == "object" and set(node) <= _PLAIN \
             and node.get("additionalProperties", True) is True:
         skeleton = {key: value for key, value in node.items() if key != "properties"}
+        # Below the root, the whole node is tried first (one call): when it passes, none of its parts is.
+        whole = None if depth == 0 else (_compile(node, registry=None, fast_regex=True),
+                                         _compile(_fold(_close(copy.deepcopy(node), field=name)), registry=None,
+                                                  fast_regex=True))
         return _Node(_compile(skeleton, registry=None, fast_regex=True),
-                     {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()})
+                     {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()},
+                     closed=None if whole is None else whole[1], lossy=b'"if"' in orjson.dumps(node),
+                     contract=None if whole is None else whole[0])
     schema = node if node is not True else {}
     return _Node(_compile(schema, registry=None, fast_regex=True),
                  closed=_compile(_fold(_close(copy.deepcopy(schema), field=name)), registry=None, fast_regex=True),
@@ -109,10 +117,11 @@ def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fai
              suspects: list[Suspect]) -> None:
     closed = node.closed
     if closed is not None and closed.is_valid(value):
-        if not node.lossy or node.validator.is_valid(value):
-            return  # a leaf that is valid, closed and clean
-        _remember(node, value, path, out)
-        return
+        if not node.lossy or (node.contract or node.validator).is_valid(value):
+            return  # a part that is valid, closed and clean
+        if not node.children:
+            _remember(node, value, path, out)
+            return
     if not node.validator.is_valid(value):
         _remember(node, value, path, out)
     if not node.children:
