@@ -10,13 +10,19 @@ smallest part that fails, and remembered by that part's value:
   own skeleton (type, required names) and each property, checked apart. The
   event and its ``data`` are plain in every shipped schema;
 - anything else (a user object, a shard map and its ``if``/``then`` rules, a
-  timestamp) is a *leaf*: ``is_valid`` on its own validator, and on failure its
-  errors, remembered by the leaf's JSON text (up to ``MEMO_SIZE`` entries).
+  timestamp) is a *leaf*: on failure its errors are asked once and
+  remembered by the leaf's JSON text (up to ``MEMO_SIZE`` entries).
+
+Each part below the root is first tried whole against its *closed* copy (no
+unknown field, nothing the leak guard's prefilter looks at; backed by the
+contract where the closed copy dropped ``if``/``then`` clauses): a part that
+passes is valid, closed and clean, and is not looked at again. The parts that
+fail are returned as *suspects*: the only places the Python walks for unknown
+fields and leaks need to visit.
 
 The errors of a plain node are exactly the union of its skeleton's and its
 properties' errors, so the answer is the one the whole-event ``iter_errors``
-gives (a test compares both on every kind of breakage); a schema that is not
-plain at the root is asked whole, as before.
+gives (``tests/validation/test_explain.py`` compares both on random breakage).
 """
 
 from __future__ import annotations
