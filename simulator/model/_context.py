@@ -32,7 +32,7 @@ class Context:
     '2026-11-30T08:00:00.000Z'
     """
 
-    __slots__ = ("_captures", "_queue", "clock", "emitted", "history", "ids", "iso", "last_events", "random",
+    __slots__ = ("_captures", "_event_id", "_queue", "clock", "emitted", "history", "ids", "iso", "last_events", "random",
                  "rng", "tenant_id")
 
     def __init__(self, *, seed: int, start_ms: int, rate: float | None) -> None:
@@ -41,6 +41,7 @@ class Context:
         #: ``rng.random``, bound once: the hot paths call it per event.
         self.random = self.rng.random
         self.ids = Ids(seed=seed)
+        self._event_id = self.ids.event_id
         self.iso = self.clock.formatter
         self.tenant_id = ""
         self.emitted = 0
@@ -51,7 +52,7 @@ class Context:
 
     def emit(self, type_: str, data: JSONObject, iso: str) -> Event:
         """Queue one event (and hand it to every open capture)."""
-        event = {"id": self.ids.event_id(), "type": type_, "timestamp": iso, "tenant_id": self.tenant_id,
+        event = {"id": self._event_id(), "type": type_, "timestamp": iso, "tenant_id": self.tenant_id,
                  "data": data}
         self._queue.append(event)
         self.emitted += 1

@@ -8,7 +8,7 @@ of their shards first); the directory then drops them from groups and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulator._types import Event, JSONObject
@@ -79,9 +79,12 @@ class Directory:
         groups = self._groups
         return groups[self._ctx.rng.randrange(len(groups))]
 
-    def groups_of(self, user: User) -> list[Group]:
-        """The live groups ``user`` belongs to."""
-        return [g for g in self._groups.live() if user in g.members]
+    def groups_of(self, user: User, *, named: Container[str] | None = None) -> list[Group]:
+        """The live groups ``user`` belongs to (only those with a name in ``named``, if given)."""
+        groups = self._groups.live()
+        if named is not None:
+            return [g for g in groups if g.name in named and user in g.members]
+        return [g for g in groups if user in g.members]
 
     def admins(self) -> list[User]:
         """Active users with admin (or owner) rights (read it, never change it)."""

@@ -181,9 +181,9 @@ class Vault:
     def policy_for(self, owner: User) -> tuple[int, int]:
         """(k, n) for a new secret of ``owner``: the strictest policy of their groups, else the tenant's."""
         best = self.policy
-        for group in self._directory.groups_of(owner):
-            policy = GROUP_POLICIES.get(group.name)
-            if policy is not None and policy > best:
+        for group in self._directory.groups_of(owner, named=GROUP_POLICIES):
+            policy = GROUP_POLICIES[group.name]
+            if policy > best:
                 best = policy
         return best
 
@@ -207,7 +207,7 @@ class Vault:
         k, n = self.policy_for(owner)
         devices = list(owner.devices[:n])
         if peers and len(devices) < n:
-            groups = [g for g in self._directory.groups_of(owner) if g.name in GROUP_POLICIES]
+            groups = self._directory.groups_of(owner, named=GROUP_POLICIES)
             pool = list(dict.fromkeys(m for g in groups for m in g.members)) if groups else self._directory.admins()
             candidates = [u for u in pool if u is not owner and u.devices]
             rng = self._ctx.rng
