@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from simulator.model import Tenant, generate
 from simulator.model._clock import OfficeHours, parse_instant
 from simulator.model._hardware import MOBILE_OS, MODELS, device_spec, os_releases
 from simulator.model._vault import GROUP_POLICIES, TENANT_POLICIES
+from tests.model._checks import problems
 
 _TRACK_OF = {m.name: m for models in MODELS.values() for m in models}
 
@@ -171,3 +173,39 @@ def test_a_device_that_joins_grows_its_owners_maps_up_to_the_policy() -> None:
     assert secret.shard_map.total == min(2, n)
     assert device in [d for _, d in secret.shard_map.shards]
     assert secret.shard_map.threshold == max(1, min(k, 2))
+
+
+def _secret_with_a_peer(t: Tenant) -> tuple[Any, Any, Any]:
+    security = t.create_group("Security", members=t.users[:6])
+    owner = security.members[1]
+    secret = t.vault.create(owner, "Root CA recovery codes", None)
+    peer = next(u for u in secret.holders if u is not owner)
+    return owner, secret, peer
+
+
+def test_an_offer_made_stale_by_a_leaving_holder_is_refused_not_installed_at_another_index() -> None:
+    t = Tenant(seed=4, users=10, devices_per_user=2)
+    owner, secret, peer = _secret_with_a_peer(t)
+    outsider = next(u for u in t.users if secret.id not in u.holdings and u.devices)
+    pending = t.share(owner, secret, to=[outsider]).pending[0]
+    assert pending.index == secret.shard_map.total + 1
+    t.offboard(peer)  # the map shrinks: the slot offered no longer follows it
+    events = t.accept(pending)
+    assert events[0]["type"] == "pending_share.rejected"
+    assert "changed" in events[0]["data"]["reason"]
+    assert outsider not in secret.holders
+    assert problems(t.drain()) == []
+
+
+def test_a_sender_who_leaves_mid_share_offers_nothing_more() -> None:
+    t = Tenant(seed=4, users=10, devices_per_user=2)
+    sender = t.users[1]
+    secret = t.create_secret(sender, "Prod Postgres")
+    others = [u for u in t.users if u is not sender and u.devices and "owner" not in u.roles][:3]
+    share = t.share(sender, secret, to=others)
+    assert len(share.pending) == 1
+    t.offboard(sender)
+    assert len(share.pending) == 1  # the first offer was refused; nobody else was asked
+    assert share.pending[0].status == "rejected"
+    assert not share.open
+    assert problems(t.drain()) == []
