@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -151,9 +152,12 @@ def test_install_completion_writes_the_script_for_the_shell(tmp_path: Path) -> N
     import os
 
     env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
-    done = subprocess.run([sys.executable, "-m", "simulator", "--install-completion", "bash"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+    # Typer finds the shell among the parent processes, as it would in a terminal: bash runs it
+    # (`; true` keeps bash from replacing itself with the command).
+    command = f"{shlex.quote(sys.executable)} -m simulator --install-completion; true"
+    done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert "bash completion installed in" in done.stdout, done.stdout + done.stderr
     assert "_CHESTSIM_COMPLETE" in (tmp_path / ".bash_completions" / "chestsim.sh").read_text()
     assert ".bash_completions/chestsim.sh" in (tmp_path / ".bashrc").read_text()
 
