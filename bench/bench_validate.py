@@ -126,8 +126,11 @@ print(json.dumps({"events": count, "seconds": seconds}))
 
 
 def make_file(path: Path, events: int, *, seed: int = 1) -> Path:
-    """A simulated firehose of ``events`` events at ``path`` (kept between runs)."""
-    if path.exists() and sum(1 for _ in path.open("rb")) == events:
+    """A simulated firehose of ``events`` events at ``path`` (kept between runs while the model and schemas stay)."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("schemas/**/*.json"), *root.glob("simulator/model/**/*.py"), *root.glob("scenarios/*.py")]
+    newest = max((p.stat().st_mtime for p in sources), default=0.0)
+    if path.exists() and path.stat().st_mtime >= newest and sum(1 for _ in path.open("rb")) == events:
         return path
     from simulator.model import iter_events, write_events
 

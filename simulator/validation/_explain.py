@@ -11,7 +11,8 @@ smallest part that fails, and remembered by that part's value:
   event and its ``data`` are plain in every shipped schema;
 - anything else (a user object, a shard map and its ``if``/``then`` rules, a
   timestamp) is a *leaf*: on failure its errors are asked once and
-  remembered by the leaf's JSON text (up to ``MEMO_SIZE`` entries).
+  remembered by the leaf's JSON text (up to ``MEMO_SIZE`` entries of at most
+  ``MEMO_KEY_BYTES``: memory stays bounded).
 
 Each part below the root is first tried whole against its *closed* copy (no
 unknown field, nothing the leak guard's prefilter looks at; backed by the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import jsonschema_rs
@@ -39,7 +41,8 @@ from simulator.validation._registry import _by_id, _close, _compile, _fold, _inl
 __all__ = ["Explainer", "Failure"]
 
 #: Remembered explanations per event type; the memo starts over when full (memory stays bounded).
-MEMO_SIZE = 4096
+MEMO_SIZE = 1024
+MEMO_KEY_BYTES = 512
 _PLAIN = frozenset({"type", "properties", "required", "additionalProperties"})
 #: Split plain nodes down to this depth (the event, its data); deeper objects are leaves.
 _DEPTH = 2
@@ -106,17 +109,23 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
             and node.get("additionalProperties", True) is True:
         skeleton = {key: value for key, value in node.items() if key != "properties"}
         # Below the root, the whole node is tried first (one call): when it passes, none of its parts is.
-        whole = None if depth == 0 else (_compile(node, registry=None, fast_regex=True),
-                                         _compile(_fold(_close(copy.deepcopy(node), field=name)), registry=None,
-                                                  fast_regex=True))
-        return _Node(_compile(skeleton, registry=None, fast_regex=True),
+        return _Node(_shared(skeleton),
                      {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()},
-                     closed=None if whole is None else whole[1], lossy=b'"if"' in orjson.dumps(node),
-                     contract=None if whole is None else whole[0])
+                     closed=None if depth == 0 else _shared(_fold(_close(copy.deepcopy(node), field=name))),
+                     lossy=b'"if"' in orjson.dumps(node), contract=None if depth == 0 else _shared(node))
     schema = node if node is not True else {}
-    return _Node(_compile(schema, registry=None, fast_regex=True),
-                 closed=_compile(_fold(_close(copy.deepcopy(schema), field=name)), registry=None, fast_regex=True),
+    return _Node(_shared(schema), closed=_shared(_fold(_close(copy.deepcopy(schema), field=name))),
                  lossy=b'"if"' in orjson.dumps(schema))
+
+
+def _shared(schema: Any) -> jsonschema_rs.Validator:
+    """One compiled validator per distinct schema: the 24 types share their envelope, actors, users…"""
+    return _compiled(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+
+
+@cache
+def _compiled(text: bytes) -> jsonschema_rs.Validator:
+    return _compile(orjson.loads(text), registry=None, fast_regex=True)
 
 
 def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure],
@@ -152,9 +161,11 @@ def _remember(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fa
         key = orjson.dumps(value)
     found = node.memo.get(key)
     if found is None:
-        if len(node.memo) >= MEMO_SIZE:
-            node.memo.clear()
-        found = node.memo[key] = tuple(_failure(error) for error in node.validator.iter_errors(value))
+        found = tuple(_failure(error) for error in node.validator.iter_errors(value))
+        if len(key) <= MEMO_KEY_BYTES:  # a big value is seldom met twice: not worth its memory
+            if len(node.memo) >= MEMO_SIZE:
+                node.memo.clear()
+            node.memo[key] = found
     for failure in found:
         out.append(Failure((*path, *failure.path), failure.kind, failure.detail, failure.instance,
                            failure.message) if path else failure)
