@@ -35,7 +35,7 @@ from simulator._exceptions import (
     UnknownEventType,
     UsageError,
 )
-from simulator._signing import SigningSecret, sign_headers, verify
+from simulator._signing import FAULTS, Signer, SigningSecret, sign_headers, verify
 from simulator._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -70,6 +70,7 @@ _LAZY = {
 
 __all__ = [
     "CATALOG",
+    "FAULTS",
     "ChestsimError",
     "Contract",
     "ContractDiff",
@@ -92,6 +93,7 @@ __all__ = [
     "Sender",
     "SequenceChecker",
     "SignatureError",
+    "Signer",
     "SigningSecret",
     "Tenant",
     "UnknownEventType",
