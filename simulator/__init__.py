@@ -35,7 +35,7 @@ from simulator._exceptions import (
     UnknownEventType,
     UsageError,
 )
-from simulator._signing import FAULTS, Signer, SigningSecret, sign_headers, verify
+from simulator._signing import Signer, SigningSecret, sign_headers, verify
 from simulator._version import __version__
 
 if _typing.TYPE_CHECKING:
@@ -70,7 +70,6 @@ _LAZY = {
 
 __all__ = [
     "CATALOG",
-    "FAULTS",
     "ChestsimError",
     "Contract",
     "ContractDiff",

@@ -54,6 +54,8 @@ async def _serve(listener: Listener, context: ssl.SSLContext | None) -> AsyncIte
         yield listener
     finally:
         await runner.cleanup()
+        # Let closed TLS transports run their connection_lost before the loop ends.
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def test_only_the_transport_package_builds_requests() -> None:
 
     root = Path(__file__).resolve().parents[2]
     client = re.compile(r"ASGITransport\(|WSGITransport\(|httpx\.(Async)?Client\(|import pycurl|ClientSession\(|"
-                        r"FastHttpSession\(")
+                        r"FastHttpSession\(|ClientBuilder\(")
     signature = re.compile(r"""\[["']webhook-(signature|timestamp)["']\]\s*=""")
     clients, signers = [], []
     for folder in ("simulator", "loadtests"):
