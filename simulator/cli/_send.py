@@ -169,7 +169,11 @@ def _interruptible(kept: Callable[[], str], partial: _Partial | None = None) -> 
         if callable(handler):
             handler(signal.SIGINT, frame)
         else:
-            raise KeyboardInterrupt
+            # SIGINT ignored (a `&` job in a script): asyncio installed no Ctrl-C handler, so the
+            # run under way is asked to stop as that handler would have. Not loaded: no run yet.
+            sender = sys.modules.get("simulator.delivery._sender")
+            if sender is None or not sender.request_stop():
+                raise KeyboardInterrupt
 
     try:
         previous: Any = signal.signal(signal.SIGTERM, terminate)

@@ -319,13 +319,52 @@ def _chunks(items: Iterator[Outbound], size: int) -> Iterator[list[Outbound]]:
         yield chunk
 
 
+_STOPS: list[Callable[[], None]] = []  # how to stop each run under way, innermost last
+
+
+def request_stop() -> bool:
+    """Stop the run under way as Ctrl-C would (its in-flight deliveries end and are journalled,
+    then ``KeyboardInterrupt``); False when no run is under way.
+
+    For a SIGTERM handler when SIGINT is ignored (a ``&`` job in a script): then asyncio does
+    not install its own Ctrl-C handler, and a KeyboardInterrupt raised at a random point would
+    leave deliveries in flight unjournalled. Safe to call from a signal handler.
+    """
+    if not _STOPS:
+        return False
+    _STOPS[-1]()
+    return True
+
+
 def _run_sync(coro: Any) -> Report:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        stopped = False
+
+        async def stoppable() -> Report:
+            task, loop = asyncio.current_task(), asyncio.get_running_loop()
+            assert task is not None
+
+            def stop() -> None:
+                nonlocal stopped
+                stopped = True
+                loop.call_soon_threadsafe(task.cancel)
+
+            _STOPS.append(stop)
+            try:
+                outcome: Report = await coro
+                return outcome
+            finally:
+                _STOPS.remove(stop)
+
         with _runner() as runner:
-            result: Report = runner.run(coro)
-        return result
+            try:
+                return runner.run(stoppable())
+            except asyncio.CancelledError:
+                if stopped:
+                    raise KeyboardInterrupt from None
+                raise
     coro.close()
     raise UsageError("send() was called inside a running event loop; use `await Sender(...).send_async(...)`")
 

@@ -37,6 +37,10 @@ def start(args: list[str]) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE, env={**os.environ, "CHESTSIM_SECRET": ""})
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def kill_when(proc: subprocess.Popen[bytes], sink: Sink, received: int, deadline: float = 30.0) -> None:
     stop = time.monotonic() + deadline
     while len(sink.received) < received and proc.poll() is None and time.monotonic() < stop:
@@ -84,12 +88,18 @@ def test_kill_and_resume(sink: Sink, tmp_path: Path) -> None:
     assert duplicates <= len(kill_points) * (8 + OUTCOME_BATCH), duplicates
 
 
-def test_sigterm_flushes_the_journal(sink: Sink, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["sigterm", "sigterm-with-sigint-ignored"])
+def test_sigterm_flushes_the_journal(sink: Sink, tmp_path: Path, sigint_ignored: bool) -> None:
+    # With SIGINT ignored (how a script starts a `&` job), asyncio installs no Ctrl-C handler and
+    # SIGTERM raised KeyboardInterrupt mid-run: deliveries in flight went unjournalled.
     events = make_events(2000)
     path = write_jsonl(tmp_path / "events.jsonl", events)
     journal = tmp_path / "run.db"
     sink.delay = 0.005
-    proc = start(["send", str(path), "--journal", str(journal), "--to", sink.url, "--concurrency", "8"])
+    args = ["send", str(path), "--journal", str(journal), "--to", sink.url, "--concurrency", "8"]
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "CHESTSIM_SECRET": ""},
+                            preexec_fn=_ignore_sigint if sigint_ignored else None)
     deadline = time.monotonic() + 60
     while len(sink.received) < 400 and time.monotonic() < deadline:
         time.sleep(0.01)
