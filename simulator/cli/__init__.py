@@ -33,6 +33,7 @@ from simulator.cli import (  # noqa: F401  (each module registers its commands o
     _validate,
 )
 from simulator.cli._app import app
+from simulator.cli._output import drop_stdout
 
 __all__ = ["app", "main"]
 
@@ -73,14 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (``chestsim generate | head``): not an error.
-        _silence_stdout()
+        drop_stdout()
         return 0
     except SystemExit as exc:
         # Click answers a broken pipe with sys.exit(1) even outside standalone mode; 1 means
         # "payloads invalid" here, so a reader that left early (| head) is answered as above.
         context = exc.__context__
         if isinstance(context, OSError) and context.errno == errno.EPIPE:
-            _silence_stdout()
+            drop_stdout()
             return 0
         raise
     except (UsageError, click.FileError) as exc:
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in _OUTPUT_ERRNOS or exc.filename is not None:
             raise _Internal(exc) from exc
-        _silence_stdout()  # what is still buffered would fail again at exit
+        drop_stdout()  # what is still buffered would fail again at exit
         reason = "it is closed" if exc.errno == errno.EBADF else exc.strerror or str(exc)
         _error(f"cannot write the output: {reason}; send it somewhere with room (> file on another disk), "
                "not to a closed or full stream")
@@ -157,11 +158,3 @@ def _guard_standard_streams() -> None:
         sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()), encoding="utf-8")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (lives as long as the process)
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass

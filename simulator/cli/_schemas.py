@@ -6,7 +6,6 @@ import enum
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -14,7 +13,7 @@ import typer
 
 from simulator._exceptions import UsageError
 from simulator.cli._app import OutputFormat, schemas_app
-from simulator.cli._validate import _drop_stdout
+from simulator.cli._output import to_stdout
 
 
 class ExportFormat(enum.StrEnum):
@@ -65,7 +64,7 @@ def export_command(
         document = contract.bundle()
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
     if out is None or out == "-":
-        _to_stdout(lambda: sys.stdout.buffer.write(data), f"{chosen.value} document",
+        to_stdout(lambda: sys.stdout.buffer.write(data), f"{chosen.value} document",
                    f"--out {chosen.value}.json")
         return
     _write_whole(Path(out), data)
@@ -112,18 +111,5 @@ def diff_command(
 
     diff = diff_contracts(load_contract(old, examples=False), load_contract(new, examples=False),
                           strict_enums=strict_enums)
-    _to_stdout(diff.write_json if format is OutputFormat.json else diff.write_text, "diff", "> diff.txt")
+    to_stdout(diff.write_json if format is OutputFormat.json else diff.write_text, "diff", "> diff.txt")
     raise typer.Exit(diff.exit_code)
-
-
-def _to_stdout(write: Callable[[], object], what: str, elsewhere: str) -> None:
-    """Run ``write`` (which prints to stdout); a full or closed stdout is one line, exit 2."""
-    try:
-        write()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise  # the reader left (| head): not an error
-    except OSError as exc:
-        _drop_stdout()  # what is still buffered would fail again at exit
-        raise UsageError(f"cannot write the {what} to standard output: {exc.strerror or exc}; "
-                         f"write it to a file with room ({elsewhere})") from None

@@ -17,6 +17,7 @@ import typer
 from simulator._exceptions import UsageError
 from simulator._units import parse_size
 from simulator.cli._app import app
+from simulator.cli._output import drop_stdout, to_stdout
 
 _EPILOG = (
     "Exit codes: 0 every event valid; 1 some events invalid (including lines that are not JSON, "
@@ -140,27 +141,22 @@ def validate_command(
             except OSError as exc:
                 if on_problem is None:
                     raise
-                _drop_stdout()
+                drop_stdout()
                 raise UsageError(f"cannot write problems to standard output: {exc.strerror or exc}; "
                                  "redirect it to a file with room (> problems.jsonl)") from None
         for message in report.input_errors:
             print(f"chestsim: error: {message}", file=sys.stderr)
         if (drift_patch or patched_schemas) and report.drift is not None:
             _write_patch(report.drift, drift_patch, patched_schemas)
-        try:
+        def write() -> None:
             if format is ValidateFormat.json:
                 report.write_json()
             elif format is ValidateFormat.jsonl:
                 sys.stdout.buffer.write(orjson.dumps({"summary": _summary(report)}) + b"\n")
             else:
                 report.write_text(show=show.value)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise  # the reader left (| head): not an error
-        except OSError as exc:
-            _drop_stdout()  # what is still buffered would fail again at exit
-            raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}; "
-                             "redirect it to a file with room (> report.txt)") from None
+
+        to_stdout(write, "report", "> report.txt")
         raise typer.Exit(report.exit_code)
 
 
@@ -256,14 +252,6 @@ def _write_patch(drift: Any, patch_file: str | None, folder: str | None) -> None
           + (f"; patched contract in {folder} (check again with --schemas {folder})" if folder else ""),
           file=sys.stderr)
 
-
-def _drop_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def _cpus() -> int:

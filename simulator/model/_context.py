@@ -98,11 +98,8 @@ class Context:
     @contextmanager
     def action(self) -> Iterator[list[Event]]:
         """One action: capture its events and keep them as :attr:`last_events`."""
-        self.finish_history()
-        box: list[Event] = []
-        self._captures.append(box)
-        try:
-            yield box
-        finally:
-            self._captures.pop()
-            self.last_events = box
+        with self.capture() as box:
+            try:
+                yield box
+            finally:
+                self.last_events = box
