@@ -15,7 +15,7 @@ help:
 	@echo "make specs     fetch the AsyncAPI 3.0 specification schema the contract tests check against (npm)"
 	@echo "make test-fast the suite without slow tests (wheel build, crash loops, Locust)"
 	@echo "make lint      ruff + mypy --strict"
-	@echo "make browser   install Debian's Chromium for the browser tests when it is missing (as root)"
+	@echo "make browser   install Debian's Chromium and wrk for the browser and load tests when missing (as root)"
 	@echo "make bench     side-by-side benchmarks (bench/), never part of make test"
 	@echo "make loadtest  a short headless Locust firehose against chestsim listen"
 
@@ -42,8 +42,10 @@ $(ASYNCAPI_SPEC):
 
 specs: $(ASYNCAPI_SPEC)
 
+# Debian's Chromium (browser tests) and wrk (the SIGTERM-under-load test, benches), each when missing.
 browser:
-	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; }
+	@missing="$$(test -x $(CHROMIUM) || echo chromium) $$(command -v wrk >/dev/null || echo wrk)"; \
+	if [ -n "$$(echo $$missing)" ]; then apt-get update && apt-get install -y $$missing; fi
 
 demo: $(STAMP)
 	$(BIN)/chestsim demo
