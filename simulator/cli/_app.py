@@ -48,14 +48,6 @@ app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(schemas_app, name="schemas")
 
 
-def _metavar_alone(self: typer.core.TyperArgument, ctx: typer.Context) -> str | None:
-    # Typer 0.29 prints an argument's type after its name even when a metavar names it
-    # ("PATH <str>"); the metavar says it all, as it already does for options.
-    return None if self.metavar is not None else _display_type_rich(self, ctx)
-
-
-_display_type_rich = typer.core.TyperArgument.display_type_rich
-typer.core.TyperArgument.display_type_rich = _metavar_alone  # type: ignore[method-assign,assignment]
 
 
 class OutputFormat(enum.StrEnum):
