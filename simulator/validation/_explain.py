@@ -28,7 +28,6 @@ gives (``tests/validation/test_explain.py`` compares both on random breakage).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from simulator.validation._registry import _by_id, _close, _compile, _fold, _inline
+from simulator.validation._registry import _by_id, _close, _compile, _fold, _inline, json_copy
 
 __all__ = ["Explainer", "Failure"]
 
@@ -84,7 +83,7 @@ class Explainer:
 
     def __init__(self, schema_id: str) -> None:
         docs = _by_id()
-        self._root = _plan(_fold(_inline(copy.deepcopy(docs[schema_id]), schema_id, docs)), 0)
+        self._root = _plan(_fold(_inline(json_copy(docs[schema_id]), schema_id, docs)), 0)
 
     def failures(self, event: Any) -> list[Failure]:
         """Every schema error of ``event`` (empty when it is valid)."""
@@ -104,6 +103,45 @@ class Explainer:
         return out, suspects
 
 
+    def clean_outside(self, event: Any, path: tuple[str, ...]) -> bool:
+        """True when every part of ``event`` but the one at ``path`` is valid, closed and clean.
+
+        Then the event's schema errors, unknown fields and leaks all lie in
+        that part. Walks the plain nodes down to ``path`` (the only nodes
+        ``Explainer`` splits): each one's skeleton holds (its type, its
+        required names), no member is one its schema lacks, and every member
+        off the path passes its part's closed validator. A plain node holds no
+        rule that reads two members together, so that is the whole check.
+        """
+        node, value = self._root, event
+        for name in path:
+            children = node.children
+            if not children or value.__class__ is not dict or not node.validator.is_valid(value):
+                return False
+            for member, item in value.items():
+                if member != name:
+                    child = children.get(member)
+                    if child is None or not _clean(child, item):
+                        return False
+            child = children.get(name)
+            value = value.get(name, _ABSENT)
+            if child is None or value is _ABSENT:
+                return False
+            node = child
+        return True
+
+
+_ABSENT: Any = object()
+
+
+def _clean(node: _Node, value: Any) -> bool:
+    """``value`` passes the part's closed validator (backed by its contract where the closed copy is lossy)."""
+    closed = node.closed
+    if closed is None or not closed.is_valid(value):
+        return False
+    return not node.lossy or (node.contract or node.validator).is_valid(value)
+
+
 def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
     if depth < _DEPTH and isinstance(node, dict) and node.get("type") == "object" and set(node) <= _PLAIN \
             and node.get("additionalProperties", True) is True:
@@ -111,10 +149,10 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
         # Below the root, the whole node is tried first (one call): when it passes, none of its parts is.
         return _Node(_shared(skeleton),
                      {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()},
-                     closed=None if depth == 0 else _shared(_fold(_close(copy.deepcopy(node), field=name))),
+                     closed=None if depth == 0 else _shared(_fold(_close(json_copy(node), field=name))),
                      lossy=b'"if"' in orjson.dumps(node), contract=None if depth == 0 else _shared(node))
     schema = node if node is not True else {}
-    return _Node(_shared(schema), closed=_shared(_fold(_close(copy.deepcopy(schema), field=name))),
+    return _Node(_shared(schema), closed=_shared(_fold(_close(json_copy(schema), field=name))),
                  lossy=b'"if"' in orjson.dumps(schema))
 
 
@@ -165,7 +203,7 @@ def _remember(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fa
         if len(key) <= MEMO_KEY_BYTES:  # a big value is seldom met twice: not worth its memory
             if len(node.memo) >= MEMO_SIZE:
                 node.memo.clear()
-            node.memo[key] = found
+            node.memo[bytes(memoryview(key))] = found  # a copy: orjson's own buffer holds 4 KiB or more
     for failure in found:
         out.append(Failure((*path, *failure.path), failure.kind, failure.detail, failure.instance,
                            failure.message) if path else failure)

@@ -53,6 +53,8 @@ class Entry:
 _VALUES = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b(?:evt|msg)_[0-9A-Za-z]+|"
                      r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|(?:^|(?<==))-?\d+(?:\.\d+)?\b")
 _INDEX = re.compile(r"/\d+(?=/|$)")
+#: Problems whose group ``Report.add`` remembers (it starts over when full: memory stays bounded).
+_GROUPS_REMEMBERED = 4096
 #: Locations kept per group (the first ones met).
 FIRST_LOCATIONS = 3
 
@@ -141,6 +143,8 @@ class Report:
     sink: Callable[[Entry], None] | None = None
     #: How the capture differs from the contract (``validate`` always sets it).
     drift: Drift | None = None
+    #: (event type, problem) → its group: bulk failures repeat the same problem (bounded, see ``add``).
+    _group_of: dict[tuple[str | None, Problem], Group] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
@@ -156,11 +160,17 @@ class Report:
     def add(self, entry: Entry, *, keep: bool = True) -> None:
         """Count a problem in its group, and keep it (up to ``max_errors``) or hand it to ``sink``."""
         problem = entry.problem
-        key = (entry.event_type, problem.code, problem.severity, pointer_pattern(problem.pointer),
-               template(problem.message))
-        group = self.groups.get(key)
+        # Bulk failures repeat the same problem: its group is remembered by (type, problem).
+        group = self._group_of.get((entry.event_type, problem))
         if group is None:
-            group = self.groups[key] = Group(*key)
+            key = (entry.event_type, problem.code, problem.severity, pointer_pattern(problem.pointer),
+                   template(problem.message))
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = Group(*key)
+            if len(self._group_of) >= _GROUPS_REMEMBERED:
+                self._group_of.clear()
+            self._group_of[(entry.event_type, problem)] = group
         group.count += 1 + entry.repeats
         if len(group.first) < FIRST_LOCATIONS:
             group.first.append(entry)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from simulator.validation._drift import Drift, _Optional, optional_fields
-from simulator.validation._duplicates import maybe_duplicates
+from simulator.validation._duplicates import duplicate_problems, maybe_duplicates
 from simulator.validation._leakguard import _at
 from simulator.validation._problem import Problem
 from simulator.validation._reader import (
@@ -153,21 +153,22 @@ class _Run:
         if not problems and sequencer is None:
             self.totals.setdefault(event_type, [0, 0, 0])[0] += 1
             return
-        if event_type is not None:
-            for problem in problems:
-                if problem.code == "unknown-field" or problem.keyword == "enum":
-                    value = _at(event, problem.pointer)
-                    where = f"{path}:{line}"
-                    if problem.code == "unknown-field":
-                        drift.note_unknown(event_type, problem.pointer, value, where)
-                    else:
-                        drift.note_enum(event_type, problem.pointer, value, where)
         event_id = event.get("id") if event.__class__ is dict else None
         if event_id.__class__ is not str:
             event_id = None
+        errors = 0
+        add = report.add
         for problem in problems:
-            report.add(Entry(path, line, event_id, event_type, problem))
-        errors = sum(1 for p in problems if p.is_error)
+            if problem.severity == "error":
+                errors += 1
+            if event_type is not None and (problem.code == "unknown-field" or problem.keyword == "enum"):
+                value = _at(event, problem.pointer)
+                where = f"{path}:{line}"
+                if problem.code == "unknown-field":
+                    drift.note_unknown(event_type, problem.pointer, value, where)
+                else:
+                    drift.note_enum(event_type, problem.pointer, value, where)
+            add(Entry(path, line, event_id, event_type, problem))
         warnings = len(problems) - errors
         if sequencer is not None:
             for finding in sequencer.feed(event, f"{path}:{line}"):
@@ -223,16 +224,21 @@ class _Run:
             is_valid = closed.get(event_type) if event_type.__class__ is str else None
             if is_valid is None and event_type.__class__ is str:
                 is_valid = checker.fast_path(event_type)
-            if is_valid is not None and is_valid(event) and not semantic(event):
-                if dumps(event) == raw or not maybe_duplicates(raw, event):
+            if is_valid is None:
+                self._event(path, line, event, checker.check_parsed(raw, event))
+                continue
+            if is_valid(event):
+                problems = semantic(event)
+                if not problems and (dumps(event) == raw or not maybe_duplicates(raw, event)):
                     valid[event_type] = valid.get(event_type, 0) + 1
                     if note is not None:
                         note(event_type, event, self._optional(event_type))
                     continue
-                self._event(path, line, event, checker.check_parsed(raw, event))
-                continue
-            self._event(path, line, event, checker.check_parsed(raw, event) if maybe_duplicates(raw, event)
-                        else checker.check(event))
+            else:
+                problems = checker.check_refused(event, event_type)
+            if maybe_duplicates(raw, event):
+                problems = duplicate_problems(raw, event, strict=checker.strict) + problems
+            self._event(path, line, event, problems)
         totals = self.totals
         for event_type, count in valid.items():
             totals.setdefault(event_type, [0, 0, 0])[0] += count

@@ -18,7 +18,7 @@ import orjson
 from simulator._catalog import CATALOG, lookup
 from simulator._exceptions import UnknownEventType
 from simulator.validation._duplicates import duplicate_problems, maybe_duplicates
-from simulator.validation._explain import Explainer, Failure
+from simulator.validation._explain import Explainer, Failure, Suspect
 from simulator.validation._leakguard import leaks, leaks_at, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import (
@@ -52,7 +52,7 @@ class Validator:
     'envelope'
     """
 
-    __slots__ = ("_explainers", "_types", "fast_paths", "strict")
+    __slots__ = ("_explainers", "_shortcuts", "_types", "fast_paths", "strict")
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
@@ -63,6 +63,8 @@ class Validator:
         #: the types met so far; ``fast_path`` adds the others.
         self.fast_paths: dict[str, Callable[[Any], bool]] = {}
         self._explainers: dict[str, Explainer] = {}
+        #: Event type → the ways its events were seen to fail at one part only (see ``_Shortcut``).
+        self._shortcuts: dict[str, list[_Shortcut]] = {}
 
     def __repr__(self) -> str:
         return f"Validator(strict={self.strict!r})"
@@ -115,7 +117,40 @@ class Validator:
             return self._untyped(event)
         if schema.closed.is_valid(event):
             return check_schema_valid(event)
-        return self._explain(event, schema)
+        return self._refused(event, schema)
+
+    def check_refused(self, event: dict[str, Any], name: str) -> list[Problem]:
+        """``check`` for an event whose type's fast path (``fast_paths[name]``) refused it: skips that call."""
+        schema = self._types.get(name) or self._schema(name)
+        return self._untyped(event) if schema is None else self._refused(event, schema)
+
+    def _refused(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
+        shortcuts = self._shortcuts.get(schema.key)
+        if shortcuts is not None:
+            for shortcut in shortcuts:
+                found = shortcut.problems(event)
+                if found is not None:
+                    return list(found)
+        problems, suspects = self._explain(event, schema)
+        if len(suspects) == 1 and suspects[0][2]:
+            self._remember(schema.key, suspects[0], problems)
+        return problems
+
+    def _remember(self, name: str, suspect: Suspect, problems: list[Problem]) -> None:
+        """Keep the problems of an event that failed at one part only, for the next event that fails there alike."""
+        path, value, _ = suspect
+        where = pointer(path)
+        if not path or not all(part.__class__ is str for part in path) or not any(p.is_error for p in problems) \
+                or not all(p.pointer == where or p.pointer.startswith(where + "/") for p in problems):
+            return  # semantic rules ran (they read the whole event), or a problem lies outside the part
+        shortcuts = self._shortcuts.setdefault(name, [])
+        shortcut = next((s for s in shortcuts if s.path == path), None)
+        if shortcut is None:
+            if len(shortcuts) >= _SHORTCUTS_PER_TYPE:
+                return
+            shortcut = _Shortcut(path, self._explainer(name))  # type: ignore[arg-type]
+            shortcuts.append(shortcut)
+        shortcut.keep(value, problems)
 
     def _untyped(self, event: dict[str, Any]) -> list[Problem]:
         name = event.get("type")
@@ -132,7 +167,7 @@ class Validator:
         leaked = leaks(event) if not leak_prefilter().is_valid(event) else []
         return _shorten(redact(problems, event, leaked)) + leaked
 
-    def _explain(self, event: dict[str, Any], schema: Compiled) -> list[Problem]:
+    def _explain(self, event: dict[str, Any], schema: Compiled) -> tuple[list[Problem], list[Suspect]]:
         failures, suspects = self._explainer(schema.key).explain(event)
         problems = _problems(failures)
         # Only the parts that failed their closed validators can hold unknown fields or leaks.
@@ -157,7 +192,67 @@ class Validator:
         if not any(p.is_error for p in problems):
             problems.extend(check_semantic(event))
         # Schema messages quote the offending value: never echo secret material.
-        return _shorten(redact(problems, event, leaked)) + leaked
+        return _shorten(redact(problems, event, leaked)) + leaked, suspects
+
+
+#: Parts of one event type remembered as failing alone; bounded, as are the values kept per part.
+_SHORTCUTS_PER_TYPE = 8
+_VALUES_PER_SHORTCUT = 1024
+_VALUE_BYTES = 512
+
+
+class _Shortcut:
+    """The problems of events of one type that fail at one part only, by that part's JSON text.
+
+    Captures are broken in bulk and alike: 20,000 events with the same bad
+    timestamp. The first is explained part by part; the next ones are
+    recognised by two checks: the part's text is one seen before, and every
+    other part is valid, closed and clean (``Explainer.clean_outside``: the
+    explainer's own validators, nothing compiled anew). Then
+    the event's problems are exactly the remembered ones: schema errors,
+    unknown fields and leaks all lie in the part, and they depend on its
+    value alone (the semantic rules run only on events free of errors).
+    """
+
+    __slots__ = ("explainer", "memo", "path")
+
+    def __init__(self, path: tuple[str, ...], explainer: Explainer) -> None:
+        self.path = path
+        self.explainer = explainer
+        self.memo: dict[bytes, tuple[Problem, ...]] = {}
+
+    def keep(self, value: Any, problems: list[Problem]) -> None:
+        key = _text(value)
+        if key is None or len(key) > _VALUE_BYTES:
+            return  # a big value is seldom met twice: not worth its memory
+        if len(self.memo) >= _VALUES_PER_SHORTCUT:
+            self.memo.clear()
+        self.memo[bytes(memoryview(key))] = tuple(problems)  # a copy: orjson's own buffer holds 4 KiB or more
+
+    def problems(self, event: dict[str, Any]) -> tuple[Problem, ...] | None:
+        """The event's problems when it fails at this part only, with a value seen before; else None."""
+        node: Any = event
+        for name in self.path:
+            if node.__class__ is not dict:
+                return None
+            node = node.get(name, _ABSENT)
+        if node is _ABSENT:
+            return None
+        key = _text(node)
+        found = self.memo.get(key) if key is not None else None
+        if found is None or not self.explainer.clean_outside(event, self.path):
+            return None
+        return found
+
+
+_ABSENT: Any = object()
+
+
+def _text(value: Any) -> bytes | None:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an event built in Python may hold what JSON cannot
+        return None
 
 
 @lru_cache(maxsize=1024)

@@ -87,3 +87,91 @@ def test_the_part_by_part_check_finds_what_the_whole_event_walks_find(case: tupl
         {(p.pointer, p.message) for p in leaks(event)}
     if leaks(event):
         assert not leak_prefilter().is_valid(event)
+
+
+# --- events that fail alike: the remembered answer is the slow path's -------------------------------
+
+_WARM: dict[bool, Validator] = {}
+
+
+def _break_at(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(event)
+    parent: Any = out
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = copy.deepcopy(value)
+    return out
+
+
+@st.composite
+def alike_failures(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An event broken at one part, then another event of its type broken there the same way (and maybe more)."""
+    key = draw(st.sampled_from(_TYPES))
+    first = example(key, draw(st.sampled_from(["full", "minimal"])))
+    parts = [p for p in _paths(first) if 1 <= len(p) <= 3 and p[0] != "type"]
+    path = draw(st.sampled_from(parts))
+    value = draw(_ODD_VALUES)
+    second = _break_at(example(key, draw(st.sampled_from(["full", "minimal"]))), path, value) \
+        if _has(example(key, "full"), path) and _has(example(key, "minimal"), path) else _break_at(first, path, value)
+    # Then break the second event somewhere else too, or not.
+    for _ in range(draw(st.integers(0, 2))):
+        elsewhere = [p for p in _paths(second) if p and p[:len(path)] != path and path[:len(p)] != p]
+        if not elsewhere:
+            break
+        where = draw(st.sampled_from(elsewhere))
+        parent: Any = second
+        for part in where[:-1]:
+            parent = parent[part]
+        action = draw(st.sampled_from(["set", "delete", "add"]))
+        if action == "set":
+            parent[where[-1]] = copy.deepcopy(draw(_ODD_VALUES))
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[where[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(_NAMES)] = copy.deepcopy(draw(_ODD_VALUES))
+    return _break_at(first, path, value), second
+
+
+def _has(event: Any, path: tuple[Any, ...]) -> bool:
+    for part in path[:-1]:
+        if not isinstance(event, dict) or part not in event:
+            return False
+        event = event[part]
+    return isinstance(event, dict)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(alike_failures(), st.booleans())
+def test_an_event_failing_like_one_before_gets_the_slow_paths_answer(
+        case: tuple[dict[str, Any], dict[str, Any]], strict: bool) -> None:
+    # A validator that has explained the first event answers the second from what it remembered when
+    # the second fails at the same part with the same value and nowhere else; in every case its answer
+    # is the one a fresh validator works out in full.
+    first, second = case
+    warm = _WARM.setdefault(strict, Validator(strict=strict))
+    warm.check(first)
+    assert warm.check(second) == Validator(strict=strict).check(second)
+    assert warm.check(first) == Validator(strict=strict).check(first)
+
+
+def test_bulk_failures_are_answered_from_memory() -> None:
+    # 200 events with the same bad timestamp: explained once, the other 199 recognised (the explainer
+    # is not asked again), with the same problems.
+    events = [dict(example(key, "full"), timestamp="2026-13-45") for key in _TYPES for _ in range(8)][:200]
+    validator = Validator()
+    expected = [Validator().check(event) for event in events]
+    asked: list[int] = []
+    real = Validator._explain
+
+    def counting(self: Validator, event: dict[str, Any], schema: Any) -> Any:
+        asked.append(1)
+        return real(self, event, schema)
+
+    Validator._explain = counting  # type: ignore[method-assign]
+    try:
+        answers = [validator.check(event) for event in events]
+    finally:
+        Validator._explain = real  # type: ignore[method-assign]
+    assert answers == expected
+    assert len(asked) == len({event["type"] for event in events})  # once per event type
+    assert all(p.pointer == "/timestamp" for found in answers for p in found)
