@@ -69,6 +69,8 @@ class _Node:
     lossy: bool = False
     #: A plain node's whole contract (its ``validator`` is only its skeleton), to back a lossy ``closed``.
     contract: jsonschema_rs.Validator | None = None
+    #: A plain node's members whose closed copies are lossy: the only ones a passing ``closed`` leaves open.
+    lossy_members: tuple[tuple[str, _Node], ...] = ()
 
 
 #: A part of an event the Python walks must look at: (path, value, known): a leaf its closed
@@ -101,7 +103,6 @@ class Explainer:
         suspects: list[Suspect] = []
         _explain(self._root, event, (), out, suspects)
         return out, suspects
-
 
     def clean_outside(self, event: Any, path: tuple[str, ...]) -> bool:
         """True when every part of ``event`` but the one at ``path`` is valid, closed and clean.
@@ -139,18 +140,36 @@ def _clean(node: _Node, value: Any) -> bool:
     closed = node.closed
     if closed is None or not closed.is_valid(value):
         return False
-    return not node.lossy or (node.contract or node.validator).is_valid(value)
+    return not node.lossy or _dropped_hold(node, value)
+
+
+def _dropped_hold(node: _Node, value: Any) -> bool:
+    """For a value a lossy part's closed copy passed: the ``if``/``then`` clauses that copy dropped hold too.
+
+    A plain node holds no rule across its members, so only its lossy members
+    are asked, each against its own contract (a device, a shard map: small),
+    not the whole node's (measured: a ``data`` contract call cost twice the
+    closed one).
+    """
+    if node.children and value.__class__ is dict:
+        for name, member in node.lossy_members:
+            item = value.get(name, _ABSENT)
+            if item is not _ABSENT and not _dropped_hold(member, item):
+                return False
+        return True
+    return (node.contract or node.validator).is_valid(value)
 
 
 def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
     if depth < _DEPTH and isinstance(node, dict) and node.get("type") == "object" and set(node) <= _PLAIN \
             and node.get("additionalProperties", True) is True:
         skeleton = {key: value for key, value in node.items() if key != "properties"}
+        children = {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()}
         # Below the root, the whole node is tried first (one call): when it passes, none of its parts is.
-        return _Node(_shared(skeleton),
-                     {child: _plan(schema, depth + 1, child) for child, schema in node.get("properties", {}).items()},
+        return _Node(_shared(skeleton), children,
                      closed=None if depth == 0 else _shared(_fold(_close(json_copy(node), field=name))),
-                     lossy=b'"if"' in orjson.dumps(node), contract=None if depth == 0 else _shared(node))
+                     lossy=b'"if"' in orjson.dumps(node), contract=None if depth == 0 else _shared(node),
+                     lossy_members=tuple((child, plan) for child, plan in children.items() if plan.lossy))
     schema = node if node is not True else {}
     return _Node(_shared(schema), closed=_shared(_fold(_close(json_copy(schema), field=name))),
                  lossy=b'"if"' in orjson.dumps(schema))
@@ -170,7 +189,7 @@ def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fai
              suspects: list[Suspect]) -> None:
     closed = node.closed
     if closed is not None and closed.is_valid(value):
-        if not node.lossy or (node.contract or node.validator).is_valid(value):
+        if not node.lossy or _dropped_hold(node, value):
             return  # a part that is valid, closed and clean
         if not node.children:
             _remember(node, value, path, out)
