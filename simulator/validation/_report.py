@@ -159,18 +159,7 @@ class Report:
 
     def add(self, entry: Entry, *, keep: bool = True) -> None:
         """Count a problem in its group, and keep it (up to ``max_errors``) or hand it to ``sink``."""
-        problem = entry.problem
-        # Bulk failures repeat the same problem: its group is remembered by (type, problem).
-        group = self._group_of.get((entry.event_type, problem))
-        if group is None:
-            key = (entry.event_type, problem.code, problem.severity, pointer_pattern(problem.pointer),
-                   template(problem.message))
-            group = self.groups.get(key)
-            if group is None:
-                group = self.groups[key] = Group(*key)
-            if len(self._group_of) >= _GROUPS_REMEMBERED:
-                self._group_of.clear()
-            self._group_of[(entry.event_type, problem)] = group
+        group = self._group_of.get((entry.event_type, entry.problem)) or self._group(entry.event_type, entry.problem)
         group.count += 1 + entry.repeats
         if len(group.first) < FIRST_LOCATIONS:
             group.first.append(entry)
@@ -180,6 +169,33 @@ class Report:
             self.sink(entry)
             return
         self.keep(entry)
+
+    def add_problem(self, path: str, line: int, event_id: str | None, event_type: str | None,
+                    problem: Problem) -> None:
+        """``add(Entry(...))``, with the entry made only where it is kept (bulk failures drop most)."""
+        group = self._group_of.get((event_type, problem)) or self._group(event_type, problem)
+        group.count += 1
+        entry = None
+        if len(group.first) < FIRST_LOCATIONS:
+            entry = Entry(path, line, event_id, event_type, problem)
+            group.first.append(entry)
+        if self.sink is not None:
+            self.sink(entry or Entry(path, line, event_id, event_type, problem))
+        elif self.max_errors is not None and len(self.entries) >= self.max_errors:
+            self.dropped += 1
+        else:
+            self.entries.append(entry or Entry(path, line, event_id, event_type, problem))
+
+    def _group(self, event_type: str | None, problem: Problem) -> Group:
+        """The group of a problem; bulk failures repeat the same problem, so it is remembered by (type, problem)."""
+        key = (event_type, problem.code, problem.severity, pointer_pattern(problem.pointer), template(problem.message))
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group(*key)
+        if len(self._group_of) >= _GROUPS_REMEMBERED:
+            self._group_of.clear()
+        self._group_of[(event_type, problem)] = group
+        return group
 
     def keep(self, entry: Entry) -> None:
         """Keep a problem for the listing (up to ``max_errors``; the rest are counted in ``dropped``)."""

@@ -157,7 +157,7 @@ class _Run:
         if event_id.__class__ is not str:
             event_id = None
         errors = 0
-        add = report.add
+        add = report.add_problem
         for problem in problems:
             if problem.severity == "error":
                 errors += 1
@@ -168,7 +168,7 @@ class _Run:
                     drift.note_unknown(event_type, problem.pointer, value, where)
                 else:
                     drift.note_enum(event_type, problem.pointer, value, where)
-            add(Entry(path, line, event_id, event_type, problem))
+            add(path, line, event_id, event_type, problem)
         warnings = len(problems) - errors
         if sequencer is not None:
             for finding in sequencer.feed(event, f"{path}:{line}"):
