@@ -25,7 +25,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from simulator.listener._lane import Lane
 
 __all__ = ["BODY", "HANDLING", "HEADERS", "IDLE", "ConnectionGuard", "Limits"]
 
@@ -48,13 +51,19 @@ class Limits:
 
 
 class _Guarded(asyncio.Protocol):
-    """aiohttp's protocol for one connection, behind a phase and a clock reading."""
+    """One connection: a phase and a clock reading in front of the webhook lane or aiohttp.
 
-    __slots__ = ("expired", "guard", "heads", "inner", "phase", "since", "transport")
+    aiohttp's protocol (``inner``) is made on the first read the lane does not take; from then
+    on it has the connection for good (see ``_lane.py``).
+    """
 
-    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
+    __slots__ = ("expired", "factory", "guard", "heads", "held", "inner", "pending", "phase", "remote",
+                 "since", "transport")
+
+    def __init__(self, guard: ConnectionGuard, factory: Callable[[], asyncio.Protocol]) -> None:
         self.guard = guard
-        self.inner: asyncio.Protocol | None = inner
+        self.factory = factory
+        self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
         self.phase = IDLE
         self.since = guard.loop.time()
@@ -62,15 +71,18 @@ class _Guarded(asyncio.Protocol):
         self.heads = 0
         #: The phase whose deadline closed this connection, if one did.
         self.expired: str | None = None
+        #: Lane answers not written yet, and what arrived meanwhile for aiohttp (kept in order).
+        self.pending = 0
+        self.held: list[bytes] | None = None
+        self.remote: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
         if not self.guard.admit(self):
-            self.inner = None
             self.transport.abort()
             return
-        assert self.inner is not None
-        self.inner.connection_made(transport)
+        if self.guard.lane is None:
+            self._hand_over(())
 
     def data_received(self, data: bytes) -> None:
         if self.phase is IDLE:
@@ -79,6 +91,39 @@ class _Guarded(asyncio.Protocol):
             self.heads = _heads_parsed(self.inner)
         if self.inner is not None:
             self.inner.data_received(data)
+            return
+        if self.held is not None:
+            self.held.append(data)
+            return
+        lane = self.guard.lane
+        if lane is not None and lane.take(self, data):
+            return
+        if self.pending:
+            # Answers the lane owes come first: aiohttp gets the rest once they are written.
+            self.held = [data]
+            assert self.transport is not None
+            self.transport.pause_reading()
+            return
+        self._hand_over((data,))
+
+    def answered(self) -> None:
+        """A lane answer was written: back to idle, or on to aiohttp with what was held."""
+        self.pending -= 1
+        if self.pending:
+            return
+        self.phase, self.since = IDLE, self.guard.loop.time()
+        held, self.held = self.held, None
+        if held is not None and self.transport is not None and not self.transport.is_closing():
+            self.phase = HEADERS
+            self._hand_over(held)
+            self.transport.resume_reading()
+
+    def _hand_over(self, data: tuple[bytes, ...] | list[bytes]) -> None:
+        assert self.transport is not None
+        self.inner = inner = self.factory()
+        inner.connection_made(self.transport)
+        for chunk in data:
+            inner.data_received(chunk)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
@@ -102,9 +147,9 @@ class _Guarded(asyncio.Protocol):
             self.transport.close()
 
 
-def _handler_running(inner: asyncio.Protocol | None) -> bool:
+def _handler_running(connection: _Guarded) -> bool:
     # aiohttp marks a request whose handler runs; read only by the sweep, never per request.
-    return bool(getattr(inner, "_request_in_progress", False))
+    return connection.pending > 0 or bool(getattr(connection.inner, "_request_in_progress", False))
 
 
 def _heads_parsed(inner: asyncio.Protocol | None) -> int:
@@ -121,8 +166,11 @@ class ConnectionGuard:
     refusals are only counted in ``closed``).
     """
 
-    def __init__(self, limits: Limits, *, on_expired: Callable[[_Guarded, str, str | None], None]) -> None:
+    def __init__(self, limits: Limits, *, on_expired: Callable[[_Guarded, str, str | None], None],
+                 lane: Lane | None = None) -> None:
         self.limits = limits
+        #: Takes plain webhook requests before aiohttp sees them (None: aiohttp has every connection).
+        self.lane = lane
         self.loop = asyncio.get_running_loop()
         self.on_expired = on_expired
         self._open: dict[asyncio.BaseTransport, _Guarded] = {}
@@ -135,7 +183,11 @@ class ConnectionGuard:
 
     def protocol_factory(self, inner: Callable[[], Any]) -> Callable[[], asyncio.Protocol]:
         """Wrap aiohttp's protocol factory."""
-        return lambda: _Guarded(self, inner())
+        return lambda: _Guarded(self, inner)
+
+    def lane_connections(self) -> list[_Guarded]:
+        """The open connections aiohttp never took (only the lane answered them)."""
+        return [c for c in self._open.values() if c.inner is None]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._sweep(), name="chestsim-connection-guard")
@@ -150,7 +202,7 @@ class ConnectionGuard:
     def admit(self, connection: _Guarded) -> bool:
         if len(self._open) >= self.limits.max_connections:
             waiting = [c for c in self._open.values() if c.phase in (IDLE, HEADERS)
-                       and not _handler_running(c.inner)]
+                       and not _handler_running(c)]
             if not waiting:
                 self._count("refused")
                 return False
@@ -186,7 +238,7 @@ class ConnectionGuard:
             now = self.loop.time()
             for connection in list(self._open.values()):
                 phase = connection.phase
-                running = _handler_running(connection.inner)
+                running = _handler_running(connection)
                 if phase is HEADERS and not running and _heads_parsed(connection.inner) > connection.heads:
                     connection.phase, connection.since = IDLE, now  # answered between two sweeps
                     continue

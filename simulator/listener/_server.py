@@ -40,8 +40,9 @@ from simulator._catalog import lookup
 from simulator._exceptions import UnknownEventType, UsageError
 from simulator.listener._config import Listener
 from simulator.listener._faults import DROP, HANG
+from simulator.listener._lane import UNRECORDED, Lane, answer_parts
 from simulator.listener._limits import BODY, HANDLING, IDLE, ConnectionGuard, Limits
-from simulator.listener._pipeline import Preset, Raw
+from simulator.listener._pipeline import Outcome, Preset, Raw
 from simulator.listener._recorder import RecorderFailed, make_recorder
 from simulator.listener._records import Record, RecordStore
 from simulator.listener._stats import Stats
@@ -176,6 +177,7 @@ class _Server:
         self.shutting_down = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.guard: ConnectionGuard | None = None
+        self.lane: Lane | None = None
         self.unrecorded = 0
         self._http_log = logging.Logger("chestsim.listener.http", logging.DEBUG)
         self._http_log.propagate = False
@@ -207,8 +209,12 @@ class _Server:
                                      keepalive_timeout=self.config.idle_timeout)
         await self._runner.setup()
         config = self.config
+        # Fault injection (latency, drops, hangs) needs a task per request: aiohttp's road only.
+        self.lane = None if config.faults else Lane(
+            path=config.path, max_body=config.max_body, loop=self.loop, clock=config.clock,
+            submit=self.recorder.submit, answered=self._lane_answered)
         self.guard = ConnectionGuard(Limits(config.header_timeout, config.body_timeout, config.idle_timeout,
-                                            config.max_connections), on_expired=self._expired)
+                                            config.max_connections), on_expired=self._expired, lane=self.lane)
         site = _GuardedSite(self._runner, self.guard, config.host, config.port)
         try:
             await site.start()
@@ -222,15 +228,40 @@ class _Server:
         """Stop accepting, let requests in flight finish (their records commit), then close the file."""
         self.shutting_down.set()
         try:
+            if self.lane is not None:
+                self.lane.closing = True
             if self.guard is not None:
                 await self.guard.stop()
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
+            if self.guard is not None:
+                await self._close_lane_connections(self.guard)
         finally:
             await self.recorder.close()
             if self._tmpdir is not None:
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    async def _close_lane_connections(self, guard: ConnectionGuard) -> None:
+        """Let the lane's answers in flight be written (their batches commit meanwhile), then close."""
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        # Bounded by the shutdown timeout; a batch commits within milliseconds.
+        while any(c.pending for c in guard.lane_connections()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in guard.lane_connections():
+            if connection.transport is not None:
+                connection.transport.close()
+
+    def _lane_answered(self, outcome: Outcome | None, received_at: float, started: float) -> None:
+        """Count a request the lane answered (``None``: not recorded, answered 500)."""
+        seconds = time.perf_counter() - started
+        if outcome is None:
+            self.unrecorded += 1
+            self.stats.count(500, "error", None, None, None, False, False, None, seconds, received_at)
+            return
+        status, verdict, _, event_type, webhook_id, signature, duplicate, out_of_order, fault, _, _ = outcome
+        self.stats.count(status, verdict, event_type, webhook_id, signature, duplicate, out_of_order, fault,
+                         seconds, received_at)
 
     # -- the webhook pipeline -------------------------------------------------------------------
 
@@ -273,7 +304,7 @@ class _Server:
             self.stats.observe(status=500, verdict="error", event_type=None, webhook_id=None,
                                duplicate=False, out_of_order=False, fault=None,
                                seconds=time.perf_counter() - started, received_at=received_at)
-            return _error(500, "error", "could not record the request; see the listener's output")
+            return _error(500, "error", UNRECORDED)
 
         status, verdict, reason, event_type, webhook_id, signature, duplicate, out_of_order, fault, \
             latency, retry_after = outcome
@@ -289,15 +320,8 @@ class _Server:
             _drop(request)
         if connection is not None:
             guard.phase(request.transport, IDLE)  # type: ignore[union-attr]
-        if status < 300:
-            headers = {"x-chestsim-verdict": verdict}
-            if duplicate:
-                headers["x-chestsim-duplicate"] = "1"
-            return web.Response(status=status, headers=headers)
-        response = _error(status, verdict, reason or "")
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
-        return response
+        headers, body = answer_parts(status, verdict, reason, duplicate, retry_after)
+        return web.Response(status=status, headers=headers, body=body or None)
 
     def _abandoned(self, request: web.Request, received_at: float, body_size: int, reason: str) -> None:
         """Record a request whose body never arrived whole (no answer was given: status 0)."""
@@ -336,11 +360,13 @@ class _Server:
         return web.json_response({"ok": True, "url": self.running.url}, dumps=_dumps)
 
     def snapshot(self) -> dict[str, Any]:
-        """The counters, and the connections open and closed by the guard (by cause)."""
+        """The counters, the connections open and closed by the guard (by cause), and the requests
+        the webhook lane answered (the others took aiohttp's road)."""
         snapshot = self.stats.snapshot()
         guard = self.guard
         snapshot["connections"] = {"open": len(guard) if guard is not None else 0,
-                                   "closed": dict(guard.closed) if guard is not None else {}}
+                                   "closed": dict(guard.closed) if guard is not None else {},
+                                   "lane_answers": self.lane.answers if self.lane is not None else 0}
         return snapshot
 
     async def stats_endpoint(self, request: web.Request) -> web.StreamResponse:
