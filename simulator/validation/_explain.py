@@ -71,6 +71,8 @@ class _Node:
     contract: jsonschema_rs.Validator | None = None
     #: A plain node's members whose closed copies are lossy: the only ones a passing ``closed`` leaves open.
     lossy_members: tuple[tuple[str, _Node], ...] = ()
+    #: A plain node's required member names.
+    required: frozenset[str] = frozenset()
 
 
 #: A part of an event the Python walks must look at: (path, value, known): a leaf its closed
@@ -104,35 +106,65 @@ class Explainer:
         _explain(self._root, event, (), out, suspects)
         return out, suspects
 
-    def clean_outside(self, event: Any, path: tuple[str, ...]) -> bool:
-        """True when every part of ``event`` but the one at ``path`` is valid, closed and clean.
+    def explain_part(self, event: Any, path: tuple[str, ...]) -> tuple[list[Failure], list[Suspect]]:
+        """``explain(event)`` for an event known to be valid, closed and clean outside the part at ``path``.
 
-        Then the event's schema errors, unknown fields and leaks all lie in
-        that part. Walks the plain nodes down to ``path`` (the only nodes
-        ``Explainer`` splits): each one's skeleton holds (its type, its
-        required names), no member is one its schema lacks, and every member
-        off the path passes its part's closed validator. A plain node holds no
-        rule that reads two members together, so that is the whole check.
+        Only the plain nodes on the way (their skeletons: a required member
+        may be the part, absent) and the part itself are visited, in the order
+        ``explain`` visits them, so the answer is the same.
         """
+        out: list[Failure] = []
+        suspects: list[Suspect] = []
         node, value = self._root, event
-        for name in path:
-            children = node.children
-            if not children or value.__class__ is not dict or not node.validator.is_valid(value):
-                return False
-            for member, item in value.items():
-                if member != name:
-                    child = children.get(member)
-                    if child is None or not _clean(child, item):
-                        return False
-            child = children.get(name)
-            value = value.get(name, _ABSENT)
-            if child is None or value is _ABSENT:
-                return False
+        for depth, name in enumerate(path):
+            if not node.validator.is_valid(value):
+                _remember(node, value, path[:depth], out)
+            item = value.get(name, _ABSENT)
+            child = node.children.get(name)
+            if depth < len(path) - 1:
+                if child is None or item is _ABSENT:
+                    raise ValueError(f"no plain node at {path[:depth + 1]!r}")
+                node, value = child, item
+            elif item is not _ABSENT:
+                if child is None:
+                    suspects.append((path, item, False))
+                else:
+                    _explain(child, item, path, out, suspects)
+        return out, suspects
+
+    def part(self, holder: tuple[str, ...]) -> tuple[bool, frozenset[str]]:
+        """Whether ``holder`` runs through plain nodes only (the root is ``()``), and the last one's required names."""
+        node = self._root
+        for name in holder:
+            child = node.children.get(name)
+            if child is None or not child.children:
+                return False, frozenset()
             node = child
-        return True
+        return bool(node.children), node.required
+
+    def dropped_hold_outside(self, event: Any, path: tuple[str, ...]) -> bool:
+        """For an event a lossy closed validator passed with the part at ``path`` patched: the clauses
+        that validator dropped hold everywhere else too."""
+        return _dropped_hold_outside(self._root, event, path)
 
 
 _ABSENT: Any = object()
+
+
+def _dropped_hold_outside(node: _Node, value: Any, path: tuple[str, ...]) -> bool:
+    if not node.lossy or value.__class__ is not dict:
+        return True
+    head, rest = path[0], path[1:]
+    for name, member in node.lossy_members:
+        item = value.get(name, _ABSENT)
+        if item is _ABSENT:
+            continue
+        if name == head:
+            if rest and not _dropped_hold_outside(member, item, rest):
+                return False
+        elif not _dropped_hold(member, item):
+            return False
+    return True
 
 
 def _clean(node: _Node, value: Any) -> bool:
@@ -169,7 +201,8 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
         return _Node(_shared(skeleton), children,
                      closed=None if depth == 0 else _shared(_fold(_close(json_copy(node), field=name))),
                      lossy=b'"if"' in orjson.dumps(node), contract=None if depth == 0 else _shared(node),
-                     lossy_members=tuple((child, plan) for child, plan in children.items() if plan.lossy))
+                     lossy_members=tuple((child, plan) for child, plan in children.items() if plan.lossy),
+                     required=frozenset(node.get("required", ())))
     schema = node if node is not True else {}
     return _Node(_shared(schema), closed=_shared(_fold(_close(json_copy(schema), field=name))),
                  lossy=b'"if"' in orjson.dumps(schema))

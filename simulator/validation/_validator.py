@@ -128,29 +128,53 @@ class Validator:
         shortcuts = self._shortcuts.get(schema.key)
         if shortcuts is not None:
             for shortcut in shortcuts:
-                found = shortcut.problems(event)
+                found = shortcut.problems(self, event, schema)
                 if found is not None:
-                    return list(found)
-        problems, suspects = self._explain(event, schema)
-        if len(suspects) == 1 and suspects[0][2]:
-            self._remember(schema.key, suspects[0], problems)
+                    return found
+        failures, suspects = self._explainer(schema.key).explain(event)
+        problems = self._problems(event, schema, failures, suspects)
+        self._learn(event, schema, suspects, problems)
         return problems
 
-    def _remember(self, name: str, suspect: Suspect, problems: list[Problem]) -> None:
-        """Keep the problems of an event that failed at one part only, for the next event that fails there alike."""
-        path, value, _ = suspect
+    def _learn(self, event: dict[str, Any], schema: Compiled, suspects: list[Suspect],
+               problems: list[Problem]) -> None:
+        """Remember how an event failed when it failed at one part only, for the next that fails there alike."""
+        if len(suspects) == 1:
+            path, value, known = suspects[0]
+            kind = "leaf" if known else "unknown"
+        elif not suspects and problems and len({p.pointer for p in problems}) == 1:
+            # A member missing, and nothing else: the problem sits on the object that lacks it.
+            holder = tuple(part.replace("~1", "/").replace("~0", "~") for part in problems[0].pointer.split("/")[1:])
+            ok, required = self._explainer(schema.key).part(holder)
+            node: Any = event
+            for part in holder:
+                node = node.get(part) if node.__class__ is dict else None
+            missing = sorted(required.difference(node)) if ok and node.__class__ is dict else []
+            if len(missing) != 1:
+                return
+            path, value, kind = (*holder, missing[0]), _ABSENT, "absent"
+        else:
+            return
         where = pointer(path)
-        if not path or not all(part.__class__ is str for part in path) or not any(p.is_error for p in problems) \
-                or not all(p.pointer == where or p.pointer.startswith(where + "/") for p in problems):
-            return  # semantic rules ran (they read the whole event), or a problem lies outside the part
-        shortcuts = self._shortcuts.setdefault(name, [])
-        shortcut = next((s for s in shortcuts if s.path == path), None)
+        if not path or not all(part.__class__ is str for part in path) or path == ("type",) \
+                or not all(p.pointer == where or p.pointer.startswith(where + "/") or kind == "absent"
+                           for p in problems):
+            return  # a problem lies outside the part
+        shortcuts = self._shortcuts.setdefault(schema.key, [])
+        shortcut = next((s for s in shortcuts if s.path == path and s.kind == kind), None)
         if shortcut is None:
             if len(shortcuts) >= _SHORTCUTS_PER_TYPE:
                 return
-            shortcut = _Shortcut(path, self._explainer(name))  # type: ignore[arg-type]
+            explainer = self._explainer(schema.key)
+            if not explainer.part(path[:-1])[0]:  # type: ignore[arg-type]
+                return
+            patch = _MISSING if kind == "unknown" else _example_value(schema.key, path)  # type: ignore[arg-type]
+            if patch is None:
+                return
+            shortcut = _Shortcut(path, kind, patch, explainer)  # type: ignore[arg-type]
             shortcuts.append(shortcut)
-        shortcut.keep(value, problems)
+        if any(p.is_error for p in problems):  # else the semantic rules ran: they read the whole event
+            shortcut.keep(value, problems)
 
     def _untyped(self, event: dict[str, Any]) -> list[Problem]:
         name = event.get("type")
@@ -167,8 +191,9 @@ class Validator:
         leaked = leaks(event) if not leak_prefilter().is_valid(event) else []
         return _shorten(redact(problems, event, leaked)) + leaked
 
-    def _explain(self, event: dict[str, Any], schema: Compiled) -> tuple[list[Problem], list[Suspect]]:
-        failures, suspects = self._explainer(schema.key).explain(event)
+    def _problems(self, event: dict[str, Any], schema: Compiled, failures: list[Failure],
+                  suspects: list[Suspect]) -> list[Problem]:
+        """The problems of an event from its schema failures and the parts to walk for unknown fields and leaks."""
         problems = _problems(failures)
         # Only the parts that failed their closed validators can hold unknown fields or leaks.
         unknown: list[str] = []
@@ -192,7 +217,7 @@ class Validator:
         if not any(p.is_error for p in problems):
             problems.extend(check_semantic(event))
         # Schema messages quote the offending value: never echo secret material.
-        return _shorten(redact(problems, event, leaked)) + leaked, suspects
+        return _shorten(redact(problems, event, leaked)) + leaked
 
 
 #: Parts of one event type remembered as failing alone; bounded, as are the values kept per part.
@@ -202,47 +227,86 @@ _VALUE_BYTES = 512
 
 
 class _Shortcut:
-    """The problems of events of one type that fail at one part only, by that part's JSON text.
+    """The problems of events of one type that fail at one part only: by that part's JSON text.
 
     Captures are broken in bulk and alike: 20,000 events with the same bad
-    timestamp. The first is explained part by part; the next ones are
-    recognised by two checks: the part's text is one seen before, and every
-    other part is valid, closed and clean (``Explainer.clean_outside``: the
-    explainer's own validators, nothing compiled anew). Then
-    the event's problems are exactly the remembered ones: schema errors,
-    unknown fields and leaks all lie in the part, and they depend on its
-    value alone (the semantic rules run only on events free of errors).
+    timestamp, a field missing from every event of a release, a new field.
+    The first is explained part by part. An event of the type that fails
+    later is tried against each shortcut: with its part put right (a value
+    from the type's shipped example; for an unknown member, the member
+    taken out) it must pass the type's closed validator — the one every
+    valid event keeps hot — and the clauses that validator drops. Then
+    every other part is valid, closed and clean, and the problems lie in
+    the part: remembered by its text, or worked out from the part alone
+    (``Explainer.explain_part``), never by visiting the event's ~10 parts.
     """
 
-    __slots__ = ("explainer", "memo", "path")
+    __slots__ = ("explainer", "kind", "memo", "patch", "path")
 
-    def __init__(self, path: tuple[str, ...], explainer: Explainer) -> None:
+    def __init__(self, path: tuple[str, ...], kind: str, patch: Any, explainer: Explainer) -> None:
         self.path = path
+        self.kind = kind  # "leaf" (a known part), "unknown" (a member no schema names), "absent" (required)
+        self.patch = patch  # the value that puts the part right (_MISSING: take the member out)
         self.explainer = explainer
         self.memo: dict[bytes, tuple[Problem, ...]] = {}
 
     def keep(self, value: Any, problems: list[Problem]) -> None:
-        key = _text(value)
+        key = b"" if value is _ABSENT else _text(value)
         if key is None or len(key) > _VALUE_BYTES:
             return  # a big value is seldom met twice: not worth its memory
         if len(self.memo) >= _VALUES_PER_SHORTCUT:
             self.memo.clear()
         self.memo[bytes(memoryview(key))] = tuple(problems)  # a copy: orjson's own buffer holds 4 KiB or more
 
-    def problems(self, event: dict[str, Any]) -> tuple[Problem, ...] | None:
-        """The event's problems when it fails at this part only, with a value seen before; else None."""
-        node: Any = event
-        for name in self.path:
-            if node.__class__ is not dict:
-                return None
-            node = node.get(name, _ABSENT)
-        if node is _ABSENT:
+    def problems(self, validator: Validator, event: dict[str, Any], schema: Compiled) -> list[Problem] | None:
+        """The event's problems when it fails at this part only; else None."""
+        path = self.path
+        holder: Any = event
+        for name in path[:-1]:
+            holder = holder.get(name) if holder.__class__ is dict else None
+        if holder.__class__ is not dict:
             return None
-        key = _text(node)
+        value = holder.get(path[-1], _ABSENT)
+        if (value is _ABSENT) != (self.kind == "absent"):
+            return None
+        if not schema.closed.is_valid(_patched(event, path, self.patch)) \
+                or not self.explainer.dropped_hold_outside(event, path):
+            return None
+        key = b"" if value is _ABSENT else _text(value)
         found = self.memo.get(key) if key is not None else None
-        if found is None or not self.explainer.clean_outside(event, self.path):
-            return None
-        return found
+        if found is not None:
+            return list(found)
+        problems = validator._problems(event, schema, *self.explainer.explain_part(event, path))
+        if any(p.is_error for p in problems):
+            self.keep(value, problems)
+        return problems
+
+
+_MISSING: Any = object()  # a patch that takes the member out
+
+
+def _patched(event: dict[str, Any], path: tuple[str, ...], patch: Any) -> dict[str, Any]:
+    """A copy of ``event`` with the part at ``path`` replaced (copies only the objects on the way)."""
+    out = dict(event)
+    node = out
+    for name in path[:-1]:
+        node[name] = node = dict(node[name])
+    if patch is _MISSING:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = patch
+    return out
+
+
+def _example_value(key: str, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in one of the type's shipped examples (None when none has it)."""
+    for example in lookup_key(key).examples:
+        node: Any = example
+        for name in path:
+            node = node.get(name, _ABSENT) if node.__class__ is dict else _ABSENT
+        if node is not _ABSENT and node is not None:
+            return node
+    return None
 
 
 _ABSENT: Any = object()
