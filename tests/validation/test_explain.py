@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from validation_examples import example
@@ -185,3 +186,20 @@ def test_a_clause_the_closed_validator_drops_still_counts_beside_a_remembered_fa
     found = validator.check(broken)
     assert found == Validator().check(broken)
     assert any(p.pointer.startswith("/data/shard_map") for p in found)
+
+
+@pytest.mark.parametrize(("change", "pointers"), [
+    ({}, ["/type"]),
+    ({"timestamp": "2026-13-45"}, ["/type", "/timestamp"]),
+    ({"tenant_id": 12}, ["/type", "/tenant_id"]),
+    ({"id": None}, ["/type", "/id"]),
+    ({"colour": "blue"}, ["/type"]),  # the envelope allows members it does not name
+])
+def test_an_unknown_type_still_gets_the_envelopes_problems(change: dict[str, Any], pointers: list[str]) -> None:
+    event = {**copy.deepcopy(example("user.created", "full")), "type": "secret.teleported", **change}
+    if change.get("id", "") is None:
+        del event["id"]
+        pointers = ["/type", ""]
+    found = Validator().check(event)
+    assert [p.pointer for p in found] == pointers
+    assert found[0].code == "unknown-type"
