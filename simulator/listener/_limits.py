@@ -2,14 +2,16 @@
 
 aiohttp closes idle keep-alive connections but has no deadline for a request
 that trickles in, so one slow client per connection could hold the listener
-forever. Each accepted connection gets a thin protocol in front of aiohttp's
-(``_Guarded``) that notes which phase it is in and since when; a sweep a few
-times a second closes those past their phase's deadline:
+forever. Each accepted connection gets a thin protocol in front of the webhook
+lane and aiohttp's (``_Guarded``, see ``_lane.py``) that notes which phase it is
+in and since when; a sweep a few times a second closes those past their phase's
+deadline:
 
 - idle: no byte of a request yet (a fresh or a kept-alive connection), ``idle_timeout``;
 - headers: some bytes, the request's head not complete yet, ``header_timeout``;
 - body: the webhook's body being read, ``body_timeout`` (the server marks this phase);
-- handling: a handler is running (the listener's own work, a live page's stream): no deadline.
+- handling: a handler is running (the listener's own work, a live page's stream), or the lane
+  owes an answer: no deadline.
 
 Over ``max_connections`` a new connection takes the place of the connection
 that has waited longest without a request under way (idle, or slow headers);

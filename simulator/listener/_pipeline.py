@@ -36,6 +36,7 @@ __all__ = ["Outcome", "Pipeline", "Preset", "Raw", "RawTuple"]
 
 _MAX_ID = 256
 _REDACTED = "[redacted]"
+_REDACTED_BYTES = _REDACTED.encode()
 #: What a content type looks like; anything else is not quoted in a reason.
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,40}/[a-z0-9!#$&^_.+-]{1,60}|")
 #: Query parameter names that carry credentials (besides those with a _SENSITIVE word).
@@ -102,6 +103,9 @@ class Pipeline:
             known += [secret.reveal(), secret.reveal().removeprefix("whsec_")]
         self._credentials = tuple(c for c in known if len(c) >= 8)
         self._credential_bytes = tuple(c.encode("utf-8", "surrogateescape") for c in self._credentials)
+        # As they appear in the headers' JSON when a header value holds one.
+        self._credential_json = tuple(orjson.dumps(c)[1:-1] for c in self._credentials)
+        self._faulty = bool(self.faults)
         self._names: dict[bytes, tuple[str, bool]] = {}
         self._seq = 0
 
@@ -158,7 +162,7 @@ class Pipeline:
         fault = None
         latency = 0.0
         retry_after = None
-        if self.faults:
+        if self._faulty:
             decision = self.faults.decide(event_type=event_type, key=key or f"#{self._seq}",
                                           attempt=attempt, would_succeed=validated)
             latency = decision.latency
@@ -175,7 +179,7 @@ class Pipeline:
             path = self._scrubbed(path)
             if body and any(c in body for c in self._credential_bytes):
                 for c in self._credential_bytes:
-                    body = body.replace(c, _REDACTED.encode())
+                    body = body.replace(c, _REDACTED_BYTES)
         row = [received_at, method, path, remote, webhook_id, event_id, event_type,
                tenant_id, event_time, status, verdict, signature, reason, problems, fault,
                latency * 1000 if latency else None, attempt, int(duplicate), int(out_of_order), header_json,
@@ -197,7 +201,8 @@ class Pipeline:
             return 401, "unverified", exc.reason, str(exc)
         return 0, "", "ok", None
 
-    def _headers(self, pairs: tuple[tuple[bytes, bytes], ...]) -> tuple[dict[str, str], str]:
+    def _headers(self, pairs: tuple[tuple[bytes, bytes], ...], *,
+                 scrub: bool = False) -> tuple[dict[str, str], str]:
         """Lower-cased headers (first of repeated names wins, like a case-insensitive lookup), and
         their JSON for the record with credentials (authorization, signatures, tokens…) redacted."""
         names = self._names
@@ -215,11 +220,15 @@ class Pipeline:
                 continue
             value = raw_value.decode("utf-8", "surrogateescape")
             headers[name] = value
-            stored[name] = _REDACTED if known[1] else self._scrubbed(value) if self._credentials else value
+            stored[name] = _REDACTED if known[1] else self._scrubbed(value) if scrub else value
         try:
-            return headers, orjson.dumps(stored).decode()
+            text = orjson.dumps(stored)
         except TypeError:  # undecodable bytes arrive as surrogates; store them replaced
-            return headers, orjson.dumps({_printable(k): _printable(v) for k, v in stored.items()}).decode()
+            text = orjson.dumps({_printable(k): _printable(v) for k, v in stored.items()})
+        if not scrub and any(c in text for c in self._credential_json):
+            # Rare: one of the listener's own credentials in a header: scrubbed value by value.
+            return self._headers(pairs, scrub=True)
+        return headers, text.decode()
 
     def _scrubbed(self, text: str) -> str:
         for credential in self._credentials:

@@ -262,3 +262,17 @@ async def test_the_listeners_own_credentials_repeated_elsewhere_are_not_stored(d
         assert TOKEN.encode() not in raw
         assert secret.encode() not in raw
         assert secret.removeprefix("whsec_").encode() not in raw
+
+
+async def test_a_header_that_only_looks_like_a_credential_in_json_is_stored_as_sent(db: Path, post: Post) -> None:
+    # Header values are checked for the listener's credentials in their JSON, in one pass: a tab
+    # before "0k3n…" reads "\t0k3n…" there, which holds the token "t0k3n…" though the value does not.
+    assert TOKEN.startswith("t")
+    async with run_listener(Listener(secrets=(SECRET,), token=TOKEN, db=db)) as running:
+        body, headers = signed(make_event())
+        headers |= {"Authorization": f"Bearer {TOKEN}", "X-Note": f"a\t{TOKEN[1:]}", "X-Auth": TOKEN}
+        status, _, _ = await post(running.url, body, headers)
+        assert status == 204
+        [record] = running.records()
+    assert record.headers["x-note"] == f"a\t{TOKEN[1:]}"
+    assert record.headers["x-auth"] == "[redacted]"

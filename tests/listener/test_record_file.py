@@ -3,6 +3,7 @@ listening stops the acknowledgements, and the exit says what was kept and what w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ from listener_helpers import SECRET, Post, make_event, signed
 
 from simulator.cli import main
 from simulator.listener import Listener, RecordStore, free_port, run_listener
+from simulator.listener._recorder import InlineRecorder
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +128,18 @@ def test_listen_with_its_folder_removed_says_what_was_kept_and_exits_1(tmp_path:
     with RecordStore(rescued) as store:
         assert store.acknowledged_ids() == {e["id"] for e in first}
     shutil.rmtree(rescued.parent)
+
+
+async def test_a_batch_to_the_writer_is_bounded_in_bytes_as_well_as_in_requests(tmp_path: Path) -> None:
+    # Each batch is one pipe message to the writer process: a thousand 1 MB bodies must not make one.
+    recorder = InlineRecorder(Listener(), tmp_path / "r.db")
+    recorder.batch_bytes = 2500
+    await recorder.open()
+    try:
+        raws = [(0.0, "POST", "/webhooks", None, (), b"x" * 1000, 1000, None) for _ in range(7)]
+        batches = [recorder.submit(raw) for raw in raws]
+        await asyncio.gather(*{id(done): done for done, _ in batches}.values())
+    finally:
+        await recorder.close()
+    assert [index for _, index in batches] == [0, 1, 2, 0, 1, 2, 0]
+    assert len({id(done) for done, _ in batches}) == 3
