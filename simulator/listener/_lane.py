@@ -153,20 +153,15 @@ class Lane:
         try:
             messages, upgraded, _ = self._parser.feed_data(data)
         except Exception:  # aiohttp's road parses the same bytes again and answers 400
+            messages, upgraded = (), True
+        message, payload = messages[0] if len(messages) == 1 else (None, None)
+        body = payload.read_nowait(-1) if payload is not None and payload.is_eof() else None
+        if (message is None or body is None or upgraded or head_end + 4 + len(body) != len(data)
+                or len(body) > self.max_body or message.version != HttpVersion11 or message.should_close
+                or message.chunked or message.compression is not None or message.upgrade):
+            # aiohttp parses these bytes again from the start; the lane's parser may be left
+            # inside a message (this one, or the start of the next): it starts afresh.
             self._parser = self._new_parser()
-            return False
-        if len(messages) != 1 or upgraded:
-            self._parser = self._new_parser()
-            return False
-        message, payload = messages[0]
-        if not payload.is_eof():
-            self._parser = self._new_parser()
-            return False
-        body = payload.read_nowait(-1)
-        if (head_end + 4 + len(body) != len(data) or len(body) > self.max_body
-                or message.version != HttpVersion11 or message.should_close or message.chunked
-                or message.compression is not None or message.upgrade):
-            # Parsed whole and at a message boundary: the parser is fit for the next one.
             return False
         received_at = self._clock()
         started = time.perf_counter()

@@ -140,6 +140,17 @@ async def test_requests_in_one_read_are_answered_in_order(listener: RunningListe
     assert [r.status for r in listener.records()] == [204, 401, 204]
 
 
+async def test_a_read_holding_a_request_and_the_start_of_the_next_goes_to_aiohttp(listener: RunningListener) -> None:
+    first, second, third = (b"".join(_request("/webhooks", *_valid())) for _ in range(3))
+    answers = await _exchange(listener, [first + second[:40], second[40:]], 2)
+    assert [a[0] for a in answers] == [204, 204]
+    assert _lane_answers(listener) == 0
+    # The lane's parser starts afresh: the next plain request, on another connection, is read whole.
+    assert (await _exchange(listener, [third], 1))[0][0] == 204
+    assert _lane_answers(listener) == 1
+    assert [r.headers["host"] for r in listener.records()] == ["127.0.0.1"] * 3
+
+
 class _Transport:
     def __init__(self) -> None:
         self.paused = False
