@@ -151,7 +151,8 @@ class Signer:
     Signer(secrets=1, skew=-600, fault='unknown-scheme')
     """
 
-    __slots__ = ("_clock", "_macs", "_other", "_rng", "_secrets", "fault", "skew")
+    __slots__ = ("_clock", "_macs", "_other", "_rng", "_secrets", "_stamp", "_stamp_dots", "_stamp_text",
+                 "fault", "skew")
 
     def __init__(self, secrets: Iterable[str | SigningSecret] = (), *, clock: Callable[[], float] = time.time,
                  skew: float = 0.0, fault: Fault | None = None, rng: random.Random | None = None) -> None:
@@ -161,6 +162,9 @@ class Signer:
         # Signed without a fault: the keyed HMAC states ``headers`` copies per message.
         self._macs = tuple(s._mac for s in self._secrets) if self._secrets and fault is None else None
         self._clock = clock
+        self._stamp: int | None = None
+        self._stamp_text = ""
+        self._stamp_dots = b""
         self.skew = skew
         self.fault = fault
         needs_rng = fault in ("wrong-secret", "garbage-signature")
@@ -198,16 +202,20 @@ class Signer:
         stamp = int(self._clock() + self.skew) if timestamp is None else timestamp
         out = {} if into is None else into
         out["webhook-id"] = msg_id
-        out["webhook-timestamp"] = text = str(stamp)
+        if stamp != self._stamp:
+            # The same second for many deliveries in a row: its text is made once.
+            self._stamp, self._stamp_text = stamp, str(stamp)
+            self._stamp_dots = f".{stamp}.".encode()
+        out["webhook-timestamp"] = self._stamp_text
         macs = self._macs
         if macs is not None:
-            # The hot path (every delivery of a load test): no fault, keyed states copied.
-            prefix = f"{msg_id}.{text}.".encode()
+            # The hot path (every delivery of a load test): no fault, keyed states copied, and
+            # "id.timestamp.body" handed over in one piece.
+            signed = b"".join((msg_id.encode(), self._stamp_dots, body))
             signatures = []
             for keyed in macs:
                 mac = keyed.copy()
-                mac.update(prefix)
-                mac.update(body)
+                mac.update(signed)
                 signatures.append("v1," + binascii.b2a_base64(mac.digest(), newline=False).decode())
             out["webhook-signature"] = " ".join(signatures)
             return out

@@ -152,6 +152,25 @@ def test_signer_matches_a_fresh_hmac_each_message() -> None:
         assert signer.signature(f"evt_{n}", 1000 + n, body) == f"v1,{expected}"
 
 
+def test_signer_headers_follow_the_clock_from_second_to_second() -> None:
+    """headers() makes a second's text once: each delivery still carries its own second, and
+    its signature covers that second (an explicit timestamp= too)."""
+    from simulator._signing import Signer
+
+    now = [1_000_000.2]
+    signer = Signer([VECTOR_SECRET], clock=lambda: now[0])
+    secrets = parse_secrets([VECTOR_SECRET])
+    for step, expected in [(0.0, 1_000_000), (0.5, 1_000_000), (0.4, 1_000_001), (5.0, 1_000_006),
+                           (-3.0, 1_000_003)]:
+        now[0] += step
+        headers = signer.headers(f"evt_{expected}", b"{}")
+        assert headers["webhook-timestamp"] == str(expected)
+        assert verify(headers, b"{}", secrets, now=lambda: now[0]) == f"evt_{expected}"
+    fixed = signer.headers("evt_x", b"{}", timestamp=1_000_000)
+    assert fixed["webhook-signature"] == SigningSecret(VECTOR_SECRET).sign("evt_x", 1_000_000, b"{}")
+    assert signer.headers("evt_y", b"{}")["webhook-timestamp"] == str(1_000_003)
+
+
 def test_signer_skew_moves_the_timestamp() -> None:
     from simulator._signing import Signer
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import shlex
 import signal
@@ -49,6 +50,9 @@ SecretOpt = Annotated[list[str] | None, typer.Option(
     show_default=False)]
 TokenOpt = Annotated[str | None, typer.Option(
     "--token", metavar="TOKEN", help="Bearer token; default $CHESTSIM_TOKEN.", show_default=False)]
+HeaderOpt = Annotated[list[str] | None, typer.Option(
+    "--header", metavar="'NAME: VALUE'", help="Add this header to every request (repeatable; over an "
+    "endpoints file's own). Checked; the journal keeps its name, never its value.", show_default=False)]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Summary as text or json.")]
 
 
@@ -74,15 +78,32 @@ def _token(flag: str | None) -> str | None:
     return check_value(env, where="CHESTSIM_TOKEN", what="token") if env else None
 
 
-def _endpoints(to: Sequence[str] | None, endpoints_file: Path | None,
-               secrets: tuple[SigningSecret, ...], token: str | None) -> tuple[Endpoint, ...]:
+def _headers(flags: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
+    """The ``--header 'Name: value'`` flags, each checked; a name given twice is refused."""
+    from simulator.delivery._transports import parse_header
+
+    pairs = [parse_header(flag) for flag in flags or ()]
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name.lower() in seen:
+            raise UsageError(f"--header {name!r} is given twice; give each header once")
+        seen.add(name.lower())
+    return tuple(pairs)
+
+
+def _endpoints(to: Sequence[str] | None, endpoints_file: Path | None, secrets: tuple[SigningSecret, ...],
+               token: str | None, headers: tuple[tuple[str, str], ...] = ()) -> tuple[Endpoint, ...]:
     from simulator.delivery import Endpoint, load_endpoints
 
     found: list[Endpoint] = []
     for url in to or ():
-        found.append(Endpoint.from_url(url, secrets=secrets, token=token))
+        found.append(Endpoint.from_url(url, secrets=secrets, token=token, headers=dict(headers)))
     if endpoints_file is not None:
-        found.extend(load_endpoints(endpoints_file, default_secrets=secrets, default_token=token))
+        given = {name.lower() for name, _ in headers}
+        for endpoint in load_endpoints(endpoints_file, default_secrets=secrets, default_token=token):
+            # The command line's headers over the file's own of the same name.
+            kept = tuple((n, v) for n, v in endpoint.headers if n.lower() not in given)
+            found.append(dataclasses.replace(endpoint, headers=kept + headers) if headers else endpoint)
     return tuple(found)
 
 
@@ -217,6 +238,7 @@ _FLAGS = {
     "speed": "--speed", "ordered": "--ordered", "order_key": "--order-key", "retry": "--retry",
     "jitter": "--jitter", "time_scale": "--time-scale", "timeout": "--timeout",
     "clock_skew": "--clock-skew", "bad_signature": "--bad-signature", "seed": "--seed",
+    "ca_file": "--ca-file", "insecure": "--insecure",
 }
 # Shown when a run resumes with the original run's options.
 _SUMMARY = ("retry", "pace", "rate", "concurrency", "timeout")
@@ -295,7 +317,8 @@ def _emit(report: Report, fmt: OutputFormat) -> int:
 
 
 def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ...], token: str | None,
-            fmt: OutputFormat, started: Callable[[], None] | None = None,
+            fmt: OutputFormat, headers: tuple[tuple[str, str], ...] = (),
+            started: Callable[[], None] | None = None,
             **options: Any) -> tuple[Sender, Callable[[], None]]:
     """The run's sender and what stops its progress bar; ``started`` is called once, when the
     run has started (its app, journal and input open), before anything is sent."""
@@ -312,7 +335,8 @@ def _sender(*, endpoints: tuple[Endpoint, ...], secrets: tuple[SigningSecret, ..
             if update is not None:
                 update(now)
 
-    sender = Sender(endpoints=endpoints, secrets=secrets, token=token, progress=progress, **options)
+    sender = Sender(endpoints=endpoints, secrets=secrets, token=token, headers=headers, progress=progress,
+                    **options)
     return sender, stop
 
 
@@ -325,6 +349,7 @@ def send(
     endpoints: EndpointsOpt = None,
     secret: SecretOpt = None,
     token: TokenOpt = None,
+    header: HeaderOpt = None,
     events: Annotated[str | None, typer.Option("--events", metavar="TYPES", help="Only these types (keys, labels or all).",
                                                show_default=False)] = None,
     concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
@@ -377,7 +402,8 @@ def send(
         raise UsageError("give the events to send: a JSONL file, or - for stdin")
     partial = _Partial(fmt)
     with _interruptible(_kept_by(resume or journal), partial):
-        return _send(ctx, path, to=to, endpoints=endpoints, secret=secret, token=token, journal=journal,
+        return _send(ctx, path, to=to, endpoints=endpoints, secret=secret, token=token, header=header,
+                     journal=journal,
                      resume=resume, app_spec=app_spec, fmt=fmt, partial=partial, options={
                          "types": events, "concurrency": concurrency, "rate": rate, "pace": pace,
                          "speed": speed, "ordered": ordered, "order_key": order_key, "retry": retry,
@@ -387,20 +413,18 @@ def send(
 
 
 def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoints: Path | None,
-          secret: list[str] | None, token: str | None, journal: Path | None, resume: Path | None,
+          secret: list[str] | None, token: str | None, header: list[str] | None, journal: Path | None,
+          resume: Path | None,
           app_spec: str | None, fmt: OutputFormat, partial: _Partial, options: dict[str, Any]) -> int:
-    secrets, tok = _secrets(secret), _token(token)
+    secrets, tok, headers = _secrets(secret), _token(token), _headers(header)
     from simulator.delivery import Endpoint, HttpxTransport
 
     app_obj = _load_app(app_spec) if app_spec else None
-    if options["insecure"]:
-        print("chestsim: warning: --insecure: https certificates are not verified; use it only for a "
-              "staging listener you trust", file=sys.stderr)
     # The transport, not only the app, so that its lifespan errors name the app as given.
     transport = HttpxTransport(app=app_obj, name=f"--app={app_spec!r}") if app_obj is not None else None
-    eps = _endpoints(to, endpoints, secrets, tok)
+    eps = _endpoints(to, endpoints, secrets, tok, headers)
     if app_obj is not None and not to and endpoints is None:
-        eps = (Endpoint.from_url("http://localhost/", secrets=secrets, token=tok),)
+        eps = (Endpoint.from_url("http://localhost/", secrets=secrets, token=tok, headers=dict(headers)),)
     options = {
         **options, "concurrency": parse_positive_int(options["concurrency"], option="--concurrency"),
         "rate": parse_rate(options["rate"], option="--rate") if options["rate"] is not None else None,
@@ -411,12 +435,18 @@ def _send(ctx: typer.Context, path: str | None, *, to: list[str] | None, endpoin
     given: set[str] = set()
     if resume is not None:
         options, stored, given = _stored_options(ctx, resume, options)
+    if options["insecure"]:  # given, or the resumed run's
+        print("chestsim: warning: --insecure: https certificates are not verified; use it only for a "
+              "staging listener you trust", file=sys.stderr)
     unsigned = [] if options.get("bad_signature") else _unsigned(eps, secrets, resume)
     notice = f"chestsim send: {_unsigned_line(unsigned, eps or unsigned)}" if unsigned else ""
-    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt,
+    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, headers=headers, fmt=fmt,
                            started=(lambda: print(notice, file=sys.stderr, flush=True)) if notice else None,
                            **options)
     partial.sender = sender
+    # What is loaded by now lives as long as the process: out of the collector's way, so that
+    # the collections the run's garbage triggers do not walk it again and again.
+    gc.freeze()
     try:
         if resume is not None:
             print(f"chestsim send: {_resume_line(stored, given, sender.run_options())}", file=sys.stderr,
@@ -502,6 +532,7 @@ def replay(
     endpoints: EndpointsOpt = None,
     secret: SecretOpt = None,
     token: TokenOpt = None,
+    header: HeaderOpt = None,
     record: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="With --to: journal the replay here.",
                                                 show_default=False)] = None,
     concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
@@ -511,12 +542,12 @@ def replay(
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Re-send events from a journal, with the same webhook-id."""
-    secrets, tok = _secrets(secret), _token(token)
-    eps = _endpoints(to, endpoints, secrets, tok)
+    secrets, tok, headers = _secrets(secret), _token(token), _headers(header)
+    eps = _endpoints(to, endpoints, secrets, tok, headers)
     if record is not None and not eps:
         raise UsageError("--journal with replay needs --to or --endpoints; without them the replay "
                          "is recorded in the source journal")
-    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, fmt=fmt,
+    sender, stop = _sender(endpoints=eps, secrets=secrets, token=tok, headers=headers, fmt=fmt,
                            concurrency=parse_positive_int(concurrency, option="--concurrency"),
                            retry=retry, time_scale=time_scale,
                            timeout=parse_duration(timeout, option="--timeout"))

@@ -288,8 +288,10 @@ class Engine:
                 seqs = self.journal.accept(routed, lines_read=last_line)
             else:
                 seqs = list(range(len(routed)))
+            pacer = self.pacer
             for (ev, targets), seq in zip(routed, seqs, strict=True):
-                await self.pacer.wait(ev.timestamp, loop)
+                if pacer.holds:
+                    await pacer.wait(ev.timestamp, loop)
                 for ep in targets:
                     self._dispatch(_Job(ev, seq, ep))
         if self.journal is not None:

@@ -6,6 +6,8 @@ own timestamps, ``speed`` times faster. Per-endpoint ``rate`` uses the same limi
 
 >>> Pacer("rate", rate=200.0)
 Pacer(pace='rate', rate=200.0, speed=1.0)
+>>> Pacer("asap").holds, Pacer("asap", rate=50.0).holds, Pacer("recorded").holds
+(False, True, True)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class RateLimiter:
 class Pacer:
     """Holds each event back until its turn (see the module docstring)."""
 
-    __slots__ = ("_limiter", "_t0", "pace", "rate", "speed")
+    __slots__ = ("_limiter", "_t0", "holds", "pace", "rate", "speed")
 
     def __init__(self, pace: Pace, *, rate: float | None = None, speed: float = 1.0) -> None:
         self.pace: Pace = pace
@@ -48,6 +50,8 @@ class Pacer:
         self.speed = speed
         self._limiter = RateLimiter(rate) if rate else None
         self._t0: tuple[float, float] | None = None
+        #: Whether ``wait`` ever holds an event back (``asap`` without a rate never does).
+        self.holds = self._limiter is not None or pace == "recorded"
 
     def __repr__(self) -> str:
         return f"Pacer(pace={self.pace!r}, rate={self.rate!r}, speed={self.speed!r})"

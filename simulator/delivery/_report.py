@@ -122,8 +122,15 @@ class Stats:
         self.dead_count = 0
 
     def _count(self, kind: str, endpoint: str, what: str) -> None:
-        self.by_type.setdefault(kind, Counter())[what] += 1
-        self.by_endpoint.setdefault(endpoint, Counter())[what] += 1
+        # Counted per delivery: look the counters up, and build one only for a new name.
+        by_type = self.by_type.get(kind)
+        if by_type is None:
+            by_type = self.by_type[kind] = Counter()
+        by_type[what] += 1
+        by_endpoint = self.by_endpoint.get(endpoint)
+        if by_endpoint is None:
+            by_endpoint = self.by_endpoint[endpoint] = Counter()
+        by_endpoint[what] += 1
 
     def delivered(self, kind: str, endpoint: str, *, attempts: int, latency: float) -> None:
         self.done += 1

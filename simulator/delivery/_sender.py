@@ -54,6 +54,7 @@ class Sender:
         endpoints: Sequence[Endpoint] = (),
         secrets: Iterable[str | SigningSecret] = (),
         token: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
         types: Iterable[str] | str | None = None,
         concurrency: int = 32,
         rate: float | None = None,
@@ -78,7 +79,10 @@ class Sender:
     ) -> None:
         self._secrets = parse_secrets(secrets)
         self._token = token or None
-        built = [Endpoint.from_url(u, secrets=self._secrets, token=self._token) for u in to]
+        # Sent to the ``to=`` endpoints and to those a resume rebuilds from its journal.
+        self._headers = dict(headers.items() if isinstance(headers, Mapping) else headers)
+        built = [Endpoint.from_url(u, secrets=self._secrets, token=self._token, headers=self._headers)
+                 for u in to]
         self.endpoints: tuple[Endpoint, ...] = tuple(built) + tuple(endpoints)
         if concurrency < 1:
             raise UsageError(f"--concurrency={concurrency!r} must be a whole number ≥ 1")
@@ -122,8 +126,9 @@ class Sender:
 
     def run_options(self) -> dict[str, Any]:
         """The delivery options a journal stores, as plain values; ``Sender(**run_options())``
-        rebuilds them. Never a secret, a token or an endpoint (endpoints are stored apart,
-        without credentials); ``app`` and ``transport`` are objects and are not stored.
+        rebuilds them. Never a secret, a token, a header value or an endpoint (endpoints are
+        stored apart, without credentials); ``app`` and ``transport`` are objects and are not
+        stored. ``ca_file`` is stored as an absolute path (a resume may run from elsewhere).
 
         >>> Sender(retry="1s,5s", rate=200).run_options()["retry"]
         '1.0,5.0'
@@ -134,6 +139,8 @@ class Sender:
             "ordered": self.ordered, "order_key": self.order_key, "retry": self.retry.spec,
             "jitter": self.retry.jitter, "time_scale": self.retry.time_scale, "timeout": self.timeout,
             "clock_skew": self.clock_skew, "bad_signature": self.bad_signature, "seed": self.seed,
+            "ca_file": os.path.abspath(self.ca_file) if self.ca_file is not None else None,
+            "insecure": self.insecure,
         }
 
     def partial_report(self) -> Report | None:
@@ -262,8 +269,8 @@ class Sender:
         for r in rows:
             events = None if r["events"] == "all" else r["events"]
             rebuilt.append(Endpoint.from_url(r["url"], name=r["name"], events=events, secrets=self._secrets,
-                                             token=self._token, concurrency=r.get("concurrency"),
-                                             rate=r.get("rate")))
+                                             token=self._token, headers=self._headers,
+                                             concurrency=r.get("concurrency"), rate=r.get("rate")))
         self.endpoints = tuple(rebuilt)
         _check_credentials(rows, self.endpoints)
 
@@ -306,6 +313,14 @@ def _check_credentials(rows: Sequence[Mapping[str, Any]], endpoints: Sequence[En
             raise EndpointConfigError(
                 f"endpoint {row['name']!r} sent a bearer token in the original run; give it again with "
                 "--token or CHESTSIM_TOKEN (journals never store tokens)", endpoint=row["name"])
+        given = {name.lower() for name, _ in endpoint.headers}
+        missing = [name for name in row.get("headers") or () if name.lower() not in given]
+        if missing:
+            raise EndpointConfigError(
+                f"endpoint {row['name']!r} sent the header{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} in the original run; give {'them' if len(missing) > 1 else 'it'} "
+                "again with --header 'Name: value' or the same --endpoints file (journals never store "
+                "header values)", endpoint=row["name"])
 
 
 def _chunks(items: Iterator[Outbound], size: int) -> Iterator[list[Outbound]]:

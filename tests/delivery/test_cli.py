@@ -463,3 +463,25 @@ def test_resume_refuses_another_input_after_the_whole_input_was_read(
     code, out, err = run(["send", str(events_file), "--resume", str(journal), "--format", "json"], capsys)
     assert code == 0, err
     assert json.loads(out)["delivered"] == 10
+
+
+def test_resume_needs_the_header_values_again(sink: Sink, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """--header values may be keys: the journal keeps the names only, and a resume refuses to
+    go on without them rather than send requests the original run did not."""
+    monkeypatch.setenv("CHESTSIM_SECRET", SECRET)
+    value = "team-key-31337"
+    events, _, journal = broken_run(sink, tmp_path, capsys, "--header", f"X-Team: {value}")
+    assert {r.headers["x-team"] for r in sink.received} == {value}
+    code, _, err = run(["send", "--resume", str(journal)], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        f"chestsim: error: endpoint {sink.url!r} sent the header X-Team in the original run; give it again "
+        "with --header 'Name: value' or the same --endpoints file (journals never store header values)")
+    code, out, err = run(["send", "--resume", str(journal), "--header", f"X-Team: {value}", "--format", "json"],
+                         capsys)
+    assert code == 0, err
+    assert json.loads(out)["delivered"] == 20
+    assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
+    assert {r.headers["x-team"] for r in sink.received} == {value}
+    assert value.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("run.db*"))

@@ -4,6 +4,8 @@ errors in the sender's words. The https listener's certificate is made here with
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -194,3 +196,52 @@ def test_cli_https_with_ca_file_insecure_and_untrusted(tls_sink: Sink, ca_file: 
     _, err = capsys.readouterr()
     assert err.startswith("chestsim: error: --ca-file=")
     assert len(err.strip().splitlines()) == 1
+
+
+def _stopped_run(tmp_path: Path, url: str, *flags: str) -> tuple[Path, Path]:
+    """A journalled run stopped by a broken line 6 (exit 2), then the line mended: 5 events
+    are delivered and 5 are left for ``--resume``."""
+    lines = write_jsonl(tmp_path / "all.jsonl", make_events(10)).read_text().splitlines()
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([*lines[:5], '{"id": "evt_broken", ', *lines[6:]]) + "\n")
+    journal = tmp_path / "run.db"
+    assert main(["send", str(path), "--to", url, "--secret", SECRET, "--retry", "none", "--journal", str(journal),
+                 *flags]) == 2
+    path.write_text("\n".join(lines) + "\n")
+    return path, journal
+
+
+@pytest.mark.parametrize("given", ["--ca-file", "--insecure"])
+def test_resume_keeps_ca_file_and_insecure(given: str, tls_sink: Sink, ca_file: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The journal stores --ca-file (its absolute path) and --insecure, so a resume reaches the
+    same https listener without them; --insecure still says so."""
+    flags = ["--ca-file", str(ca_file)] if given == "--ca-file" else ["--insecure"]
+    _, journal = _stopped_run(tmp_path, tls_sink.url, *flags)
+    assert len(tls_sink.received) == 5
+    capsys.readouterr()
+    assert main(["send", "--resume", str(journal), "--secret", SECRET, "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["delivered"] == 5
+    assert len(tls_sink.received) == 10
+    warned = "chestsim: warning: --insecure: https certificates are not verified" in err
+    assert warned == (given == "--insecure")
+    from simulator.delivery import Journal
+
+    with Journal.open(journal) as jr:
+        stored = jr.run_options()
+    assert stored is not None
+    assert (stored["ca_file"], stored["insecure"]) == (
+        (os.path.abspath(ca_file), False) if given == "--ca-file" else (None, True))
+
+
+def test_resume_with_a_stored_ca_file_that_is_gone(tls_sink: Sink, ca_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    _, journal = _stopped_run(tmp_path, tls_sink.url, "--ca-file", str(ca_file))
+    ca_file.unlink()
+    capsys.readouterr()
+    assert main(["send", "--resume", str(journal), "--secret", SECRET]) == 2
+    _, err = capsys.readouterr()
+    gone = os.path.abspath(ca_file)
+    assert err.strip().splitlines()[-1].startswith(f"chestsim: error: --ca-file={gone!r} is not a file")
+    assert len(tls_sink.received) == 5

@@ -153,6 +153,10 @@ def test_a_bad_header_value_through_every_entry_point(value: str, raw: RawServer
     toml = tmp_path / "ep.toml"
     toml.write_text(f'[[endpoint]]\nurl = "{raw.url}"\nheaders = {{ "X-Team" = "{_toml(value)}" }}\n')
     _refused(*_cli(["send", str(events), "--endpoints", str(toml)], capsys), raw, value)
+    if "\0" not in value:  # an argument cannot hold NUL at all
+        _refused(*_cli(["send", str(events), "--to", raw.url, "--header", f"X-Team: {value}"], capsys), raw, value)
+        _refused(*_cli(["replay", str(tmp_path / "none.db"), "--to", raw.url, "--header", f"X-Team: {value}"],
+                       capsys), raw, value)
     with pytest.raises(UsageError):
         load_endpoints(toml)
     with pytest.raises(UsageError):
@@ -167,9 +171,45 @@ def test_a_bad_header_name_through_every_entry_point(name: str, raw: RawServer, 
     code, err = _cli(["send", str(events), "--endpoints", str(toml)], capsys)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1
+    if ":" not in name:  # in a --header flag, the first colon ends the name
+        code, err = _cli(["send", str(events), "--to", raw.url, "--header", f"{name}: 1"], capsys)
+        assert code == 2, err
+        assert len(err.strip().splitlines()) == 1
+        assert err.startswith("chestsim: error: --header")
     assert bytes(raw.received) == b""
     with pytest.raises(UsageError):
         Endpoint.from_url(raw.url, headers={name: "1"})
+
+
+def test_header_flags_go_on_the_wire_over_the_files(raw: RawServer, events: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    toml = tmp_path / "ep.toml"
+    toml.write_text(f'[[endpoint]]\nurl = "{raw.url}"\nheaders = {{ "X-Team" = "file", "X-Kept" = "yes" }}\n')
+    code, err = _cli(["send", str(events), "--endpoints", str(toml), "--retry", "none",
+                      "--header", "x-team: flag", "--header", "X-Env:  staging area "], capsys)
+    assert code == 0, err
+    assert raw.received.count(b"x-team: flag\r\n") == 2
+    assert raw.received.count(b"x-kept: yes\r\n") == 2
+    assert raw.received.count(b"x-env: staging area\r\n") == 2
+    assert b"x-team: file" not in raw.received
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    pytest.param(["--header", "X-Team security-key-123"], "give one header as 'Name: value'", id="no-colon"),
+    pytest.param(["--header", ": security-key-123"], "give one header as 'Name: value'", id="no-name"),
+    pytest.param(["--header", "X-A: security-key-123", "--header", "x-a: 2"], "is given twice", id="twice"),
+    pytest.param(["--header", "Content-Length: 5"], "set by chestsim or the HTTP client", id="content-length"),
+    pytest.param(["--header", "Authorization: Bearer security-key-123"], "use --token", id="authorization"),
+])
+def test_bad_header_flags(flags: list[str], says: str, raw: RawServer, events: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _cli(["send", str(events), "--to", raw.url, *flags], capsys)
+    assert code == 2, err
+    assert err.startswith("chestsim: error: --header")
+    assert len(err.strip().splitlines()) == 1
+    assert says in err
+    assert "security-key-123" not in err
+    assert bytes(raw.received) == b""
 
 
 def test_checks_accept_what_http_allows() -> None:

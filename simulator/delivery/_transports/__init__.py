@@ -23,6 +23,7 @@ from simulator.delivery._transports._request import (
     check_name,
     check_value,
     fixed_headers,
+    parse_header,
     request_headers,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "fixed_headers",
     "is_asgi",
     "load_app",
+    "parse_header",
     "request_headers",
     "transport_for",
 ]

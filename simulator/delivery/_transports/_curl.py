@@ -84,6 +84,7 @@ class CurlTransport:
         self._pending: dict[Any, asyncio.Future[Response]] = {}
         self._timeouts: dict[Any, float] = {}
         self._idle: list[Any] = []
+        self._set: dict[Any, tuple[Any, float]] = {}  # the URL and timeout each handle was given
 
     def __repr__(self) -> str:
         extra = (f", ca_file={self.ca_file!r}" if self.ca_file else "") + (", insecure=True" if self.insecure else "")
@@ -113,11 +114,14 @@ class CurlTransport:
         lines = [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
         lines.extend(_SUPPRESSED)
         handle = self._idle.pop() if self._idle else self._new_handle()
-        handle.setopt(pycurl.URL, url)
+        # A handle keeps its options from one request to the next: set only what changed.
+        if self._set.get(handle) != (url, timeout):
+            self._set[handle] = (url, timeout)
+            handle.setopt(pycurl.URL, url)
+            handle.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         handle.setopt(pycurl.POSTFIELDSIZE, len(body))
         handle.setopt(pycurl.POSTFIELDS, body)
         handle.setopt(pycurl.HTTPHEADER, lines)
-        handle.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         future: asyncio.Future[Response] = loop.create_future()
         self._pending[handle] = future
         self._timeouts[handle] = timeout
@@ -133,6 +137,7 @@ class CurlTransport:
                 self._timeouts.pop(handle, None)
                 if self._multi is not None:
                     self._multi.remove_handle(handle)
+                self._set.pop(handle, None)
                 handle.close()
             raise
         # Only the request that used a handle gives it back, once its answer is read.
@@ -155,6 +160,7 @@ class CurlTransport:
         for handle in self._idle:
             handle.close()
         self._idle.clear()
+        self._set.clear()
         multi.close()
         loop = self._loop
         if loop is not None:
@@ -233,11 +239,13 @@ class CurlTransport:
         if multi is None:
             return
         try:
-            multi.socket_action(fd, events)
+            _, running = multi.socket_action(fd, events)
         except pycurl.error as exc:  # libcurl itself failed: end every transfer rather than hang
             for handle in list(self._pending):
                 self._finish(handle, int(exc.args[0]), str(exc.args[-1]))
             return
+        if running >= len(self._pending):
+            return  # every transfer still runs: nothing to read
         while True:
             queued, done, failed = multi.info_read()
             for handle in done:

@@ -10,6 +10,8 @@ is one ``UsageError`` line naming where the value came from, without the value.
 >>> fixed = fixed_headers(token="t0k", custom=[("X-Env", "staging")], where="--to")
 >>> sorted(fixed)
 ['authorization', 'content-type', 'user-agent', 'x-env']
+>>> parse_header("X-Team: security")
+('X-Team', 'security')
 >>> check_value("abc\\r\\nX-Injected: yes", where="CHESTSIM_TOKEN", what="token")
 Traceback (most recent call last):
 simulator._exceptions.UsageError: CHESTSIM_TOKEN: the token holds a control character (CR) at position 3; ...
@@ -24,7 +26,8 @@ from simulator._exceptions import UsageError
 from simulator._signing import Signer
 from simulator._version import __version__
 
-__all__ = ["RESERVED", "USER_AGENT", "check_name", "check_value", "fixed_headers", "request_headers"]
+__all__ = ["RESERVED", "USER_AGENT", "check_name", "check_value", "fixed_headers", "parse_header",
+           "request_headers"]
 
 #: The ``user-agent`` of every delivery.
 USER_AGENT = f"chestsim/{__version__}"
@@ -66,8 +69,21 @@ def check_name(name: str, *, where: str) -> str:
                          "and !#$%&'*+-.^_`|~ only, no spaces or colons): fix the name")
     if name.lower() in RESERVED:
         raise UsageError(f"{where}: header {name!r} is set by chestsim or the HTTP client, not by a "
-                         "custom header; remove it (use token = … for Authorization)")
+                         "custom header; remove it (use --token, or token = … in endpoints.toml, for "
+                         "Authorization)")
     return name
+
+
+def parse_header(text: str, *, where: str = "--header") -> tuple[str, str]:
+    """One ``Name: value`` (a ``--header`` flag) as a checked ``(name, value)`` pair; spaces
+    around the value are dropped, as HTTP does. Never echoes the value (it may be a key)."""
+    name, colon, value = text.partition(":")
+    if not colon or not name:
+        raise UsageError(f"{where}: give one header as 'Name: value', like --header 'X-Team: security' "
+                         "(the text given has no name before a colon)")
+    check_name(name, where=where)
+    value = value.strip(" \t")
+    return name, check_value(value, where=f"{where} {name!r}")
 
 
 def fixed_headers(*, token: str | None = None, custom: Iterable[tuple[str, str]] | Mapping[str, str] = (),
