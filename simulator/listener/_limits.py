@@ -59,8 +59,8 @@ class _Guarded(asyncio.Protocol):
     on it has the connection for good (see ``_lane.py``).
     """
 
-    __slots__ = ("expired", "factory", "guard", "heads", "held", "inner", "pending", "phase", "remote",
-                 "since", "transport")
+    __slots__ = ("expired", "factory", "full", "guard", "heads", "held", "inner", "pending", "phase",
+                 "remote", "since", "transport")
 
     def __init__(self, guard: ConnectionGuard, factory: Callable[[], asyncio.Protocol]) -> None:
         self.guard = guard
@@ -77,6 +77,8 @@ class _Guarded(asyncio.Protocol):
         self.pending = 0
         self.held: list[bytes] | None = None
         self.remote: str | None = None
+        #: The transport's write buffer is full (a sender that does not read its answers).
+        self.full = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
@@ -118,12 +120,14 @@ class _Guarded(asyncio.Protocol):
         if held is not None and self.transport is not None and not self.transport.is_closing():
             self.phase = HEADERS
             self._hand_over(held)
-            self.transport.resume_reading()
+            self.transport.resume_reading()  # aiohttp has the connection, and its flow control
 
     def _hand_over(self, data: tuple[bytes, ...] | list[bytes]) -> None:
         assert self.transport is not None
         self.inner = inner = self.factory()
         inner.connection_made(self.transport)
+        if self.full:
+            inner.pause_writing()
         for chunk in data:
             inner.data_received(chunk)
 
@@ -136,12 +140,19 @@ class _Guarded(asyncio.Protocol):
             self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        self.full = True
         if self.inner is not None:
             self.inner.pause_writing()
+        elif self.transport is not None:
+            # Answers pile up unread: read no more requests until the sender reads them.
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
+        self.full = False
         if self.inner is not None:
             self.inner.resume_writing()
+        elif self.transport is not None and self.held is None:
+            self.transport.resume_reading()
 
     def close(self, phase: str) -> None:
         self.expired = phase

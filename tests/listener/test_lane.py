@@ -168,6 +168,10 @@ class _Transport:
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.received: list[bytes] = []
+        self.paused = False
+
+    def pause_writing(self) -> None:
+        self.paused = True
 
     def data_received(self, data: bytes) -> None:
         self.received.append(data)
@@ -197,6 +201,27 @@ async def test_what_arrives_while_the_lane_owes_an_answer_waits_for_it() -> None
     assert (inner.received, transport.paused) == ([b"GET /_chestsim/ ", b"HTTP/1.1"], False)
     connection.data_received(b"POST /webhooks")  # aiohttp keeps the connection
     assert inner.received[-1] == b"POST /webhooks"
+
+
+async def test_a_sender_that_does_not_read_its_answers_is_not_read_either() -> None:
+    inner = _Protocol()
+    guard = ConnectionGuard(Limits(10, 10, 10, 10), on_expired=lambda *_: None, lane=_Lane())  # type: ignore[arg-type]
+    connection = guard.protocol_factory(lambda: inner)()
+    transport = _Transport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    connection.pause_writing()
+    assert transport.paused
+    connection.resume_writing()
+    assert not transport.paused
+    # Full while an answer is owed and a request for aiohttp waits: reading resumes with aiohttp.
+    connection.data_received(b"POST /webhooks")
+    connection.data_received(b"GET /_chestsim/ HTTP/1.1")
+    connection.pause_writing()
+    connection.resume_writing()
+    assert transport.paused  # still waiting for the lane's answer
+    connection.pause_writing()
+    connection.answered()  # type: ignore[attr-defined]
+    assert (inner.received, inner.paused, transport.paused) == ([b"GET /_chestsim/ HTTP/1.1"], True, False)
 
 
 async def test_other_methods_paths_and_http_versions_take_aiohttps_road(listener: RunningListener) -> None:
