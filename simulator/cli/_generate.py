@@ -91,7 +91,7 @@ def generate(
                          events=n_events, duration=seconds, rate=per_second, locale=locale, start=start,
                          overrides=overrides, history=not no_history,
                          on_start=_snapshot_writer(snapshot_out) if snapshot_out else None)
-    stream = stall_guarded(stream, limit or default_timeout(size["users"]))
+    stream = guarded = stall_guarded(stream, limit or default_timeout(size["users"]))
     types: set[str] = set()
     stream = _noting_types(stream, types)
     batch, every = 2048, 10_000
@@ -104,6 +104,9 @@ def generate(
         batch, every = 1, max(1, int(float(pace) / 10))
     started = time.monotonic()
     with ExitStack() as stack:
+        # Disarm the stall timer on the way out, whatever ends the run (a reader gone, ``| head``): left
+        # to the garbage collector, it could fire after shutdown restored SIGALRM's default, which kills.
+        stack.callback(guarded.close)
         sink: IO[bytes] = sys.stdout.buffer if out == "-" else stack.enter_context(_open_out(out))
         if sys.stderr.isatty():
             from rich.console import Console

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from types import FrameType
 from typing import TypeVar
 
@@ -44,7 +44,7 @@ def default_timeout(users: int) -> float:
     return max(30.0, users * 0.002)
 
 
-def stall_guarded(stream: Iterable[T], seconds: float, *, option: str = "--timeout") -> Iterator[T]:
+def stall_guarded(stream: Iterable[T], seconds: float, *, option: str = "--timeout") -> Generator[T, None, None]:
     """Yield from ``stream``; raise :class:`ScenarioStalled` inside it if one event takes over ``seconds``.
 
     Works where a POSIX interval timer can interrupt the main thread; elsewhere the

@@ -45,3 +45,23 @@ def test_a_closed_stdout_is_not_handed_to_the_next_file_opened(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().count(b"\n") == 5
     assert all(line.startswith(b'{"id"') for line in out.read_bytes().splitlines())
+
+
+def test_a_reader_that_leaves_early_leaves_no_stall_timer_armed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stall guard's interval timer is disarmed when the run ends, whatever ends it: left armed until
+    # the garbage collector finds the guard, it could fire after shutdown restored SIGALRM's default
+    # action, which kills the process ("Alarm clock", seen under load).
+    import io
+    import signal
+
+    from simulator.cli import main
+
+    class GoneReader(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(GoneReader(), encoding="utf-8"))
+    before = signal.getsignal(signal.SIGALRM)
+    assert main(["generate", "onboarding", "--events", "3000"]) == 0
+    assert signal.getitimer(signal.ITIMER_REAL)[1] == 0.0  # the guard's ticking timer is gone (a test
+    assert signal.getsignal(signal.SIGALRM) is before      # timeout's own one-shot timer may remain)
