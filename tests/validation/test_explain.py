@@ -100,18 +100,22 @@ def _break_at(event: dict[str, Any], path: tuple[Any, ...], action: str, value: 
     out = copy.deepcopy(event)
     parent: Any = out
     for part in path[:-1]:
-        if not isinstance(parent, dict | list):
-            return out
-        parent = parent[part] if isinstance(parent, list) or part in parent else {}
-    if action == "set" and isinstance(parent, dict | list):
-        parent[path[-1]] = copy.deepcopy(value)
+        if not _holds(parent, part):
+            return out  # this event has no such place (a shorter list, a missing member)
+        parent = parent[part]
+    last = path[-1]
+    if action == "set" and (isinstance(parent, dict) or _holds(parent, last)):
+        parent[last] = copy.deepcopy(value)
     elif action == "delete" and isinstance(parent, dict):
-        parent.pop(path[-1], None)
-    elif action == "add":
-        target = parent.get(path[-1]) if isinstance(parent, dict) else None
-        if isinstance(target, dict):
-            target["client_secret" if isinstance(value, str) else "colour"] = copy.deepcopy(value)
+        parent.pop(last, None)
+    elif action == "add" and _holds(parent, last) and isinstance(parent[last], dict):
+        parent[last]["client_secret" if isinstance(value, str) else "colour"] = copy.deepcopy(value)
     return out
+
+
+def _holds(node: Any, part: Any) -> bool:
+    return (isinstance(node, dict) and part in node) or \
+        (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
 
 
 @st.composite
