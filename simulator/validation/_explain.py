@@ -245,14 +245,17 @@ def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Fai
 
 def _remember(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure]) -> None:
     """Add the errors of a failing part to ``out``: from the memo, or asked once and remembered."""
-    if node.children and value.__class__ is dict:
-        key = b"names:" + orjson.dumps(sorted(value))  # a skeleton's errors depend on the names held
-    else:
-        key = orjson.dumps(value)
-    found = node.memo.get(key)
+    try:
+        if node.children and value.__class__ is dict:
+            key = b"names:" + orjson.dumps(sorted(value))  # a skeleton's errors depend on the names held
+        else:
+            key = orjson.dumps(value)
+    except TypeError:  # an event built in Python may hold what JSON cannot (an int past 64 bits)
+        key = b""
+    found = node.memo.get(key) if key else None
     if found is None:
         found = tuple(_failure(error) for error in node.validator.iter_errors(value))
-        if len(key) <= MEMO_KEY_BYTES:  # a big value is seldom met twice: not worth its memory
+        if key and len(key) <= MEMO_KEY_BYTES:  # a big value is seldom met twice: not worth its memory
             if len(node.memo) >= MEMO_SIZE:
                 node.memo.clear()
             node.memo[bytes(memoryview(key))] = found  # a copy: orjson's own buffer holds 4 KiB or more

@@ -45,7 +45,8 @@ def time_key(value: str) -> tuple[str, str]:
 def _shard_map(shard_map: Any, where: str, secret_id: str | None) -> Iterator[Problem]:
     if not isinstance(shard_map, dict):
         return
-    threshold, total, shards = shard_map.get("threshold"), shard_map.get("total"), shard_map.get("shards")
+    threshold, total, shards = _count(shard_map.get("threshold")), _count(shard_map.get("total")), \
+        shard_map.get("shards")
     if isinstance(threshold, int) and isinstance(total, int) and threshold > total:
         yield _error(f"{where}/threshold", f"shard map threshold={threshold} exceeds total={total}; "
                      "k of n needs k ≤ n")
@@ -208,7 +209,8 @@ def _time_ok(time: Any) -> bool:
 def _shard_map_ok(shard_map: Any, data: dict[str, Any]) -> bool:
     if shard_map.__class__ is not dict:
         return True
-    total, threshold, shards = shard_map.get("total"), shard_map.get("threshold"), shard_map.get("shards")
+    total, threshold, shards = _count(shard_map.get("total")), _count(shard_map.get("threshold")), \
+        shard_map.get("shards")
     if total.__class__ is int:
         if threshold.__class__ is int and threshold > total:
             return False
@@ -264,6 +266,13 @@ _FAST: dict[str, Callable[[dict[str, Any]], bool]] = {
 # --- the same rules, for events the closed schema has passed ----------------------------------------
 
 _INDEX = itemgetter("index")
+
+
+def _count(value: Any) -> Any:
+    """A count as an int: JSON Schema's ``integer`` also admits ``4.0``, which the rules must read as 4."""
+    if value.__class__ is float and value.is_integer():
+        return int(value)
+    return value
 _ONE_TO = [frozenset(range(1, n + 1)) for n in range(65)]
 
 
@@ -292,7 +301,7 @@ def check_schema_valid(event: dict[str, Any]) -> list[Problem]:
             return _explain(event, data)
     shard_map = data.get("shard_map")
     if shard_map is not None:
-        total, shards = shard_map["total"], shard_map["shards"]
+        total, shards = _count(shard_map["total"]), shard_map["shards"]  # an integer: the schema said so
         # Indexes 1..n exactly (the schema says each is ≥ 1) covers n shards, unique, none past n.
         if shard_map["threshold"] > total or set(map(_INDEX, shards)) != _one_to(total) or len(shards) != total:
             return _explain(event, data)
@@ -325,7 +334,7 @@ def _enough_devices(data: dict[str, Any]) -> Iterator[Problem]:
     shard_map, device_ids = data.get("shard_map"), data.get("device_ids")
     if not isinstance(shard_map, dict) or not isinstance(device_ids, list):
         return
-    threshold, total = shard_map.get("threshold"), shard_map.get("total")
+    threshold, total = _count(shard_map.get("threshold")), _count(shard_map.get("total"))
     if isinstance(total, int) and isinstance(threshold, int) and threshold > total:
         return  # the map itself is wrong (k > n): its own rule says so
     try:
@@ -383,7 +392,7 @@ def _enough_devices_ok(data: dict[str, Any]) -> bool:
     shard_map, device_ids = data.get("shard_map"), data.get("device_ids")
     if shard_map.__class__ is not dict or device_ids.__class__ is not list:
         return True
-    threshold, total = shard_map.get("threshold"), shard_map.get("total")
+    threshold, total = _count(shard_map.get("threshold")), _count(shard_map.get("total"))
     if threshold.__class__ is not int or (total.__class__ is int and threshold > total):
         return True
     try:

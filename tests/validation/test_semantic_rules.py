@@ -210,3 +210,23 @@ def test_rules_after_the_closed_schema_agree_with_the_general_rules(event: dict[
     closed = compiled()[1][event["type"]].closed
     assume(closed.is_valid(event))
     assert check_schema_valid(event) == check_semantic(event)
+
+
+@pytest.mark.parametrize(("threshold", "total"), [(4.0, 3), (3.0, 3), (2, 3.0), (4, 3.0), (2.0, 3.0)])
+@pytest.mark.parametrize("key", ["secret.created", "secret.used"])
+def test_counts_written_as_integral_floats_are_counts(key: str, threshold: float, total: float) -> None:
+    # JSON Schema's "integer" admits 4.0: the rules must read it as 4, on the fast path and off it.
+    event = copy.deepcopy(example(key))
+    event["data"]["shard_map"].update(threshold=threshold, total=total)
+    problems = Validator().check(event)
+    assert (not any(p.is_error for p in problems)) == reference_validator(key).is_valid(event) \
+        or any(p.pointer == "/data/device_ids" for p in problems), problems
+    assert check_semantic(event) == [p for p in problems if p.code == "semantic"]
+
+
+@pytest.mark.parametrize("where", ["tenant_id", "timestamp", "id"])
+def test_an_integer_past_64_bits_is_a_problem_not_a_crash(where: str) -> None:
+    # orjson.loads reads such a number as a float; an event built in Python can hold the int itself.
+    event = {**copy.deepcopy(example("secret.created")), where: 2**70}
+    for _ in range(2):  # the second time, what was remembered answers
+        assert [p.pointer for p in Validator().check(event)] == [f"/{where}"]
