@@ -32,6 +32,7 @@ from simulator.validation._problem import Problem, escape
 __all__ = [
     "FREE_TEXT_FIELDS",
     "PREFILTER_PATTERN",
+    "REDACTED",
     "is_secret_field",
     "leaks",
     "leaks_at",
@@ -169,6 +170,10 @@ def leaks_at(value: Any, where: str, field: str | None) -> list[Problem]:
     return list(_walk(value, where, field))
 
 
+#: What ``redact`` puts where a leaked value stood in a message.
+REDACTED = "«redacted»"
+
+
 def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[Problem]:
     """``problems`` with the leaked values cut out of their messages (schema errors quote values)."""
     values = [v for v in (_at(event, p.pointer) for p in leaked) if isinstance(v, str) and len(v) >= 4]
@@ -179,7 +184,7 @@ def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[P
         message = problem.message
         for value in values:
             for form in (value, repr(value), value.encode("unicode_escape").decode()):
-                message = message.replace(form, "«redacted»")
+                message = message.replace(form, REDACTED)
         out.append(problem if message == problem.message else
                    Problem(problem.code, problem.severity, problem.pointer, message, problem.keyword))
     return out

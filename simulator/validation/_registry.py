@@ -43,6 +43,7 @@ __all__ = [
     "Shape",
     "compiled",
     "compiled_type",
+    "dropped_clauses",
     "format_checker",
     "inlined_type",
     "leak_prefilter",
@@ -339,6 +340,53 @@ def _close(node: Any, *, conjunct: bool = False, field: str | None = None) -> An
             for name in names:
                 properties.setdefault(name, True)
             out["additionalProperties"] = False
+    return out
+
+
+class _Inseparable(Exception):
+    """A dropped clause sits where it cannot be checked apart from the rest (under ``oneOf``, ``contains``…)."""
+
+
+def dropped_clauses(node: Any) -> Any | None:
+    """What ``_close`` drops from an inlined schema, at its place, and nothing else.
+
+    A value that passes the closed copy and this schema passes the contract:
+    the closed copy is the contract, stricter, minus exactly these ``if``/``then``
+    conjuncts. ``{}`` when nothing is dropped; None when a dropped clause sits
+    where it cannot be checked apart (under ``oneOf``/``anyOf``/``contains``, or
+    an ``additionalProperties``/``items`` whose meaning hangs on its siblings):
+    the whole contract must decide then.
+    """
+    try:
+        return _dropped(node)
+    except _Inseparable:
+        return None
+
+
+def _dropped(node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            properties = {name: kept for name, child in value.items() if (kept := _dropped(child))}
+            if properties:
+                out[key] = properties
+        elif key == "allOf":
+            members = [member if isinstance(member, dict) and "if" in member else _dropped(member)
+                       for member in value]
+            if any(members):
+                out[key] = [member for member in members if member]
+        elif key in ("oneOf", "anyOf", "contains", "additionalProperties"):
+            children = value if key in ("oneOf", "anyOf") else [value]
+            if any(_dropped(child) for child in children):
+                raise _Inseparable(key)
+        elif key == "items":
+            kept = _dropped(value)
+            if kept and "prefixItems" in node:
+                raise _Inseparable(key)
+            if kept:
+                out[key] = kept
     return out
 
 

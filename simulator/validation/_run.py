@@ -21,7 +21,7 @@ from simulator.validation._reader import (
 )
 from simulator.validation._registry import inlined_type
 from simulator.validation._report import Entry, Report
-from simulator.validation._semantic import check_schema_valid
+from simulator.validation._semantic import check_schema_valid, holds_schema_valid
 from simulator.validation._sequence import SequenceChecker, SequenceMode
 from simulator.validation._validator import CATALOG_KEYS, Validator
 
@@ -206,7 +206,7 @@ class _Run:
             self.note_file(path)
         checker = self.checker
         closed = checker.fast_paths
-        semantic = check_schema_valid
+        holds = holds_schema_valid
         loads, dumps = orjson.loads, orjson.dumps
         note = self.drift.note_event if self.drift.full else None
         valid: dict[str, int] = {}
@@ -228,12 +228,12 @@ class _Run:
                 self._event(path, line, event, checker.check_parsed(raw, event))
                 continue
             if is_valid(event):
-                problems = semantic(event)
-                if not problems and (dumps(event) == raw or not maybe_duplicates(raw, event)):
+                if holds(event) and (dumps(event) == raw or not maybe_duplicates(raw, event)):
                     valid[event_type] = valid.get(event_type, 0) + 1
                     if note is not None:
                         note(event_type, event, self._optional(event_type))
                     continue
+                problems = check_schema_valid(event)
             else:
                 problems = checker.check_refused(event, event_type)
             if maybe_duplicates(raw, event):

@@ -25,7 +25,7 @@ from typing import Any
 
 from simulator.validation._problem import Problem
 
-__all__ = ["check_schema_valid", "check_semantic", "time_key"]
+__all__ = ["check_schema_valid", "check_semantic", "holds_schema_valid", "time_key"]
 
 
 def _error(pointer: str, message: str) -> Problem:
@@ -289,32 +289,41 @@ def check_schema_valid(event: dict[str, Any]) -> list[Problem]:
     counts and each shard its index and device), so only the comparisons
     remain. Calling it on an event the schema refuses is a mistake.
     """
+    return [] if holds_schema_valid(event) else _explain(event, event["data"])
+
+
+def holds_schema_valid(event: dict[str, Any]) -> bool:
+    """True when ``check_schema_valid(event)`` finds nothing; the same preconditions.
+
+    With the closed validator, this is the whole verdict of the fast path:
+    an event the closed validator passes and this holds for is valid against
+    the contract, including the shard map's ``if``/``then`` clauses the closed
+    copies drop (the comparisons below restate them).
+    """
     data = event["data"]
     time = data.get("time")
     if time is not None:
         initiated = time["initiated_at"]
         value = time.get("completed_at")
         if value is not None and (value < initiated if len(value) == len(initiated) else _before(value, initiated)):
-            return _explain(event, data)
+            return False
         value = time.get("expires_at")
         if value is not None and (value < initiated if len(value) == len(initiated) else _before(value, initiated)):
-            return _explain(event, data)
+            return False
     shard_map = data.get("shard_map")
     if shard_map is not None:
         total, shards = _count(shard_map["total"]), shard_map["shards"]  # an integer: the schema said so
         # Indexes 1..n exactly (the schema says each is ≥ 1) covers n shards, unique, none past n.
         if shard_map["threshold"] > total or set(map(_INDEX, shards)) != _one_to(total) or len(shards) != total:
-            return _explain(event, data)
+            return False
         secret = data.get("secret")
         if secret is not None and secret.get("id", shard_map["secret_id"]) != shard_map["secret_id"]:
-            return _explain(event, data)
+            return False
         device_ids = data.get("device_ids")
         if device_ids is not None and not set(device_ids).issubset(map(_DEVICE, shards)):
-            return _explain(event, data)
+            return False
     extra = _AFTER_SCHEMA.get(event["type"])
-    if extra is not None and not extra(data):
-        return _explain(event, data)
-    return []
+    return extra is None or extra(data)
 
 
 _AFTER_SCHEMA: dict[str, Callable[[dict[str, Any]], bool]] = {

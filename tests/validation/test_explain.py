@@ -207,3 +207,74 @@ def test_an_unknown_type_still_gets_the_envelopes_problems(change: dict[str, Any
     found = Validator().check(event)
     assert [p.pointer for p in found] == pointers
     assert found[0].code == "unknown-type"
+
+
+# --- the clauses the closed copies drop, checked apart ----------------------------------------------
+
+def _definition(name: str) -> Any:
+    from simulator.validation._registry import _by_id, _inline
+
+    docs = _by_id()
+    uri = next(uri for uri in docs if uri.endswith("definitions.json"))
+    return _inline(copy.deepcopy(docs[uri]["$defs"][name]), uri, docs)
+
+
+def test_the_shard_maps_dropped_clauses_are_its_if_then_rules_alone() -> None:
+    from simulator.validation._registry import dropped_clauses
+
+    shard_map = _definition("shard_map")
+    dropped = dropped_clauses(shard_map)
+    assert dropped is not None
+    assert set(dropped) == {"allOf"}
+    assert dropped["allOf"] == [m for m in shard_map["allOf"] if "if" in m]
+    assert len(dropped["allOf"]) == 32
+    # A device's own if/then (a browser extension names its browser) is kept by the closed copy: nothing dropped.
+    assert dropped_clauses(_definition("device")) == {}
+
+
+@pytest.mark.parametrize(("schema", "expected"), [
+    ({"type": "object", "properties": {"a": {"allOf": [{"if": {"required": ["x"]}, "then": {"required": ["y"]}},
+                                                       {"required": ["z"]}]}}},
+     {"properties": {"a": {"allOf": [{"if": {"required": ["x"]}, "then": {"required": ["y"]}}]}}}),
+    ({"type": "array", "items": {"allOf": [{"if": {"const": 1}, "then": {"const": 1}}]}},
+     {"items": {"allOf": [{"if": {"const": 1}, "then": {"const": 1}}]}}),
+    ({"oneOf": [{"allOf": [{"if": {"const": 1}, "then": {"const": 1}}]}, {"type": "string"}]}, None),
+    ({"contains": {"allOf": [{"if": {"const": 1}, "then": {"const": 1}}]}}, None),
+    ({"prefixItems": [{}], "items": {"allOf": [{"if": {"const": 1}, "then": {"const": 1}}]}}, None),
+    ({"type": "object", "properties": {"a": {"type": "string"}}, "if": {"required": ["a"]},
+      "then": {"required": ["b"]}}, {}),
+], ids=["under-properties", "under-items", "under-oneOf", "under-contains", "items-after-prefixItems",
+        "a-node's-own-if-is-kept"])
+def test_dropped_clauses_are_split_off_only_where_they_can_be_checked_apart(schema: Any, expected: Any) -> None:
+    from simulator.validation._registry import dropped_clauses
+
+    assert dropped_clauses(schema) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 34), st.integers(0, 36), st.integers(0, 36), st.integers(1, 36), st.data())
+def test_closed_copy_and_dropped_clauses_together_decide_as_the_contract(
+        total: int, threshold: int, count: int, top: int, data: st.DataObject) -> None:
+    from simulator.validation._registry import _close, _compile, _fold, dropped_clauses
+
+    shard_map = _definition("shard_map")
+    closed = _compile(_fold(_close(copy.deepcopy(shard_map))), registry=None)
+    dropped = _compile(dropped_clauses(shard_map), registry=None)
+    contract = _compile(shard_map, registry=None)
+    value = copy.deepcopy(example("secret.created", "full")["data"]["shard_map"])
+    shard = value["shards"][0]
+    value.update(total=total, threshold=threshold,
+                 shards=[dict(shard, index=data.draw(st.integers(1, top))) for _ in range(count)])
+    if closed.is_valid(value):
+        assert (closed.is_valid(value) and dropped.is_valid(value)) == contract.is_valid(value)
+
+
+def test_a_leaked_members_problems_are_remembered_whatever_its_value_but_never_a_redaction() -> None:
+    # A member named like a secret is reported by its name: one explanation serves every value. A value
+    # that also appears in a message is cut out of it (redacted), so that answer must not be reused.
+    base = example("user.created", "full")
+    validator = Validator()
+    for value in ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "user.created", "schema", "zzzzzzzzzzzzzzzz"):
+        event = copy.deepcopy(base)
+        event["data"]["client_secret"] = value
+        assert validator.check(event) == Validator().check(event), value
