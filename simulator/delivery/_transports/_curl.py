@@ -5,12 +5,14 @@ of keep-alive connections. libcurl tells which sockets to watch (``M_SOCKETFUNCT
 and when to wake it (``M_TIMERFUNCTION``); ``socket_action`` is called back, and each
 finished transfer resolves its request's future.
 
-The sockets are watched by a selector of the transport's own (epoll on Linux, kqueue
-on macOS), and the loop watches that selector's one descriptor: libcurl stops and
-starts watching a connection's socket around every request, and a change to a
-selector is one system call, where one to the loop's watch list costs a handle, a
-callback object and a deferred system call (in uvloop) each time. (A platform whose
-selector has no descriptor of its own, Windows' select, is not served.)
+The sockets are watched by a poller of the transport's own (epoll itself on Linux,
+the platform's selector elsewhere, kqueue on macOS), and the loop watches its one
+descriptor: libcurl stops and starts watching a connection's socket around every
+request, and a change to epoll is one system call, where one to the loop's watch list
+costs a handle, a callback object and a deferred system call (in uvloop) each time.
+(A platform whose selector has no descriptor of its own, Windows' select, is not
+served.) Transfers added during one turn of the loop start together, in one
+``socket_action`` on the next turn.
 Chosen by measurement and by what it must accept (``bench/bench_send.py`` runs the
 candidates inside the sender, same events, journal and sink, rounds alternated): it is
 ahead of aiohttp (3.3k against 2.7k req/s in the quietest round of 2026-12-02). pyreqwest
@@ -32,10 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import selectors
 import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import pycurl
 
@@ -88,8 +91,9 @@ class CurlTransport:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._timer_at = 0.0
-        self._selector: selectors.BaseSelector | None = None
-        self._watched: dict[int, int] = {}  # the selector's events, per socket
+        self._poller: _Poller | None = None
+        self._kick_due = False
+        self._watched: dict[int, int] = {}  # what libcurl asked to watch, per socket
         self._pending: dict[Any, asyncio.Future[Response]] = {}
         self._timeouts: dict[Any, float] = {}
         self._idle: list[Any] = []
@@ -109,8 +113,8 @@ class CurlTransport:
         if self._multi is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._selector = selectors.DefaultSelector()
-        self._loop.add_reader(self._selector.fileno(), self._ready)
+        self._poller = _poller()
+        self._loop.add_reader(self._poller.fileno(), self._ready)
         multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
@@ -136,10 +140,9 @@ class CurlTransport:
         future: asyncio.Future[Response] = loop.create_future()
         self._pending[handle] = future
         self._timeouts[handle] = timeout
+        # libcurl asks for a timer of 0 ms (``_on_timer``): the transfers added in one loop
+        # iteration start together, in one ``socket_action``.
         multi.add_handle(handle)
-        # Start the transfer now (libcurl asked for a timer of 0 ms): the request is written
-        # in this loop iteration instead of the next one.
-        self._act(pycurl.SOCKET_TIMEOUT, 0)
         try:
             response = await future
         except BaseException:
@@ -173,11 +176,11 @@ class CurlTransport:
         self._idle.clear()
         self._set.clear()
         multi.close()
-        selector, self._selector = self._selector, None
-        if selector is not None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
             if self._loop is not None:
-                self._loop.remove_reader(selector.fileno())  # type: ignore[attr-defined]
-            selector.close()
+                self._loop.remove_reader(poller.fileno())
+            poller.close()
         self._watched.clear()
 
     # -- libcurl's side -----------------------------------------------------------------------
@@ -201,41 +204,47 @@ class CurlTransport:
         return handle
 
     def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
-        selector = self._selector
-        if selector is None:
+        poller = self._poller
+        if poller is None:
             return
-        events = 0 if what == pycurl.POLL_REMOVE else (
-            (selectors.EVENT_READ if what & pycurl.POLL_IN else 0)
-            | (selectors.EVENT_WRITE if what & pycurl.POLL_OUT else 0))
+        events = 0 if what == pycurl.POLL_REMOVE else what & _POLL_INOUT
         before = self._watched.get(fd, 0)
         if events == before:
             return
         if not events:
             del self._watched[fd]
-            selector.unregister(fd)
+            poller.unregister(fd)
         elif not before:
-            selector.register(fd, events)
+            poller.register(fd, events)
             self._watched[fd] = events
         else:
-            selector.modify(fd, events)
+            poller.modify(fd, events)
             self._watched[fd] = events
 
     def _ready(self) -> None:
-        """The loop saw the selector ready: hand each ready socket to libcurl."""
-        selector = self._selector
-        if selector is None:
+        """The loop saw the poller ready: hand each ready socket to libcurl."""
+        poller = self._poller
+        if poller is None:
             return
-        for key, events in selector.select(0):
-            self._act(key.fd, (pycurl.CSELECT_IN if events & selectors.EVENT_READ else 0)
-                      | (pycurl.CSELECT_OUT if events & selectors.EVENT_WRITE else 0))
+        act = self._act
+        for fd, events in poller.ready():
+            act(fd, events)
 
     def _on_timer(self, ms: int) -> None:
-        # libcurl moves its deadline several times per request: keep one loop timer and move
-        # it only when the deadline comes earlier (a later one is rechecked when it fires).
         loop = self._loop
         if ms < 0 or loop is None:
             self._deadline = None
             return
+        if ms == 0:
+            # Due now: a transfer was added. Those added in one loop iteration start together,
+            # in one socket_action, on the loop's next turn (libcurl calls again once it ran).
+            self._deadline = None
+            if not self._kick_due:
+                self._kick_due = True
+                loop.call_soon(self._kick)
+            return
+        # libcurl moves its deadline several times per request: keep one loop timer and move
+        # it only when the deadline comes earlier (a later one is rechecked when it fires).
         deadline = loop.time() + ms / 1000
         self._deadline = deadline
         if self._timer is None or self._timer_at > deadline:
@@ -243,6 +252,10 @@ class CurlTransport:
                 self._timer.cancel()
             self._timer_at = deadline
             self._timer = loop.call_at(deadline, self._on_timeout)
+
+    def _kick(self) -> None:
+        self._kick_due = False
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
 
     def _on_timeout(self) -> None:
         self._timer = None
@@ -289,6 +302,84 @@ class CurlTransport:
             response = Response(0, None, _reason(handle, code, message, timeout))
         if future is not None and not future.done():
             future.set_result(response)
+
+
+_POLL_INOUT = pycurl.POLL_IN | pycurl.POLL_OUT
+
+
+class _Poller(Protocol):
+    """The sockets libcurl asked to watch, on a descriptor of their own. ``register`` and
+    ``modify`` take libcurl's ``POLL_IN``/``POLL_OUT`` bits; ``ready`` gives ``(fd, CSELECT_*
+    bits)`` pairs, a hang-up or an error reported as both readable and writable (as
+    ``selectors`` does)."""
+
+    def fileno(self) -> int: ...
+
+    def register(self, fd: int, events: int) -> None: ...
+
+    def modify(self, fd: int, events: int) -> None: ...
+
+    def unregister(self, fd: int) -> None: ...
+
+    def ready(self) -> list[tuple[int, int]]: ...
+
+    def close(self) -> None: ...
+
+
+class _Epoll:
+    """Linux: epoll as is. ``selectors`` builds a key object per registration, as costly as the
+    system call, and libcurl registers and unregisters a connection's socket around every
+    request."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self.fileno = self._epoll.fileno
+        self.unregister = self._epoll.unregister
+        self.close = self._epoll.close
+
+    def register(self, fd: int, events: int) -> None:
+        self._epoll.register(fd, _TO_EPOLL[events])
+
+    def modify(self, fd: int, events: int) -> None:
+        self._epoll.modify(fd, _TO_EPOLL[events])
+
+    def ready(self) -> list[tuple[int, int]]:
+        return [(fd, (_IN if events & _NOT_EPOLLOUT else 0) | (_OUT if events & _NOT_EPOLLIN else 0))
+                for fd, events in self._epoll.poll(0)]
+
+
+class _Selector:
+    """Elsewhere: the platform's selector (kqueue on macOS)."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self.fileno = self._selector.fileno
+        self.close = self._selector.close
+
+    def register(self, fd: int, events: int) -> None:
+        self._selector.register(fd, _TO_SELECTOR[events])
+
+    def modify(self, fd: int, events: int) -> None:
+        self._selector.modify(fd, _TO_SELECTOR[events])
+
+    def unregister(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def ready(self) -> list[tuple[int, int]]:
+        return [(key.fd, (_IN if events & selectors.EVENT_READ else 0) | (_OUT if events & selectors.EVENT_WRITE else 0))
+                for key, events in self._selector.select(0)]
+
+
+def _poller() -> _Poller:
+    return _Epoll() if hasattr(select, "epoll") else _Selector()
+
+
+_IN, _OUT = pycurl.CSELECT_IN, pycurl.CSELECT_OUT
+_EPOLLIN, _EPOLLOUT = getattr(select, "EPOLLIN", 1), getattr(select, "EPOLLOUT", 4)
+_NOT_EPOLLOUT, _NOT_EPOLLIN = ~_EPOLLOUT, ~_EPOLLIN
+# libcurl's POLL_IN (1) / POLL_OUT (2) bits, as epoll's and as selectors' masks.
+_TO_EPOLL = (0, _EPOLLIN, _EPOLLOUT, _EPOLLIN | _EPOLLOUT)
+_TO_SELECTOR = (0, selectors.EVENT_READ, selectors.EVENT_WRITE, selectors.EVENT_READ | selectors.EVENT_WRITE)
 
 
 def _reason(handle: Any, code: int, message: str, timeout: float) -> str:
