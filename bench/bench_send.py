@@ -4,8 +4,10 @@ All post to one bare aiohttp 204 sink running in its own process, with 32
 connections. chestsim sends a JSONL file of distinct events of every type, each
 signed with Standard Webhooks headers and journaled in SQLite; Locust (one process,
 as a subprocess: it must never share a process with asyncio) posts one constant
-body; wrk posts one constant body and gives the ceiling of the sink. chestsim
-and Locust alternate rounds so drift on a shared machine hits both alike.
+body; wrk posts one constant body and gives the ceiling of the sink. chestsim, wrk
+and Locust run in every round, in alternating order, so drift on a shared machine
+hits them alike; each step also reports the CPU time per request of the client
+process and of the sink (on two cores they compete for the same CPU).
 
 Beside them: the same send over https (a loopback TLS sink with a certificate
 made here by trustme), and the HTTP clients chestsim chose among, each inside the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -119,49 +122,69 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
         tls_url = f"https://localhost:{tls_port}/webhooks"
         ours: list[float] = []
         locust: list[float] = []
+        wrks: list[float] = []
         secure: list[float] = []
         clients: dict[str, list[float]] = {name: [] for name in CLIENTS}
+        # CPU µs per request of the client process and of the sink, per step: on two shared
+        # cores the sender and the sink compete for the same CPU, where wrk barely uses any.
+        cpu: dict[str, list[tuple[float, float]]] = {}
         for i in range(rounds):
-            steps = [("chestsim", ours), ("locust", locust), ("https", secure),
+            # wrk runs in every round beside chestsim, as Locust does: a ceiling measured once,
+            # minutes away from the runs it is compared with, followed the machine's load instead.
+            steps = [("chestsim", ours), ("wrk", wrks), ("locust", locust), ("https", secure),
                      *((f"client:{name}", figures) for name, figures in clients.items())]
             for name, figures in steps if i % 2 == 0 else steps[::-1]:
+                server = tls_sink if name == "https" else sink
+                sink_before, client_before = _process_cpu(server.pid), _children_cpu()
                 if name == "chestsim":
-                    rate, _ = _chestsim(stream, url, work / f"run-{i}.db")
+                    rate, requests, _ = _chestsim(stream, url, work / f"run-{i}.db")
                 elif name == "https":
-                    rate, _ = _chestsim(side, tls_url, work / f"tls-{i}.db", "--ca-file", str(ca_file))
+                    rate, requests, _ = _chestsim(side, tls_url, work / f"tls-{i}.db", "--ca-file", str(ca_file))
+                elif name == "wrk":
+                    ceiling = _wrk(url, body, seconds=10 if rounds > 1 else 5)
+                    if ceiling is None:
+                        continue
+                    rate, requests = ceiling
                 elif name.startswith("client:"):
-                    rate = _client(name.removeprefix("client:"), side, url, work / f"client-{i}.db")
+                    rate, requests = _client(name.removeprefix("client:"), side, url, work / f"client-{i}.db")
                 else:
                     # About as long as chestsim's run (a rate needs no more than a minute).
                     seconds = min(60, max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0))))
-                    rate = _locust(url, body, work / f"locust-{i}", seconds=seconds)
+                    rate, requests = _locust(url, body, work / f"locust-{i}", seconds=seconds)
                 figures.append(rate)
-                print(f"   round {i + 1}: {name} {rate:,.0f} req/s", file=sys.stderr, flush=True)
-        wrk = _wrk(url, body, seconds=10 if rounds > 1 else 5)
-        if wrk is not None:
-            print(f"   wrk {wrk:,.0f} req/s", file=sys.stderr, flush=True)
+                sink_after = _process_cpu(server.pid)
+                per_request = ((_children_cpu() - client_before) / max(requests, 1) * 1e6,
+                               (sink_after - sink_before) / max(requests, 1) * 1e6
+                               if sink_after is not None and sink_before is not None else 0.0)
+                cpu.setdefault(name, []).append(per_request)
+                print(f"   round {i + 1}: {name} {rate:,.0f} req/s, load {os.getloadavg()[0]:.1f}, CPU µs per "
+                      f"request: client {per_request[0]:,.0f}, sink {per_request[1]:,.0f}", file=sys.stderr, flush=True)
+        wrk = statistics.median(wrks) if wrks else None
         big = work / "big.jsonl"
         _write_events(big, rss_events)
         stream.unlink()
-        _, rss_mb = _chestsim(big, url, work / "big.db")
+        _, _, rss_mb = _chestsim(big, url, work / "big.db")
         print(f"   peak RSS sending {rss_events:,} events: {rss_mb:,.0f} MB", file=sys.stderr, flush=True)
     finally:
         for process in (sink, tls_sink):
             process.terminate()
             process.wait(10)
     median = statistics.median
-    wrk_note = (f"wrk {wrk:,.0f} req/s on the same sink" if wrk is not None
+    wrk_note = (f"wrk {', '.join(f'{x:,.0f}' for x in wrks)} req/s on the same sink" if wrk is not None
                 else "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling")
+    spent = "; ".join(f"{name} {median(c for c, _ in pairs):,.0f} + sink {median(k for _, k in pairs):,.0f}"
+                      for name, pairs in cpu.items() if name in ("chestsim", "wrk", "locust"))
     note = (f"{CONCURRENCY} connections, {events:,} distinct events of every type × {rounds} rounds, medians; "
             f"chestsim {', '.join(f'{x:,.0f}' for x in ours)} / Locust {', '.join(f'{x:,.0f}' for x in locust)}; "
-            f"{wrk_note}")
+            f"{wrk_note}; CPU µs per request, client + sink: {spent}")
     measured = "; ".join(f"{name} {', '.join(f'{x:,.0f}' for x in figures)}" for name, figures in clients.items())
     results = [
         Result(name="send: signed + journaled, chestsim", value=median(ours), unit="req/s",
                reference_name="Locust FastHttpUser", reference=median(locust), target=1.5, note=note),
         Result(name="send: chestsim vs wrk (sink ceiling)", value=median(ours) if wrk is not None else 0.0,
                unit="req/s", reference_name="wrk", reference=wrk, target=0.6 if wrk is not None else None,
-               note="wrk posts a constant body with no signing or journal" if wrk is not None else wrk_note),
+               note=(f"wrk posts a constant body with no signing or journal, {CONCURRENCY} connections, "
+                     f"{10 if rounds > 1 else 5} s in every round; medians of {len(wrks)} rounds") if wrk is not None else wrk_note),
         Result(name="send over https (loopback TLS, trustme CA)", value=median(secure), unit="req/s",
                reference_name="chestsim over http", reference=median(ours),
                note=f"--ca-file with the test CA, {max(events // 3, 5_000):,} events; "
@@ -203,7 +226,22 @@ def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the https sink did not start within 10 s")
 
 
-def _client(name: str, stream: Path, url: str, journal: Path) -> float:
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's children that have ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds a running process has used so far (Linux's /proc), else ``None``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _client(name: str, stream: Path, url: str, journal: Path) -> tuple[float, int]:
     proc = subprocess.run([sys.executable, "-m", "bench._send_clients", name, str(stream), url, str(journal)],
                           cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -211,7 +249,8 @@ def _client(name: str, stream: Path, url: str, journal: Path) -> float:
         Path(f"{journal}{suffix}").unlink(missing_ok=True)
     if proc.returncode != 0:
         raise RuntimeError(f"client {name} exited {proc.returncode}: {proc.stderr[-1500:]}")
-    return float(json.loads(proc.stdout)["rate"])
+    answer = json.loads(proc.stdout)
+    return float(answer["rate"]), int(answer["delivered"])
 
 
 def _write_events(path: Path, n: int) -> None:
@@ -233,7 +272,8 @@ def _write_events(path: Path, n: int) -> None:
             fh.write(b"\n".join(chunk) + b"\n")
 
 
-def _chestsim(stream: Path, url: str, journal: Path, *extra: str) -> tuple[float, float]:
+def _chestsim(stream: Path, url: str, journal: Path, *extra: str) -> tuple[float, int, float]:
+    """Rate, deliveries and peak RSS (MB) of one ``chestsim send``."""
     args = [sys.executable, "-c", _CHESTSIM, "send", str(stream), "--to", url, "--secret", SECRET,
             "--journal", str(journal), "--concurrency", str(CONCURRENCY), "--format", "json", *extra]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
@@ -244,10 +284,11 @@ def _chestsim(stream: Path, url: str, journal: Path, *extra: str) -> tuple[float
     rss = re.search(r"PEAK_RSS_KB (\d+)", proc.stderr)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{journal}{suffix}").unlink(missing_ok=True)
-    return report["delivered"] / report["seconds"], (int(rss.group(1)) / 1024 if rss else 0.0)
+    return (report["delivered"] / report["seconds"], int(report["delivered"]),
+            int(rss.group(1)) / 1024 if rss else 0.0)
 
 
-def _locust(url: str, body: Path, work: Path, *, seconds: int) -> float:
+def _locust(url: str, body: Path, work: Path, *, seconds: int) -> tuple[float, int]:
     locustfile = work.parent / "locustfile_send_bench.py"
     locustfile.write_text(_LOCUSTFILE)
     host = url.rsplit("/", 1)[0]
@@ -262,10 +303,11 @@ def _locust(url: str, body: Path, work: Path, *, seconds: int) -> float:
     ok = sum(int(e["num_requests"]) - int(e["num_failures"]) for e in entries)
     start = min(float(e["start_time"]) for e in entries)
     end = max(float(e["last_request_timestamp"]) for e in entries)
-    return ok / max(end - start, 1e-9)
+    return ok / max(end - start, 1e-9), ok
 
 
-def _wrk(url: str, body: Path, *, seconds: int) -> float | None:
+def _wrk(url: str, body: Path, *, seconds: int) -> tuple[float, int] | None:
+    """wrk's rate and request count, or ``None`` when wrk cannot be had."""
     wrk = shutil.which("wrk")
     if wrk is None and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, timeout=300, check=False)
@@ -277,6 +319,7 @@ def _wrk(url: str, body: Path, *, seconds: int) -> float | None:
     proc = subprocess.run([wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(script), url],
                           capture_output=True, text=True, timeout=seconds + 60, check=False,
                           env={**os.environ, "SEND_BENCH_BODY": str(body)})
-    match = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
-    return float(match.group(1)) if match else None
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
+    count = re.search(r"(\d+) requests in", proc.stdout)
+    return (float(rate.group(1)), int(count.group(1))) if rate and count else None
 
