@@ -94,8 +94,9 @@ class CurlTransport:
         self._poller: _Poller | None = None
         self._kick_due = False
         self._watched: dict[int, int] = {}  # what libcurl asked to watch, per socket
-        self._pending: dict[Any, asyncio.Future[Response]] = {}
-        self._timeouts: dict[Any, float] = {}
+        self._pending: dict[Any, tuple[asyncio.Future[Response], float]] = {}  # and the timeout
+        self._running = 0  # transfers libcurl said were running, at its last socket_action
+        self._answers: dict[int, Response] = {}  # one Response per plain status, shared
         self._idle: list[Any] = []
         self._set: dict[Any, tuple[Any, float]] = {}  # the URL and timeout each handle was given
 
@@ -138,8 +139,7 @@ class CurlTransport:
         handle.setopt(pycurl.POSTFIELDS, body)
         handle.setopt(pycurl.HTTPHEADER, lines)
         future: asyncio.Future[Response] = loop.create_future()
-        self._pending[handle] = future
-        self._timeouts[handle] = timeout
+        self._pending[handle] = (future, timeout)
         # libcurl asks for a timer of 0 ms (``_on_timer``): the transfers added in one loop
         # iteration start together, in one ``socket_action``.
         multi.add_handle(handle)
@@ -148,7 +148,6 @@ class CurlTransport:
         except BaseException:
             if self._pending.pop(handle, None) is not None:
                 # Cancelled while in flight (the run was interrupted): abandon the transfer.
-                self._timeouts.pop(handle, None)
                 if self._multi is not None:
                     self._multi.remove_handle(handle)
                 self._set.pop(handle, None)
@@ -162,12 +161,13 @@ class CurlTransport:
         multi, self._multi = self._multi, None
         if multi is None:
             return
-        for handle, future in list(self._pending.items()):
+        for handle, (future, _) in list(self._pending.items()):
             with contextlib.suppress(pycurl.error):
                 multi.remove_handle(handle)
             if not future.done():
                 future.set_result(Response(0, None, "the client closed before a response"))
         self._pending.clear()
+        self._running = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -229,6 +229,7 @@ class CurlTransport:
         act = self._act
         for fd, events in poller.ready():
             act(fd, events)
+        self._collect()
 
     def _on_timer(self, ms: int) -> None:
         loop = self._loop
@@ -256,6 +257,7 @@ class CurlTransport:
     def _kick(self) -> None:
         self._kick_due = False
         self._act(pycurl.SOCKET_TIMEOUT, 0)
+        self._collect()
 
     def _on_timeout(self) -> None:
         self._timer = None
@@ -268,18 +270,23 @@ class CurlTransport:
             return
         self._deadline = None
         self._act(pycurl.SOCKET_TIMEOUT, 0)
+        self._collect()
 
     def _act(self, fd: int, events: int) -> None:
         multi = self._multi
         if multi is None:
             return
         try:
-            _, running = multi.socket_action(fd, events)
+            _, self._running = multi.socket_action(fd, events)
         except pycurl.error as exc:  # libcurl itself failed: end every transfer rather than hang
             for handle in list(self._pending):
                 self._finish(handle, int(exc.args[0]), str(exc.args[-1]))
-            return
-        if running >= len(self._pending):
+
+    def _collect(self) -> None:
+        """Read the transfers that finished (once per turn, after every ready socket was handed
+        over), and resolve their requests."""
+        multi = self._multi
+        if multi is None or self._running >= len(self._pending):
             return  # every transfer still runs: nothing to read
         while True:
             queued, done, failed = multi.info_read()
@@ -292,12 +299,15 @@ class CurlTransport:
 
     def _finish(self, handle: Any, code: int | None, message: str) -> None:
         self._multi.remove_handle(handle)
-        future = self._pending.pop(handle, None)
-        timeout = self._timeouts.pop(handle, 0.0)
+        future, timeout = self._pending.pop(handle, (None, 0.0))
         if code is None:
             status = int(handle.getinfo(pycurl.RESPONSE_CODE))
             after = int(handle.getinfo(pycurl.RETRY_AFTER)) if status in (429, 503) else 0
-            response = Response(status, str(after) if after > 0 else None)
+            if after > 0:
+                response = Response(status, str(after))
+            else:  # the usual answer: a status alone, one shared (frozen) Response for each
+                cached = self._answers.get(status)
+                response = cached if cached is not None else self._answers.setdefault(status, Response(status))
         else:
             response = Response(0, None, _reason(handle, code, message, timeout))
         if future is not None and not future.done():
