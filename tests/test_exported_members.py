@@ -28,9 +28,10 @@ def test_import_is_light() -> None:
     import subprocess
     import sys
 
-    # The CLI too: `chestsim events list` should not pay for aiohttp, Faker or httpx.
+    # The CLI too: `chestsim validate` should not pay for aiohttp, Faker or httpx, nor asyncio (~40 ms) and
+    # Rich (~60 ms), which only the listener, `events list` and progress bars use.
     code = ("import sys, simulator, simulator.cli; "
-            "print(sorted(m for m in ('aiohttp', 'faker', 'httpx') if m in sys.modules))")
+            "print(sorted(m for m in ('aiohttp', 'faker', 'httpx', 'asyncio', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 

@@ -36,12 +36,11 @@ import jsonschema_rs
 import orjson
 
 from simulator.validation._registry import (
-    _by_id,
     _close,
     _compile,
     _fold,
-    _inline,
     dropped_clauses,
+    inlined_type,
     json_copy,
 )
 
@@ -95,9 +94,9 @@ class Explainer:
 
     __slots__ = ("_root",)
 
-    def __init__(self, schema_id: str) -> None:
-        docs = _by_id()
-        self._root = _plan(_fold(_inline(json_copy(docs[schema_id]), schema_id, docs)), 0)
+    def __init__(self, key: str) -> None:
+        """The explainer of one event type's schema, or of the envelope's (``"envelope"``)."""
+        self._root = _plan(_fold(inlined_type(key)), 0)  # _fold copies what it changes: the cached schema stays
 
     def failures(self, event: Any) -> list[Failure]:
         """Every schema error of ``event`` (empty when it is valid)."""

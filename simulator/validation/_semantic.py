@@ -56,7 +56,7 @@ def _shard_map(shard_map: Any, where: str, secret_id: str | None) -> Iterator[Pr
                          "it needs one entry per shard")
         seen: set[Any] = set()
         for position, shard in enumerate(shards):
-            index = shard.get("index") if isinstance(shard, dict) else None
+            index = _count(shard.get("index")) if isinstance(shard, dict) else None
             if not isinstance(index, int):
                 continue
             if isinstance(total, int) and index > total:
@@ -134,7 +134,7 @@ def _with_group(data: dict[str, Any]) -> Iterator[Problem]:
     yield from _common(data)
     group = data.get("group")
     if isinstance(group, dict) and isinstance(group.get("members"), list):
-        count, members = group.get("member_count"), group["members"]
+        count, members = _count(group.get("member_count")), group["members"]
         if isinstance(count, int) and count != len(members):
             yield _error("/data/group/member_count", f"group member_count={count} but members lists "
                          f"{len(members)}")
@@ -250,7 +250,7 @@ def _group_ok(data: dict[str, Any]) -> bool:
     group = data.get("group")
     if group.__class__ is not dict:
         return True
-    members, count = group.get("members"), group.get("member_count")
+    members, count = group.get("members"), _count(group.get("member_count"))
     return not (members.__class__ is list and count.__class__ is int and count != len(members))
 
 
@@ -376,7 +376,7 @@ def _pending_index(data: dict[str, Any]) -> Iterator[Problem]:
     shard = data.get("shard")
     if not isinstance(shard, dict):
         return
-    index, total = shard.get("index"), shard.get("total")
+    index, total = _count(shard.get("index")), _count(shard.get("total"))
     if isinstance(index, int) and isinstance(total, int) and index > total:
         yield _error("/data/shard/index", f"pending share offers shard index={index} but the map it joins has "
                      f"total={total}; indexes run from 1 to n")

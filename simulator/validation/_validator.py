@@ -22,7 +22,6 @@ from simulator.validation._explain import Explainer, Failure, Suspect
 from simulator.validation._leakguard import REDACTED, is_secret_field, leaks, leaks_at, redact
 from simulator.validation._problem import Code, Problem, Severity, pointer
 from simulator.validation._registry import (
-    ENVELOPE_ID,
     Compiled,
     compiled_type,
     leak_prefilter,
@@ -78,8 +77,7 @@ class Validator:
     def _explainer(self, name: str) -> Explainer:
         explainer = self._explainers.get(name)
         if explainer is None:
-            explainer = self._explainers[name] = Explainer(ENVELOPE_ID if name == "envelope"
-                                                           else lookup_key(name).schema_id)
+            explainer = self._explainers[name] = Explainer(name)
         return explainer
 
     def _schema(self, name: str) -> Compiled | None:

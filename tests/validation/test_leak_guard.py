@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import json
+import pathlib
 import random
 import re
 import string
 import uuid
 
+import orjson
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from validation_examples import example
 
 from simulator import CATALOG
-from simulator.validation import Validator, is_secret_field, leaks, looks_like_secret
+from simulator.validation import Validator, is_secret_field, leaks, looks_like_secret, validate
 from simulator.validation._leakguard import _SHAPE_PATTERNS, PREFILTER_PATTERN
 from simulator.validation._registry import compiled_type
 
@@ -175,3 +178,40 @@ def test_long_alphanumeric_ids_are_not_suspects() -> None:
     # Okta ids, serial numbers and APNs tokens in structured fields pass the prefilter.
     for value in ("00u14k8f9wxssihflddn", "C02ZK1ABMD6T", "a3f9" * 16, "Zm9vYmFyYmF6cXV4" * 4):
         assert not re.search(PREFILTER_PATTERN, value), value
+
+
+# --- a leak in the JSON text, however the line writes it ---------------------------------------------
+
+def _escaped(text: str, value: str) -> str:
+    """``text`` (JSON) with the first letter of ``value`` written as a ``\\u`` escape where the value stands."""
+    inner = json.dumps(value)[1:-1]
+    return text.replace(inner, f"\\u{ord(value[0]):04x}{inner[1:]}", 1)
+
+
+@pytest.mark.parametrize(("value", "what"), SHAPES)
+@pytest.mark.parametrize(("key", "where"), [
+    ("user.created", ("data", "user", "external_id")),  # free-form, not free text
+    ("backend_message.posted", ("data", "message", "action")),  # free text
+])
+@pytest.mark.parametrize("written", ["compact", "spaced", "escaped"])
+def test_a_shape_in_the_line_is_a_leak_whatever_way_the_line_is_written(
+        tmp_path: pathlib.Path, value: str, what: str, key: str, where: tuple[str, ...], written: str) -> None:
+    # Captures come from any JSON writer: compact (orjson), spaced (json.dumps), or with escapes that spell
+    # a shape's letters (\u0077hsec_…). The line reader, the block checker and check_bytes all find it.
+    event = example(key)
+    node = event
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    text = orjson.dumps(event).decode() if written == "compact" else json.dumps(event)
+    if written == "escaped":
+        text = _escaped(text, value)
+    assert json.loads(text) == event
+    pointer = "/" + "/".join(where)
+    _, problems = Validator().check_bytes(text.encode())
+    assert [p.pointer for p in problems if p.code == "leak"] == [pointer]
+    path = tmp_path / "events.jsonl"
+    path.write_text(f"{text}\n{orjson.dumps(example(key)).decode()}\n")
+    report = validate(path)
+    assert (report.valid, report.invalid) == (1, 1)
+    assert [e.problem.pointer for e in report.entries if e.problem.code == "leak"] == [pointer]
