@@ -163,7 +163,13 @@ def test_a_delivery_sent_now_appears_without_a_reload(opened: Opened, live: Live
     assert "valid" in row.inner_text()
     assert "30.0 ms" in row.inner_text()  # the injected latency, beside the listener's own
     assert page.evaluate("window.stillTheSamePage") is True
-    page.wait_for_function(f"Number(document.querySelector('#counters .counter b').textContent) > {before}")
+    # Waits by locator, not wait_for_function: its polling evaluates a string, which the page's CSP (no
+    # 'unsafe-eval') refuses whenever the first try is not already true (seen under load).
+    from playwright.sync_api import expect
+
+    counter = page.locator("#counters .counter b").first
+    expect(counter).not_to_have_text(str(before), timeout=WAIT_MS)
+    assert int(counter.inner_text()) > before
     assert page.locator("#chart rect").count() >= 1  # this second's bar
     assert opened.errors == []
 
@@ -176,7 +182,7 @@ def test_live_rows_push_old_ones_out_and_older_brings_them_back(opened: Opened, 
     _row(page, event["id"]).wait_for()
     assert page.locator("#rows tr").count() == 5
     page.click("#older")
-    page.wait_for_function("document.querySelectorAll('#rows tr').length > 5")
+    page.locator("#rows tr").nth(5).wait_for(timeout=WAIT_MS)  # a sixth row (see above: no wait_for_function)
     seqs = [int(s) for s in page.locator("#rows tr").evaluate_all("rows => rows.map(r => r.dataset.seq)")]
     assert seqs == list(range(seqs[0], seqs[0] - len(seqs), -1))  # nothing skipped at the seam
     assert opened.errors == []
