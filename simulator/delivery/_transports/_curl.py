@@ -14,11 +14,15 @@ costs a handle, a callback object and a deferred system call (in uvloop) each ti
 served.) Transfers added during one turn of the loop start together, in one
 ``socket_action`` on the next turn.
 Chosen by measurement and by what it must accept (``bench/bench_send.py`` runs the
-candidates inside the sender, same events, journal and sink, rounds alternated): it is
-ahead of aiohttp (3.3k against 2.7k req/s in the quietest round of 2026-12-02). pyreqwest
-came out ahead of it on two shared cores (5.1k; its I/O runs on threads of its own), but
-reqwest's TLS (rustls) refuses a self-signed certificate given as ``--ca-file``, the usual
-staging set-up that certify's TLS tests cover; libcurl on OpenSSL takes it.
+candidates inside the sender, same events, journal and sink, rounds alternated, with the
+CPU time of each): it is ahead of aiohttp (3.3k against 2.7k req/s in the quietest round
+of 2026-12-02; 2.5-2.8k against 1.2-1.5k, at 190-230 against 450-550 CPU µs per request,
+in the full bench later that day at load 3). pyreqwest came out ahead of it on two shared
+cores once (5.1k; its I/O runs on threads of its own); in that later full bench curl led
+in two rounds of three and spent less CPU per request in all three (190-230 against
+255-285 µs). Either way reqwest's TLS (rustls) refuses a self-signed certificate given as
+``--ca-file``, the usual staging set-up that certify's TLS tests cover; libcurl on
+OpenSSL takes it.
 
 TLS certificates are verified against the system's trust store (or ``ca_file``);
 ``insecure=True`` turns verification off. Redirects are not followed, proxies from
