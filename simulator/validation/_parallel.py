@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from simulator.validation._drift import Drift
-from simulator.validation._reader import count_lines, read_slice, slice_bounds
+from simulator.validation._reader import read_slice, slice_bounds
 from simulator.validation._report import Entry, Group, Report
 
 if TYPE_CHECKING:
@@ -41,8 +41,9 @@ def _work(name: str, start: int, end: int, strict: bool, max_errors: int | None,
     if schemas is not None and str(schema_folder()) != schemas:
         use_schemas(schemas)  # a spawned worker starts from the shipped contract
     run = _Run(Validator(strict=strict), None, Report(max_errors=max_errors, drift=Drift(full=drift)))
-    run.consume(read_slice(name, start, end, max_line_bytes=max_line_bytes, blocks=True))
-    return count_lines(name, start, end), run.totals, run.report.entries, run.report.dropped, run.report.groups, run.drift
+    newlines: list[int] = []
+    run.consume(read_slice(name, start, end, max_line_bytes=max_line_bytes, blocks=True, newlines=newlines))
+    return newlines[0], run.totals, run.report.entries, run.report.dropped, run.report.groups, run.drift
 
 
 def start_method() -> str:

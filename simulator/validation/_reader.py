@@ -338,35 +338,34 @@ def slice_bounds(name: str, parts: int) -> list[tuple[int, int]]:
 
 
 class _Slice:
-    """A read-only view of ``[start, end)`` of a binary file, for ``_lines``."""
+    """A read-only view of ``[start, end)`` of a binary file, for ``_lines``; counts the newlines it reads."""
 
     def __init__(self, handle: IO[bytes], start: int, end: int) -> None:
         handle.seek(start)
         self._handle = handle
         self._left = end - start
+        self.newlines = 0
 
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
             return b""
         data = self._handle.read(self._left if size < 0 else min(size, self._left))
         self._left -= len(data)
+        self.newlines += data.count(b"\n")
         return data
 
 
 def read_slice(name: str, start: int, end: int, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-               blocks: bool = False) -> Iterator[Record | Block]:
-    """Records of the lines in bytes ``[start, end)`` of a JSON Lines file; line numbers count from the slice."""
+               blocks: bool = False, newlines: list[int] | None = None) -> Iterator[Record | Block]:
+    """Records of the lines in bytes ``[start, end)`` of a JSON Lines file; line numbers count from the slice.
+
+    Once the slice is read to its end, ``newlines`` (when given) receives how
+    many newlines it held: where the next slice's line numbers start, without
+    reading the slice a second time.
+    """
     with open(name, "rb") as handle:
         view = _Slice(handle, start, end)
         yield from _lines(view.read(_CHUNK), view, name, max_line_bytes,  # type: ignore[arg-type]
                           blocks=blocks)
-
-
-def count_lines(name: str, start: int, end: int) -> int:
-    """How many newlines ``[start, end)`` of a file holds."""
-    with open(name, "rb") as handle:
-        view = _Slice(handle, start, end)
-        count = 0
-        while chunk := view.read(_CHUNK):
-            count += chunk.count(b"\n")
-    return count
+        if newlines is not None:
+            newlines.append(view.newlines)
