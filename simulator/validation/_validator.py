@@ -253,7 +253,7 @@ class _Shortcut:
         self.memo: dict[bytes, tuple[Problem, ...]] = {}
         #: A member no schema names, whose name is evidence of a leak (``client_secret``): it is
         #: reported by its name alone, its value never read (a leaked token is unique: a memo by value
-        #: would never be met twice). Only redaction could bring the value into a message: see ``_key``.
+        #: would never be met twice). Only redaction could bring the value into a message: see ``keep``.
         self.blind = kind == "unknown" and is_secret_field(path[-1])
 
     def _key(self, value: Any) -> bytes | None:
