@@ -71,6 +71,30 @@ def test_take_signs_with_a_fresh_timestamp_and_a_fresh_id() -> None:
     assert pool.sent == 50
 
 
+def test_deliveries_signed_ahead_are_signed_again_when_the_second_turns() -> None:
+    now = [1_800_000_000.1]
+    pool = build_pool(pool_size=20, tenant_users=20, secrets=(SECRET,), run_tag="Run124", clock=lambda: now[0])
+    taken = []
+    for step in range(300):  # many takes per second, then the second turns mid-batch
+        if step in (40, 41, 150, 299):
+            now[0] += 1
+        name, body, headers = pool.take()
+        assert headers["webhook-timestamp"] == str(int(now[0]))
+        assert verify(headers, body, [SECRET], now=lambda: now[0]) == headers["webhook-id"]
+        taken.append(headers["webhook-id"])
+    assert taken == [f"evt_Run124000{n:012d}" for n in range(300)]  # in order, none skipped
+    assert pool.sent == 300
+
+
+def test_a_paced_loop_signs_only_what_it_takes() -> None:
+    now = [1_800_000_000.5]
+    pool = build_pool(pool_size=5, tenant_users=20, secrets=(SECRET,), run_tag="Run125", clock=lambda: now[0])
+    for _ in range(30):  # one delivery a second: nothing is signed ahead and thrown away
+        now[0] += 1
+        pool.take()
+    assert pool._n == pool.sent == 30
+
+
 def test_static_headers_carry_type_agent_and_token() -> None:
     pool = build_pool(pool_size=3, tenant_users=20, token="t0k3n")
     static = pool.static_headers
