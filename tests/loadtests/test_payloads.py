@@ -78,7 +78,7 @@ def test_deliveries_signed_ahead_are_signed_again_when_the_second_turns() -> Non
     for step in range(300):  # many takes per second, then the second turns mid-batch
         if step in (40, 41, 150, 299):
             now[0] += 1
-        name, body, headers = pool.take()
+        _, body, headers = pool.take()
         assert headers["webhook-timestamp"] == str(int(now[0]))
         assert verify(headers, body, [SECRET], now=lambda: now[0]) == headers["webhook-id"]
         taken.append(headers["webhook-id"])
