@@ -75,8 +75,6 @@ def validate(
             run.note_file(name)
             validate_in_slices(run, name, jobs=jobs, strict=run.checker.strict, max_errors=max_errors,
                                max_line_bytes=max_line_bytes, drift=drift)
-            if progress is not None:
-                progress(os.path.getsize(name))
         else:
             run.consume(read_blocks([name], max_line_bytes=max_line_bytes))
     return run.finish()

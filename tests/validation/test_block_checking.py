@@ -178,3 +178,21 @@ def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_jobs_cut_a_file_into_more_pieces_than_workers_and_report_as_one_by_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.validation._parallel as parallel
+
+    lines = [VARIANTS[(index * 7) % len(VARIANTS)] for index in range(14_000)]
+    for index in (5, 4000, 9000, 13_999):
+        lines[index] = BROKEN[index % len(BROKEN)]
+    path = tmp_path / "pieces.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(parallel, "MIN_PIECE_BYTES", 64 * 1024)
+    assert parallel.pieces(path.stat().st_size, 2) == 2 * parallel.PIECES_PER_JOB
+    seen: list[int] = []
+    report = validate(path, max_errors=None, jobs=2, progress=seen.append)
+    assert report.as_dict() == one_by_one(path)
+    assert len(seen) == 2 * parallel.PIECES_PER_JOB
+    assert sum(seen) == path.stat().st_size
