@@ -28,20 +28,20 @@ gives (``tests/validation/test_explain.py`` compares both on random breakage).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import jsonschema_rs
 import orjson
 
 from simulator.validation._registry import (
-    _close,
     _compile,
     _fold,
+    closed_schema,
     dropped_clauses,
     inlined_type,
-    json_copy,
 )
 
 __all__ = ["Explainer", "Failure"]
@@ -151,6 +151,23 @@ class Explainer:
             node = child
         return bool(node.children), node.required
 
+    def clean_at(self, path: tuple[str, ...]) -> Callable[[Any], bool] | None:
+        """A test that a value, put at ``path``, is valid, closed and clean there (None: no such part).
+
+        A shortcut asks it before patching a whole event: a part that is
+        clean cannot be where the event fails (~0.3 µs, against ~6 µs for the
+        patched event's closed validator).
+        """
+        node = self._root
+        for name in path:
+            child = node.children.get(name)
+            if child is None:
+                return None
+            node = child
+        if node.closed is None:
+            return None
+        return partial(_clean, node)
+
     def dropped_hold_outside(self, event: Any, path: tuple[str, ...]) -> bool:
         """For an event a lossy closed validator passed with the part at ``path`` patched: the clauses
         that validator dropped hold everywhere else too."""
@@ -210,12 +227,12 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
         # Below the root, the whole node is tried first (one call): when it passes, none of its parts is.
         lossy_members = tuple((child, plan) for child, plan in children.items() if plan.lossy)
         return _Node(_shared(skeleton), children,
-                     closed=None if depth == 0 else _shared(_fold(_close(json_copy(node), field=name))),
+                     closed=None if depth == 0 else _shared(closed_schema(node, field=name)),
                      lossy=bool(lossy_members), contract=None if depth == 0 else _shared(node),
                      lossy_members=lossy_members, required=frozenset(node.get("required", ())))
     schema = node if node is not True else {}
     dropped = dropped_clauses(schema)
-    return _Node(_shared(schema), closed=_shared(_fold(_close(json_copy(schema), field=name))),
+    return _Node(_shared(schema), closed=_shared(closed_schema(schema, field=name)),
                  lossy=dropped != {}, dropped=_shared(dropped) if dropped else None)
 
 

@@ -152,6 +152,10 @@ _NOT_LEAK_FREE = {"type": "string", "pattern": value_pattern(free_text=True)}
 _STRUCTURED_FORMATS = frozenset({"uuid", "date-time"})
 
 
+_SECRET_NAMES = {"not": {"pattern": SECRET_FIELD_PATTERN}}
+_SECRET_NAME = re.compile(SECRET_FIELD_PATTERN).search
+
+
 def _guard(out: dict[str, Any], field: str | None) -> None:
     """Add the leak guard's prefilter to a closed node, in place.
 
@@ -163,7 +167,7 @@ def _guard(out: dict[str, Any], field: str | None) -> None:
             and out.get("format") not in _STRUCTURED_FORMATS:
         extra = {"not": _NOT_LEAK_FREE if field in FREE_TEXT_FIELDS else _NOT_LEAK}
     elif out.get("type") == "object" and "properties" not in out:
-        extra = {"propertyNames": {"not": {"pattern": SECRET_FIELD_PATTERN}}}
+        extra = {"propertyNames": _SECRET_NAMES}
     if extra is not None:
         out.setdefault("allOf", []).append(extra)
 
@@ -528,7 +532,48 @@ def compiled_type(key: str) -> Compiled:
 
     Compiling all 25 closed validators takes ~0.25 s here; a run that meets three types pays for three.
     """
-    return Compiled(key, _compile(_fold(_close(json_copy(inlined_type(key)))), registry=None, fast_regex=True))
+    return Compiled(key, _compile(closed_schema(inlined_type(key)), registry=None, fast_regex=True))
+
+
+def closed_schema(schema: Any, *, field: str | None = None) -> Any:
+    """The closed copy of an inlined schema (``_close``), folded and trimmed for speed; ``schema`` stays.
+
+    The same instances pass it as pass ``_close``'s copy; two rewrites make
+    valid events cheaper to check (measured on the firehose, ~5.7 µs an
+    event before):
+
+    - a lower-case UUID's pattern (~110 ns a value with jsonschema-rs) becomes
+      the ``uuid`` format and no capital A–F (~50 ns; ``tests/validation``
+      compares both on fuzzed strings): ~0.6 µs an event;
+    - a closed object whose own names all pass the secret-name rule drops
+      that rule on its names (``propertyNames``, from the envelope's open
+      ``data``): it can only hold those names. ~0.6 µs an event.
+    """
+    return _trim(_fold(_close(json_copy(schema), field=field)))
+
+
+_UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _trim(node: Any) -> Any:
+    """``closed_schema``'s two rewrites, in place, at every level."""
+    if isinstance(node, list):
+        for item in node:
+            _trim(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key not in _LEAVES:
+                _trim(value)
+        if node.get("pattern") == _UUID_PATTERN and node.get("type") == "string" and "not" not in node:
+            del node["pattern"]
+            node["format"] = "uuid"
+            node["not"] = {"pattern": "[A-F]"}
+        names = node.get("properties")
+        if node.get("additionalProperties") is False and isinstance(names, dict) \
+                and node.get("propertyNames") == _SECRET_NAMES \
+                and not any(_SECRET_NAME(name) for name in names):
+            del node["propertyNames"]
+    return node
 
 
 @cache

@@ -15,7 +15,14 @@ from validation_examples import example
 from simulator import CATALOG
 from simulator.model import iter_events
 from simulator.validation import Problem, Validator
-from simulator.validation._registry import DEFINITIONS_ID, PLAIN_EMAIL, rs_registry
+from simulator.validation._leakguard import SECRET_FIELD_PATTERN
+from simulator.validation._registry import (
+    DEFINITIONS_ID,
+    PLAIN_EMAIL,
+    closed_schema,
+    inlined_type,
+    rs_registry,
+)
 
 
 def codes(problems: list[Problem]) -> list[str]:
@@ -211,3 +218,60 @@ def test_generated_emails_take_the_fast_path() -> None:
             found += 1
             assert re.fullmatch(PLAIN_EMAIL, address.decode()), address
     assert found > 1000
+
+
+# --- the closed fast path's UUID and member-name rewrites ------------------------------------------
+
+def _uuid_mutants() -> st.SearchStrategy[str]:
+    near = st.uuids().map(str).flatmap(lambda text: st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 40), st.sampled_from("0123456789abcdefABCDEFg-{}: \n\u0660\uff10é")),
+        max_size=3).map(lambda edits: _edit(text, edits)))
+    return near | st.text(max_size=40)
+
+
+def _edit(text: str, edits: list[tuple[int, int, str]]) -> str:
+    chars = list(text)
+    for op, at, char in edits:
+        at = min(at, len(chars))
+        if op == 0 and chars:
+            chars[min(at, len(chars) - 1)] = char
+        elif op == 1:
+            chars.insert(at, char)
+        elif op == 2 and chars:
+            del chars[min(at, len(chars) - 1)]
+        else:
+            chars = chars[:at]
+    return "".join(chars)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_uuid_mutants())
+def test_the_closed_uuid_check_is_the_contracts_uuid(text: str) -> None:
+    # The closed copies check a UUID as the uuid format and no capital A-F (about half the cost of
+    # the contract's lower-case 8-4-4-4-12 pattern): both must take and refuse the same strings.
+    contract = jsonschema_rs.validator_for({"$ref": f"{DEFINITIONS_ID}#/$defs/uuid"}, registry=rs_registry(),
+                                           validate_formats=True)
+    closed = jsonschema_rs.validator_for(closed_schema({"type": "string", "format": "uuid", "pattern": _UUID}),
+                                         validate_formats=True)
+    assert closed.is_valid(text) == contract.is_valid(text) == bool(re.fullmatch(_UUID, text, re.ASCII))
+
+
+_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def test_the_closed_copies_use_the_cheaper_uuid_check() -> None:
+    text = orjson.dumps(closed_schema(inlined_type("secret.used"))).decode()
+    assert _UUID.replace("\\", "\\\\") not in text
+    assert '"format":"uuid"' in text
+
+
+def test_a_closed_object_keeps_the_secret_name_rule_only_where_a_name_could_break_it() -> None:
+    names = {"not": {"pattern": SECRET_FIELD_PATTERN}}
+    harmless = {"type": "object", "properties": {"id": {"type": "string"}}, "additionalProperties": False,
+                "propertyNames": names}
+    assert "propertyNames" not in closed_schema(harmless)
+    secretive = {**harmless, "properties": {"api_key": {"type": "string"}}}
+    assert closed_schema(secretive)["propertyNames"] == names
+    event = example("secret.used")
+    event["data"]["client_secret"] = "x"  # a secret-looking name the schema does not declare: still refused
+    assert not Validator().fast_path("secret.used")(event)  # type: ignore[misc]
