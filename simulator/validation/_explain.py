@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Any
 
-import jsonschema_rs
 import orjson
 
 from simulator.validation._registry import (
@@ -67,21 +66,23 @@ class Failure:
 
 @dataclass(slots=True)
 class _Node:
-    validator: jsonschema_rs.Validator  # the skeleton of a plain node, or the whole leaf
+    validator: _Lazy  # the skeleton of a plain node, or the whole leaf
     children: dict[str, _Node] = field(default_factory=dict)
     memo: dict[bytes, tuple[Failure, ...]] = field(default_factory=dict)
     #: The part's closed validator (no unknown field, nothing the leak guard's prefilter would look at).
-    closed: jsonschema_rs.Validator | None = None
+    closed: _Lazy | None = None
     #: The closed copy dropped ``if``/``then`` clauses (the shard map's): passing it proves less.
     lossy: bool = False
     #: A lossy leaf's dropped clauses alone (None: they cannot be checked apart; the contract decides).
-    dropped: jsonschema_rs.Validator | None = None
+    dropped: _Lazy | None = None
     #: A plain node's whole contract (its ``validator`` is only its skeleton), to back a lossy ``closed``.
-    contract: jsonschema_rs.Validator | None = None
+    contract: _Lazy | None = None
     #: A plain node's members whose closed copies are lossy: the only ones a passing ``closed`` leaves open.
     lossy_members: tuple[tuple[str, _Node], ...] = ()
     #: A plain node's required member names.
     required: frozenset[str] = frozenset()
+    #: A leaf's schema (None for a plain node).
+    schema: Any = None
 
 
 #: A part of an event the Python walks must look at: (path, value, known): a leaf its closed
@@ -150,6 +151,16 @@ class Explainer:
                 return False, frozenset()
             node = child
         return bool(node.children), node.required
+
+    def leaf_schema(self, path: tuple[str, ...]) -> Any:
+        """The schema of the leaf at ``path`` (None where no leaf is)."""
+        node = self._root
+        for name in path:
+            child = node.children.get(name)
+            if child is None:
+                return None
+            node = child
+        return node.schema
 
     def clean_at(self, path: tuple[str, ...]) -> Callable[[Any], bool] | None:
         """A test that a value, put at ``path``, is valid, closed and clean there (None: no such part).
@@ -233,17 +244,42 @@ def _plan(node: Any, depth: int, name: str | None = None) -> _Node:
     schema = node if node is not True else {}
     dropped = dropped_clauses(schema)
     return _Node(_shared(schema), closed=_shared(closed_schema(schema, field=name)),
-                 lossy=dropped != {}, dropped=_shared(dropped) if dropped else None)
+                 lossy=dropped != {}, dropped=_shared(dropped) if dropped else None, schema=schema)
 
 
-def _shared(schema: Any) -> jsonschema_rs.Validator:
-    """One compiled validator per distinct schema: the 24 types share their envelope, actors, users…"""
-    return _compiled(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+def _shared(schema: Any) -> _Lazy:
+    """One validator per distinct schema (the 24 types share their envelope, actors, users…), compiled
+    when first asked: an explainer holds ~150 validators, most never asked in a run (a leaf's own
+    validator only explains a failure of its closed copy). Compiling them all cost ~0.08 s a run."""
+    return _lazy(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+
+
+class _Lazy:
+    """A jsonschema-rs validator compiled on the first call of ``is_valid`` or ``iter_errors``."""
+
+    __slots__ = ("is_valid", "iter_errors", "text")
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+        self.is_valid: Callable[[Any], bool] = self._first_is_valid
+        self.iter_errors: Callable[[Any], Any] = self._first_iter_errors
+
+    def _compile(self) -> None:
+        validator = _compile(orjson.loads(self.text), registry=None, fast_regex=True)
+        self.is_valid, self.iter_errors = validator.is_valid, validator.iter_errors
+
+    def _first_is_valid(self, instance: Any) -> bool:
+        self._compile()
+        return self.is_valid(instance)
+
+    def _first_iter_errors(self, instance: Any) -> Any:
+        self._compile()
+        return self.iter_errors(instance)
 
 
 @cache
-def _compiled(text: bytes) -> jsonschema_rs.Validator:
-    return _compile(orjson.loads(text), registry=None, fast_regex=True)
+def _lazy(text: bytes) -> _Lazy:
+    return _Lazy(text)
 
 
 def _explain(node: _Node, value: Any, path: tuple[str | int, ...], out: list[Failure],

@@ -245,7 +245,7 @@ class _Shortcut:
     (``Explainer.explain_part``), never by visiting the event's ~10 parts.
     """
 
-    __slots__ = ("blind", "clean", "explainer", "kind", "memo", "patch", "path")
+    __slots__ = ("blind", "by_integer", "clean", "explainer", "integers", "kind", "memo", "patch", "path")
 
     def __init__(self, path: tuple[str, ...], kind: str, patch: Any, explainer: Explainer) -> None:
         self.path = path
@@ -255,6 +255,11 @@ class _Shortcut:
         #: For a known part: whether a value is valid, closed and clean there (then the event fails elsewhere).
         self.clean = explainer.clean_at(path) if kind == "leaf" else None
         self.memo: dict[bytes, tuple[Problem, ...]] = {}
+        #: A string-only part refuses every integer alike, the number quoted aside: an ID written as a
+        #: number is unique per event, and would miss the memo every time. ``integers`` holds one
+        #: integer's problems and its text, to quote another's in its place.
+        self.by_integer = kind == "leaf" and _strings_only(explainer.leaf_schema(path))
+        self.integers: tuple[tuple[Problem, ...], str] | None = None
         #: A member no schema names, whose name is evidence of a leak (``client_secret``): it is
         #: reported by its name alone, its value never read (a leaked token is unique: a memo by value
         #: would never be met twice). Only redaction could bring the value into a message: see ``keep``.
@@ -272,6 +277,20 @@ class _Shortcut:
         if len(self.memo) >= _VALUES_PER_SHORTCUT:
             self.memo.clear()
         self.memo[bytes(memoryview(key))] = tuple(problems)  # a copy: orjson's own buffer holds 4 KiB or more
+        if self.by_integer and self.integers is None and value.__class__ is int:
+            text = str(value)
+            # Only the plain shape "<number> is not of type …": the number quoted once, first.
+            if all(p.message.startswith(f"{text} ") and p.message.count(text) == 1 for p in problems):
+                self.integers = tuple(problems), text
+
+    def _for_integer(self, value: int) -> list[Problem] | None:
+        """The problems of this part holding ``value``, from another integer's (None when none is known)."""
+        if self.integers is None:
+            return None
+        problems, text = self.integers
+        quoted = str(value)
+        return _shorten([Problem(p.code, p.severity, p.pointer, p.message.replace(text, quoted, 1), p.keyword)
+                         for p in problems])
 
     def problems(self, validator: Validator, event: dict[str, Any], schema: Compiled) -> list[Problem] | None:
         """The event's problems when it fails at this part only; else None."""
@@ -298,6 +317,10 @@ class _Shortcut:
         found = self.memo.get(key) if key is not None else None
         if found is not None and not (self.blind and _quoted(value, found)):
             return list(found)
+        if self.by_integer and value.__class__ is int:
+            made = self._for_integer(value)
+            if made is not None:
+                return made
         problems = validator._problems(event, schema, *self.explainer.explain_part(event, path))
         if any(p.is_error for p in problems):
             self.keep(value, problems)
@@ -318,6 +341,16 @@ def _patched(event: dict[str, Any], path: tuple[str, ...], patch: Any) -> dict[s
     else:
         node[path[-1]] = patch
     return out
+
+
+#: Keywords that leave any integer refused alike when the schema is for strings only.
+_STRING_KEYWORDS = frozenset({"type", "pattern", "format", "minLength", "maxLength", "description", "title",
+                              "$comment", "examples", "deprecated", "readOnly", "writeOnly"})
+
+
+def _strings_only(schema: Any) -> bool:
+    """Whether ``schema`` takes strings only, held to string keywords only: every integer fails it alike."""
+    return isinstance(schema, dict) and schema.get("type") == "string" and set(schema) <= _STRING_KEYWORDS
 
 
 def _example_value(key: str, path: tuple[str, ...]) -> Any:

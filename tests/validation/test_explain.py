@@ -176,6 +176,61 @@ def test_bulk_failures_are_answered_from_memory() -> None:
     assert all(p.pointer == "/timestamp" for found in answers for p in found)
 
 
+@st.composite
+def numbered_strings(draw: st.DrawFn) -> tuple[str, tuple[str, ...], list[int]]:
+    """An event type, a string member of it (envelope, data or one below), and integers to put there."""
+    key = draw(st.sampled_from(_TYPES))
+    event = example(key, "full")
+    strings = [p for p in _paths(event) if 1 <= len(p) <= 3 and all(isinstance(part, str) for part in p)
+               and isinstance(_get(event, p), str) and p != ("type",)]
+    values = draw(st.lists(st.integers(-(2**63), 2**64 - 1) | st.integers(-3, 12), min_size=2, max_size=6))
+    return key, draw(st.sampled_from(strings)), values
+
+
+def _get(node: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        node = node[part]
+    return node
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(numbered_strings())
+def test_a_string_written_as_a_number_is_explained_once_whatever_the_number(
+        case: tuple[str, tuple[str, ...], list[int]]) -> None:
+    # An ID sent as a number differs in every event: the answer for one number stands for every
+    # other (quoted in its place), and is the answer a fresh validator works out in full.
+    key, path, numbers = case
+    warm = Validator()
+    for number in numbers:
+        event = _break_at(example(key, "full"), path, "set", number)
+        assert warm.check(event) == Validator().check(event)
+
+
+def test_ids_written_as_numbers_are_not_explained_one_by_one() -> None:
+    events = []
+    for number in range(300):
+        event = copy.deepcopy(example("user.created", "full"))
+        event["tenant_id"] = 10**6 + number * 7919
+        events.append(event)
+    validator = Validator()
+    expected = [Validator().check(event) for event in events[:20]]
+    asked: list[int] = []
+    real = Explainer.explain_part
+
+    def counting(self: Explainer, event: Any, path: Any) -> Any:
+        asked.append(1)
+        return real(self, event, path)
+
+    Explainer.explain_part = counting  # type: ignore[method-assign]
+    try:
+        answers = [validator.check(event) for event in events]
+    finally:
+        Explainer.explain_part = real  # type: ignore[method-assign]
+    assert answers[:20] == expected
+    assert [p.message for p in answers[299]] == [f'{10**6 + 299 * 7919} is not of type "string"']
+    assert len(asked) <= 1
+
+
 def test_a_clause_the_closed_validator_drops_still_counts_beside_a_remembered_failure() -> None:
     # A shard map lists one shard per share: if/then clauses the closed validators drop (the semantic
     # rules restate them for events the closed validator passes). An event with a remembered bad
