@@ -320,8 +320,13 @@ def holds_schema_valid(event: dict[str, Any]) -> bool:
         if secret is not None and secret.get("id", shard_map["secret_id"]) != shard_map["secret_id"]:
             return False
         device_ids = data.get("device_ids")
-        if device_ids is not None and not set(device_ids).issubset(map(_DEVICE, shards)):
-            return False
+        if device_ids is not None:
+            devices = set(device_ids)
+            if not devices.issubset(map(_DEVICE, shards)):
+                return False
+            # secret.used names at least k devices (``_enough_devices``); k ≤ n held above.
+            if len(devices) < shard_map["threshold"] and event["type"] == "secret.used":
+                return False
     extra = _AFTER_SCHEMA.get(event["type"])
     return extra is None or extra(data)
 
@@ -382,6 +387,36 @@ def _pending_index(data: dict[str, Any]) -> Iterator[Problem]:
                      f"total={total}; indexes run from 1 to n")
 
 
+def _not_own_sender_ok(data: dict[str, Any]) -> bool:
+    """``_not_own_sender`` finds nothing (the same reading, without a generator: ~4× cheaper)."""
+    sender = data.get("sender") if "sender" in data else data.get("original_sender")
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
+    if not isinstance(sender_id, str):
+        return True
+    recipient = data.get("recipient")
+    if isinstance(recipient, dict) and recipient.get("id") == sender_id:
+        return False
+    return not any(isinstance(user, dict) and user.get("id") == sender_id for user in data.get("accepted_by") or ())
+
+
+def _pending_index_ok(data: dict[str, Any]) -> bool:
+    """``_pending_index`` finds nothing."""
+    if not _not_own_sender_ok(data):
+        return False
+    shard = data.get("shard")
+    if not isinstance(shard, dict):
+        return True
+    index, total = _count(shard.get("index")), _count(shard.get("total"))
+    return not (isinstance(index, int) and isinstance(total, int) and index > total)
+
+
+#: Each page rule's verdict alone, for the fast paths.
+_PAGE_RULES_OK: dict[Callable[[dict[str, Any]], Iterator[Problem]], Callable[[dict[str, Any]], bool]] = {
+    _not_own_sender: _not_own_sender_ok,
+    _pending_index: _pending_index_ok,
+}
+
+
 def _and_common(rule: Callable[[dict[str, Any]], Iterator[Problem]],
                 base: Callable[[dict[str, Any]], Iterator[Problem]] = _common,
                 ) -> Callable[[dict[str, Any]], Iterator[Problem]]:
@@ -389,12 +424,6 @@ def _and_common(rule: Callable[[dict[str, Any]], Iterator[Problem]],
         yield from base(data)
         yield from rule(data)
     return rules
-
-
-def _finds_nothing(rule: Callable[[dict[str, Any]], Iterator[Problem]]) -> Callable[[dict[str, Any]], bool]:
-    def ok(data: dict[str, Any]) -> bool:
-        return next(rule(data), None) is None
-    return ok
 
 
 def _enough_devices_ok(data: dict[str, Any]) -> bool:
@@ -425,10 +454,9 @@ _PAGE_RULES: dict[str, Callable[[dict[str, Any]], Iterator[Problem]]] = {
 }
 for _type, _rule in _PAGE_RULES.items():
     _RULES[_type] = _and_common(_rule, _RULES.get(_type, _common))
-    _FAST[_type] = _finds_nothing(_rule) if _type not in _FAST else _all_ok(_FAST[_type], _finds_nothing(_rule))
-    _AFTER_SCHEMA[_type] = (_finds_nothing(_rule) if _type not in _AFTER_SCHEMA
-                            else _all_ok(_AFTER_SCHEMA[_type], _finds_nothing(_rule)))
+    _ok = _PAGE_RULES_OK[_rule]
+    _FAST[_type] = _ok if _type not in _FAST else _all_ok(_FAST[_type], _ok)
+    _AFTER_SCHEMA[_type] = _ok if _type not in _AFTER_SCHEMA else _all_ok(_AFTER_SCHEMA[_type], _ok)
 _RULES["secret.used"] = _and_common(_enough_devices, _RULES["secret.used"])
 _FAST["secret.used"] = _all_ok(_FAST["secret.used"], _enough_devices_ok)
-_AFTER_SCHEMA["secret.used"] = (_enough_devices_ok if "secret.used" not in _AFTER_SCHEMA
-                                else _all_ok(_AFTER_SCHEMA["secret.used"], _enough_devices_ok))
+# (holds_schema_valid asks secret.used's device count itself, beside the devices it already reads.)

@@ -16,7 +16,7 @@ from simulator import CATALOG
 from simulator.strategies import realistic_events
 from simulator.validation import Validator, check_semantic
 from simulator.validation._registry import compiled, reference_validator
-from simulator.validation._semantic import check_schema_valid, time_key
+from simulator.validation._semantic import _PAGE_RULES, _PAGE_RULES_OK, check_schema_valid, time_key
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -177,6 +177,10 @@ def _semantic_mutants(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
+def _one_device(event: dict[str, Any]) -> None:
+    event["data"]["device_ids"] = event["data"]["device_ids"][:1]
+
+
 def _dup_index(event: dict[str, Any]) -> None:
     shards = event["data"]["shard_map"]["shards"]
     shards[-1]["index"] = shards[0]["index"]
@@ -193,6 +197,7 @@ def _dup_index(event: dict[str, Any]) -> None:
                  id="map-of-another-secret"),
     pytest.param("secret.used", _set("data/shard_map/threshold", 9), id="k-greater-than-n"),
     pytest.param("secret.used", _pop_shard, id="fewer-shards-than-n"),
+    pytest.param("secret.used", _one_device, id="fewer-devices-than-k"),
     pytest.param("group.created", _set("data/group/member_count", 99), id="member-count"),
     pytest.param("scim.updated", _both(_set("data/users_created", []), _set("data/users_pruned", [])),
                  id="scim-changed-nobody"),
@@ -249,3 +254,26 @@ def test_indexes_and_member_counts_written_as_integral_floats_are_read_as_intege
     problems = Validator().check(event)
     assert pointer in [p.pointer for p in problems if p.is_error], problems
     assert check_semantic(event) == [p for p in problems if p.code == "semantic"]
+
+
+_PEOPLE = st.sampled_from([None, "x", {}, {"id": 7}, {"id": "u1"}, {"id": "u2"}])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["secret.share.completed", "secret.multi_share.completed", "pending_share.created",
+                        "pending_share.accepted", "pending_share.rejected"]),
+       st.dictionaries(st.sampled_from(["sender", "original_sender", "recipient"]), _PEOPLE),
+       st.none() | st.lists(_PEOPLE, max_size=3),
+       st.none() | st.fixed_dictionaries({"index": st.sampled_from([1, 2, 3.0, 5, "2", None]),
+                                          "total": st.sampled_from([1, 2, 3, 4.0, None])}))
+def test_each_page_rules_verdict_is_its_explanations(key: str, people: dict[str, Any], accepted: Any,
+                                                     shard: Any) -> None:
+    # The fast paths ask a page rule's verdict alone (no generator); it must match what the rule explains.
+    data = copy.deepcopy(example(key)["data"])
+    data.update(people)
+    if accepted is not None:
+        data["accepted_by"] = accepted
+    if shard is not None:
+        data["shard"] = shard
+    rule = _PAGE_RULES[key]
+    assert _PAGE_RULES_OK[rule](data) == (next(rule(data), None) is None)
