@@ -274,6 +274,7 @@ def _count(value: Any) -> Any:
         return int(value)
     return value
 _ONE_TO = [frozenset(range(1, n + 1)) for n in range(65)]
+_MAX_ONE_TO = len(_ONE_TO)
 
 
 def _one_to(n: int) -> frozenset[int]:
@@ -312,9 +313,12 @@ def holds_schema_valid(event: dict[str, Any]) -> bool:
             return False
     shard_map = data.get("shard_map")
     if shard_map is not None:
-        total, shards = _count(shard_map["total"]), shard_map["shards"]  # an integer: the schema said so
+        total, shards = shard_map["total"], shard_map["shards"]  # an integer: the schema said so
+        if total.__class__ is not int:
+            total = _count(total)
         # Indexes 1..n exactly (the schema says each is ≥ 1) covers n shards, unique, none past n.
-        if shard_map["threshold"] > total or set(map(_INDEX, shards)) != _one_to(total) or len(shards) != total:
+        if shard_map["threshold"] > total or len(shards) != total \
+                or set(map(_INDEX, shards)) != (_ONE_TO[total] if total < _MAX_ONE_TO else _one_to(total)):
             return False
         secret = data.get("secret")
         if secret is not None and secret.get("id", shard_map["secret_id"]) != shard_map["secret_id"]:
@@ -396,7 +400,10 @@ def _not_own_sender_ok(data: dict[str, Any]) -> bool:
     recipient = data.get("recipient")
     if isinstance(recipient, dict) and recipient.get("id") == sender_id:
         return False
-    return not any(isinstance(user, dict) and user.get("id") == sender_id for user in data.get("accepted_by") or ())
+    for user in data.get("accepted_by") or ():
+        if isinstance(user, dict) and user.get("id") == sender_id:
+            return False
+    return True
 
 
 def _pending_index_ok(data: dict[str, Any]) -> bool:
