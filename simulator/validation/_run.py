@@ -213,20 +213,22 @@ class _Run:
         note = self.drift.note_event if self.drift.full else None
         valid: dict[str, int] = {}
         odd: list[tuple[int, bytes, Any]] = []  # (line, text, parsed or _UNPARSED), in line order
-        line = block.line - 1
-        for raw in lines:
-            line += 1
+        for line, raw in enumerate(lines, block.line):
             try:
                 event = loads(raw)
             except orjson.JSONDecodeError:
                 odd.append((line, raw, _UNPARSED))
                 continue
-            event_type: Any = event.get("type") if event.__class__ is dict else None
-            is_valid = closed.get(event_type) if event_type.__class__ is str else None
-            if is_valid is None and event_type.__class__ is str:
-                is_valid = checker.fast_path(event_type)
-            if is_valid is not None and is_valid(event) and holds(event) \
-                    and (dumps(event) == raw or not maybe_duplicates(raw, event)):
+            try:
+                event_type: Any = event["type"]
+                is_valid = closed[event_type]
+            except (KeyError, TypeError):  # not an object, no type or an odd one, or a type met first here
+                event_type = event.get("type") if event.__class__ is dict else None
+                is_valid = checker.fast_path(event_type) if event_type.__class__ is str else None
+                if is_valid is None:
+                    odd.append((line, raw, event))
+                    continue
+            if is_valid(event) and holds(event) and (dumps(event) == raw or not maybe_duplicates(raw, event)):
                 valid[event_type] = valid.get(event_type, 0) + 1
                 if note is not None:
                     note(event_type, event, self._optional(event_type))
