@@ -317,13 +317,13 @@ def splittable(name: str) -> bool:
             and _complete(first[:newline]))
 
 
-def slice_bounds(name: str, parts: int) -> list[tuple[int, int]]:
-    """Byte ranges that split a file into ``parts`` runs of whole lines."""
+def slice_bounds(name: str, targets: Iterable[int]) -> list[tuple[int, int]]:
+    """Byte ranges of whole lines that split a file near each offset of ``targets`` (in increasing order)."""
     size = os.path.getsize(name)
     cuts = [0]
     with open(name, "rb") as handle:
-        for part in range(1, parts):
-            target = max(size * part // parts, cuts[-1])
+        for offset in targets:
+            target = max(offset, cuts[-1])
             handle.seek(target)
             position = size
             while chunk := handle.read(65536):

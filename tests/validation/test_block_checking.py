@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +191,24 @@ def test_jobs_cut_a_file_into_more_pieces_than_workers_and_report_as_one_by_one(
     path = tmp_path / "pieces.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     monkeypatch.setattr(parallel, "MIN_PIECE_BYTES", 64 * 1024)
-    assert parallel.pieces(path.stat().st_size, 2) == 2 * parallel.PIECES_PER_JOB
+    cuts = parallel.piece_cuts(path.stat().st_size, 2)
+    sizes = [end - start for start, end in itertools.pairwise([0, *cuts, path.stat().st_size])]
+    assert len(sizes) > 4
+    assert sizes[0] > 4 * sizes[-2]  # large pieces first, small ones last: the workers end together
     seen: list[int] = []
     report = validate(path, max_errors=None, jobs=2, progress=seen.append)
     assert report.as_dict() == one_by_one(path)
-    assert len(seen) == 2 * parallel.PIECES_PER_JOB
+    assert len(seen) == len(sizes)
     assert sum(seen) == path.stat().st_size
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3, 8])
+@pytest.mark.parametrize("size", [1, 10, 3_000_000, 9_000_000, 170_000_000])
+def test_pieces_cover_the_file_in_order_at_least_one_per_process(size: int, jobs: int) -> None:
+    import simulator.validation._parallel as parallel
+
+    cuts = parallel.piece_cuts(size, jobs)
+    assert cuts == sorted(cuts)
+    assert all(0 < cut < size for cut in cuts) or size < jobs
+    assert len(cuts) + 1 >= jobs
+    assert len(cuts) < 80  # a round trip per piece: not thousands
