@@ -224,10 +224,11 @@ class _Run:
                 is_valid = closed[event_type]
             except (KeyError, TypeError):  # not an object, no type or an odd one, or a type met first here
                 event_type = event.get("type") if event.__class__ is dict else None
-                is_valid = checker.fast_path(event_type) if event_type.__class__ is str else None
-                if is_valid is None:
+                found = checker.fast_path(event_type) if event_type.__class__ is str else None
+                if found is None:
                     odd.append((line, raw, event))
                     continue
+                is_valid = found
             if is_valid(event) and holds(event) and (dumps(event) == raw or not maybe_duplicates(raw, event)):
                 valid[event_type] = valid.get(event_type, 0) + 1
                 if note is not None:
