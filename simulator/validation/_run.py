@@ -214,12 +214,12 @@ class _Run:
         loads, dumps = orjson.loads, orjson.dumps
         note = self.drift.note_event if self.drift.full else None
         valid: dict[str, int] = {}
-        odd: list[tuple[int, bytes, Any]] = []  # (line, text, parsed or _UNPARSED), in line order
+        odd: list[tuple[int, bytes, Any, bool]] = []  # (line, text, parsed or _UNPARSED, refused), in line order
         for line, raw in enumerate(lines, block.line):
             try:
                 event = loads(raw)
             except orjson.JSONDecodeError:
-                odd.append((line, raw, _UNPARSED))
+                odd.append((line, raw, _UNPARSED, False))
                 if len(odd) == _ODD_BATCH:
                     self._flush(path, odd)
                 continue
@@ -230,17 +230,20 @@ class _Run:
                 event_type = event.get("type") if event.__class__ is dict else None
                 found = checker.fast_path(event_type) if event_type.__class__ is str else None
                 if found is None:
-                    odd.append((line, raw, event))
+                    odd.append((line, raw, event, False))
                     if len(odd) == _ODD_BATCH:
                         self._flush(path, odd)
                     continue
                 is_valid = found
-            if is_valid(event) and holds(event) and (dumps(event) == raw or not maybe_duplicates(raw, event)):
-                valid[event_type] = valid.get(event_type, 0) + 1
-                if note is not None:
-                    note(event_type, event, self._optional(event_type))
-                continue
-            odd.append((line, raw, event))
+            if is_valid(event):
+                if holds(event) and (dumps(event) == raw or not maybe_duplicates(raw, event)):
+                    valid[event_type] = valid.get(event_type, 0) + 1
+                    if note is not None:
+                        note(event_type, event, self._optional(event_type))
+                    continue
+                odd.append((line, raw, event, False))
+            else:
+                odd.append((line, raw, event, True))
             if len(odd) == _ODD_BATCH:  # mostly odd lines: explain them before their parsed events pile up
                 self._flush(path, odd)
         totals = self.totals
@@ -248,14 +251,14 @@ class _Run:
             totals.setdefault(event_type, [0, 0, 0])[0] += count
         self._flush(path, odd)
 
-    def _flush(self, path: str, odd: list[tuple[int, bytes, Any]]) -> None:
+    def _flush(self, path: str, odd: list[tuple[int, bytes, Any, bool]]) -> None:
         """Check the lines set aside, in line order, and forget them."""
-        for line, raw, event in odd:
-            self._odd(path, line, raw, event)
+        for line, raw, event, refused in odd:
+            self._odd(path, line, raw, event, refused)
         odd.clear()
 
-    def _odd(self, path: str, line: int, raw: bytes, event: Any) -> None:
-        """One line the block's fast path did not pass, checked one by one."""
+    def _odd(self, path: str, line: int, raw: bytes, event: Any, refused: bool) -> None:
+        """One line the block's fast path did not pass (``refused``: its type's closed validator refused it)."""
         if event is _UNPARSED:
             raw = raw.strip()
             if raw:
@@ -267,7 +270,7 @@ class _Run:
         if is_valid is None:
             self._event(path, line, event, checker.check_parsed(raw, event))
             return
-        problems = check_schema_valid(event) if is_valid(event) else checker.check_refused(event, event_type)
+        problems = checker.check_refused(event, event_type) if refused else check_schema_valid(event)
         if maybe_duplicates(raw, event):
             problems = duplicate_problems(raw, event, strict=checker.strict) + problems
         self._event(path, line, event, problems)
