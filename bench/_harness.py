@@ -42,9 +42,14 @@ class Result:
     target: float | None = None
     limit: float | None = None
     note: str = ""
+    #: The median of ratios taken round by round (each side run close in time): when set, the ratio
+    #: shown and judged, steadier than the ratio of two medians when the machine's speed drifts.
+    paired: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.paired is not None:
+            return self.paired
         if self.reference in (None, 0):
             return None
         assert self.reference is not None
