@@ -27,6 +27,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urldefrag, urljoin
@@ -302,6 +303,7 @@ def _moved(where: str, offset: int) -> str:
     return f"{path}:{int(line) + offset}" if line.isdigit() else where
 
 
+@lru_cache(maxsize=4096)
 def _name(pointer: str) -> str:
     return pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
 

@@ -142,6 +142,22 @@ class Explainer:
                     _explain(child, item, path, out, suspects)
         return out, suspects
 
+    def unknown_members(self, event: Any) -> list[Suspect]:
+        """The members no schema names, of the event and of its plain objects (``data``), in the order
+        ``explain`` finds them; empty when there are none or the event's schema is not plain."""
+        known = self._root.children
+        if not known or event.__class__ is not dict:
+            return []
+        found: list[Suspect] = []
+        for name, value in event.items():
+            child = known.get(name)
+            if child is None:
+                found.append(((name,), value, False))
+            elif child.children and value.__class__ is dict:
+                inner = child.children
+                found.extend(((name, key), item, False) for key, item in value.items() if key not in inner)
+        return found
+
     def part(self, holder: tuple[str, ...]) -> tuple[bool, frozenset[str]]:
         """Whether ``holder`` runs through plain nodes only (the root is ``()``), and the last one's required names."""
         node = self._root

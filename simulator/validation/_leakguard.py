@@ -25,6 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from simulator.validation._problem import Problem, escape
@@ -170,6 +171,13 @@ def leaks_at(value: Any, where: str, field: str | None) -> list[Problem]:
     return list(_walk(value, where, field))
 
 
+def _split(pointer: str) -> tuple[str, ...]:
+    return tuple(token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:])
+
+
+_tokens = lru_cache(maxsize=4096)(_split)  # the pointers of bulk failures repeat
+
+
 #: What ``redact`` puts where a leaked value stood in a message.
 REDACTED = "«redacted»"
 
@@ -191,8 +199,7 @@ def redact(problems: list[Problem], event: Any, leaked: list[Problem]) -> list[P
 
 
 def _at(node: Any, pointer: str) -> Any:
-    for token in pointer.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
+    for token in _tokens(pointer) if len(pointer) <= 256 else _split(pointer):
         if isinstance(node, dict):
             node = node.get(token)
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

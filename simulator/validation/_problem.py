@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 __all__ = ["Code", "Problem", "Severity"]
@@ -43,4 +44,12 @@ def escape(name: str) -> str:
 
 def pointer(path: list[str | int] | tuple[str | int, ...]) -> str:
     """A JSON pointer from a path of keys and indexes."""
+    if path.__class__ is tuple and len(path) <= 4:
+        return _short_pointer(path)
+    return "".join(f"/{escape(str(part))}" for part in path)
+
+
+@lru_cache(maxsize=4096)
+def _short_pointer(path: tuple[str | int, ...]) -> str:
+    """``pointer`` of the short paths bulk failures repeat (``("data", "region")`` in every event)."""
     return "".join(f"/{escape(str(part))}" for part in path)

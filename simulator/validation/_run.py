@@ -156,12 +156,13 @@ class _Run:
             event_id = None
         errors = 0
         add = report.add_problem
+        where = ""
         for problem in problems:
             if problem.severity == "error":
                 errors += 1
             if event_type is not None and (problem.code == "unknown-field" or problem.keyword == "enum"):
                 value = _at(event, problem.pointer)
-                where = f"{path}:{line}"
+                where = where or f"{path}:{line}"
                 if problem.code == "unknown-field":
                     drift.note_unknown(event_type, problem.pointer, value, where)
                 else:

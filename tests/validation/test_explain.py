@@ -19,6 +19,7 @@ from simulator import CATALOG
 from simulator.validation import Validator, leaks
 from simulator.validation._explain import Explainer
 from simulator.validation._registry import compiled_type, leak_prefilter
+from simulator.validation._semantic import check_schema_valid
 
 _TYPES = [t.key for t in CATALOG]
 _ODD_VALUES = st.one_of(
@@ -229,6 +230,52 @@ def test_ids_written_as_numbers_are_not_explained_one_by_one() -> None:
     assert answers[:20] == expected
     assert [p.message for p in answers[299]] == [f'{10**6 + 299 * 7919} is not of type "string"']
     assert len(asked) <= 1
+
+
+def _explained_in_full(validator: Validator, event: dict[str, Any]) -> list[Any]:
+    """What the validator answers without its shortcuts: every part of the event walked."""
+    schema = validator._schema(event["type"])
+    assert schema is not None
+    if schema.closed.is_valid(event):
+        return check_schema_valid(event)
+    failures, suspects = validator._explainer(schema.key).explain(event)
+    return validator._problems(event, schema, failures, suspects)
+
+
+@st.composite
+def new_members(draw: st.DrawFn) -> dict[str, Any]:
+    """An event with members no schema names, in the envelope or in ``data`` (and maybe broken elsewhere)."""
+    event = example(draw(st.sampled_from(_TYPES)), draw(st.sampled_from(["full", "minimal"])))
+    for _ in range(draw(st.integers(1, 3))):
+        holder = event if draw(st.booleans()) else event["data"]
+        holder[draw(_NAMES | st.sampled_from(["region", "request_count", "api_key", "trace"]))] = draw(_ODD_VALUES)
+    if draw(st.integers(0, 3)) == 0:
+        event = _break_at(event, draw(st.sampled_from([p for p in _paths(event) if p and p[0] != "type"])),
+                          "set", draw(_ODD_VALUES))
+    return event
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(new_members(), min_size=1, max_size=4), st.booleans())
+def test_new_members_get_the_answer_of_the_walk_over_every_part(events: list[dict[str, Any]],
+                                                                strict: bool) -> None:
+    # A release that adds fields adds them everywhere: those events skip the part-by-part walk (and
+    # are remembered by where the new members sit); the answer must be the walk's, leaks included.
+    warm = Validator(strict=strict)
+    for event in events:
+        assert warm.check(event) == _explained_in_full(Validator(strict=strict), event)
+
+
+def test_a_remembered_set_of_new_members_never_hides_a_leak() -> None:
+    validator = Validator()
+    event = copy.deepcopy(example("user.created", "full"))
+    event["data"]["region"] = "eu-west-1"
+    event["data"]["trace"] = 7
+    assert [p.code for p in validator.check(event)] == ["unknown-field", "unknown-field"]
+    event["data"]["region"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    found = validator.check(event)
+    assert [p.code for p in found] == ["unknown-field", "unknown-field", "leak"]
+    assert all("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in p.message for p in found)
 
 
 def test_a_clause_the_closed_validator_drops_still_counts_beside_a_remembered_failure() -> None:
