@@ -13,7 +13,8 @@ bad timestamp, a leaked secret-looking field), kept in ``bench/out``.
 - python-jsonschema (the slow, well-known second opinion), on an even sample;
 - the invalid path: the first 20k events of the firehose, all with the
   timestamp ``2026-13-45``, against the same events valid (in-process, one
-  process, best of 2 each);
+  process, best of 2 each); and the same events each with two new fields in
+  ``data`` (drift after a release: warnings, shown without a target);
 - what the duplicate-member check costs on the clean capture (shown, no target);
 - peak RSS at two file sizes (the capture, and every fourth line of it): it
   must stay flat.
@@ -184,6 +185,18 @@ def make_all_invalid(source: Path, path: Path, events: int) -> tuple[Path, Path]
     return valid, path
 
 
+def make_new_fields(valid: Path, path: Path, *, seed: int = 5) -> Path:
+    """``valid`` with two members no schema names in every event's ``data`` (a release's new fields)."""
+    rng = random.Random(seed)
+    with valid.open("rb") as handle, path.open("wb") as out:
+        for line in handle:
+            event = orjson.loads(line)
+            event["data"]["region"] = rng.choice(["eu-west-1", "us-east-1", "ap-south-1"])
+            event["data"]["request_count"] = rng.randrange(1000)
+            out.write(orjson.dumps(event) + b"\n")
+    return path
+
+
 def every(source: Path, path: Path, step: int) -> Path:
     """Every ``step``-th line of ``source`` at ``path``: the same mix of types and breakage, smaller.
 
@@ -260,8 +273,9 @@ def run(quick: bool) -> list[Result]:
     naive_rate = events / min(naive)
     one_rate, all_rate = events / min(cli_one), events / min(cli_all)
 
-    paths = _child(_CHILD_IN_PROCESS, str(valid), str(invalid))
-    valid_rate, invalid_rate = paths["rates"]  # type: ignore[misc]
+    new_fields = make_new_fields(valid, OUT / f"new-fields-{INVALID_EVENTS}.jsonl")
+    paths = _child(_CHILD_IN_PROCESS, str(valid), str(invalid), str(new_fields))
+    valid_rate, invalid_rate, new_fields_rate = paths["rates"]  # type: ignore[misc]
     big = _child(_CHILD_IN_PROCESS, str(capture))
     little = _child(_CHILD_IN_PROCESS, str(small))
     duplicates = _child(_CHILD_NO_DUPLICATE_CHECK, str(firehose))
@@ -286,6 +300,9 @@ def run(quick: bool) -> list[Result]:
                note=f"python-jsonschema on {baseline['events']} events sampled evenly"),
         Result(name=f"validate all-invalid ({INVALID_EVENTS // 1000}k bad timestamps)", value=invalid_rate,
                unit="ev/s", reference_name="the same events valid", reference=valid_rate, target=0.5),
+        Result(name="validate, two new fields in every event", value=new_fields_rate, unit="ev/s",
+               reference_name="the same events without them", reference=valid_rate,
+               note="warnings, not errors: shown (no target)"),
         Result(name="validate with the duplicate-member check", value=duplicates["with"], unit="ev/s",  # type: ignore[arg-type]
                reference_name="without it", reference=duplicates["without"],  # type: ignore[arg-type]
                note="its cost, shown (no target)"),
