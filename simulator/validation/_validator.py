@@ -168,15 +168,16 @@ class Validator:
             del holder[rest[0]]
         if not schema.closed.is_valid(patched) or not holds_schema_valid(patched):
             return None
-        # Without leaks, the problems depend on where the members are, not on their values: remembered.
+        # The problems depend on where the members are, not on their values, when no value leaks
+        # (a member named like a secret is reported by its name alone): remembered by those places.
         where = (schema.key, *(path for path, _, _ in suspects))
         found = self._unknown.get(where)
-        if found is not None:
-            prefilter = leak_prefilter().is_valid
-            if all(prefilter({path[-1]: value}) for path, value, _ in suspects):
-                return list(found)
+        if found is not None and _values_unseen(suspects, found):
+            return list(found)
         problems = self._problems(event, schema, [], suspects)
-        if not any(p.code == "leak" for p in problems):
+        by_name = {pointer(path) for path, _, _ in suspects if is_secret_field(str(path[-1]))}
+        if all(p.code != "leak" or p.pointer in by_name for p in problems) \
+                and not any(REDACTED in p.message for p in problems):
             if len(self._unknown) >= _UNKNOWN_SETS:
                 self._unknown.clear()
             self._unknown[where] = tuple(problems)
@@ -415,6 +416,23 @@ def _example_value(key: str, path: tuple[str, ...]) -> Any:
 
 
 _ABSENT: Any = object()
+
+
+def _values_unseen(suspects: list[Suspect], problems: tuple[Problem, ...]) -> bool:
+    """Whether remembered problems hold for these unknown members: no value a leak, nor quoted in them.
+
+    A member named like a secret is reported by its name, its value never
+    read; its value must only not stand in a message (``redact`` would cut it).
+    """
+    prefilter = leak_prefilter().is_valid
+    for path, value, _ in suspects:
+        name = path[-1]
+        if is_secret_field(str(name)):
+            if _quoted(value, problems):
+                return False
+        elif not prefilter({name: value}):
+            return False
+    return True
 
 
 def _quoted(value: Any, problems: tuple[Problem, ...]) -> bool:
