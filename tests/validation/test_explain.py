@@ -290,6 +290,18 @@ def test_a_member_named_like_a_secret_is_remembered_by_its_name_but_never_a_reda
         assert validator.check(event) == _explained_in_full(Validator(), event)
 
 
+def test_new_members_with_huge_names_are_answered_but_not_remembered() -> None:
+    # A hostile capture could otherwise make the memo hold a thousand megabyte-long names.
+    validator = Validator()
+    for letter in "abc":
+        event = copy.deepcopy(example("user.created", "full"))
+        event["data"][letter * 100_000] = 1
+        found = validator.check(event)
+        assert [p.code for p in found] == ["unknown-field"]
+        assert len(found[0].message) < 500
+    assert not validator._unknown
+
+
 def test_a_clause_the_closed_validator_drops_still_counts_beside_a_remembered_failure() -> None:
     # A shard map lists one shard per share: if/then clauses the closed validators drop (the semantic
     # rules restate them for events the closed validator passes). An event with a remembered bad
