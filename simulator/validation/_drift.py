@@ -303,9 +303,15 @@ def _moved(where: str, offset: int) -> str:
     return f"{path}:{int(line) + offset}" if line.isdigit() else where
 
 
-@lru_cache(maxsize=4096)
 def _name(pointer: str) -> str:
+    return _short_name(pointer) if len(pointer) <= 256 else _name_of(pointer)  # memory stays bounded
+
+
+def _name_of(pointer: str) -> str:
     return pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+
+
+_short_name = lru_cache(maxsize=4096)(_name_of)
 
 
 def _schema_for(seen: _Seen) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal
 
 __all__ = ["Code", "Problem", "Severity"]
@@ -43,13 +42,23 @@ def escape(name: str) -> str:
 
 
 def pointer(path: list[str | int] | tuple[str | int, ...]) -> str:
-    """A JSON pointer from a path of keys and indexes."""
-    if path.__class__ is tuple and len(path) <= 4:
-        return _short_pointer(path)
-    return "".join(f"/{escape(str(part))}" for part in path)
+    """A JSON pointer from a path of keys and indexes.
+
+    The short pointers bulk failures repeat (``/data/region`` in every event)
+    are remembered, up to 4,096 of at most 256 characters: memory stays
+    bounded whatever names a hostile capture holds.
+    """
+    short = path.__class__ is tuple and len(path) <= 4
+    if short:
+        text = _POINTERS.get(path)  # type: ignore[arg-type]
+        if text is not None:
+            return text
+    text = "".join(f"/{escape(str(part))}" for part in path)
+    if short and len(text) <= 256:
+        if len(_POINTERS) >= 4096:
+            _POINTERS.clear()
+        _POINTERS[path] = text  # type: ignore[index]
+    return text
 
 
-@lru_cache(maxsize=4096)
-def _short_pointer(path: tuple[str | int, ...]) -> str:
-    """``pointer`` of the short paths bulk failures repeat (``("data", "region")`` in every event)."""
-    return "".join(f"/{escape(str(part))}" for part in path)
+_POINTERS: dict[tuple[str | int, ...], str] = {}

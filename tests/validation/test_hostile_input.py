@@ -138,3 +138,26 @@ def test_a_huge_unknown_type_is_named_short_and_not_remembered() -> None:
     assert len(problem.message) < 200
     assert "5,000,000 characters" in problem.message
     assert _unknown_type.cache_info().currsize == 0
+
+
+def test_the_places_remembered_for_bulk_failures_stay_small_whatever_the_names(tmp_path: Path) -> None:
+    # Pointers and names of new members are remembered for bulk failures: never a huge one.
+    from simulator.validation._drift import _short_name
+    from simulator.validation._leakguard import _tokens
+    from simulator.validation._problem import _POINTERS
+
+    events = []
+    for letter in "abcd":
+        event = example("user.created")
+        event["data"] = {**event["data"], letter * 1_000_000: "x"}
+        events.append(event)
+    path = tmp_path / "huge-names.jsonl"
+    path.write_bytes(jsonl(*events))
+    _POINTERS.clear()
+    _short_name.cache_clear()
+    _tokens.cache_clear()
+    report = validate(path)
+    assert report.warnings == 4
+    assert all(len(text) <= 256 for text in _POINTERS.values())
+    assert _short_name.cache_info().currsize == 0
+    assert _tokens.cache_info().currsize == 0
