@@ -168,15 +168,19 @@ class Explainer:
             node = child
         return bool(node.children), node.required
 
-    def leaf_schema(self, path: tuple[str, ...]) -> Any:
-        """The schema of the leaf at ``path`` (None where no leaf is)."""
+    def _node(self, path: tuple[str, ...]) -> _Node | None:
         node = self._root
         for name in path:
             child = node.children.get(name)
             if child is None:
                 return None
             node = child
-        return node.schema
+        return node
+
+    def leaf_schema(self, path: tuple[str, ...]) -> Any:
+        """The schema of the leaf at ``path`` (None where no leaf is)."""
+        node = self._node(path)
+        return None if node is None else node.schema
 
     def clean_at(self, path: tuple[str, ...]) -> Callable[[Any], bool] | None:
         """A test that a value, put at ``path``, is valid, closed and clean there (None: no such part).
@@ -185,15 +189,8 @@ class Explainer:
         clean cannot be where the event fails (~0.3 µs, against ~6 µs for the
         patched event's closed validator).
         """
-        node = self._root
-        for name in path:
-            child = node.children.get(name)
-            if child is None:
-                return None
-            node = child
-        if node.closed is None:
-            return None
-        return partial(_clean, node)
+        node = self._node(path)
+        return None if node is None or node.closed is None else partial(_clean, node)
 
     def dropped_hold_outside(self, event: Any, path: tuple[str, ...]) -> bool:
         """For an event a lossy closed validator passed with the part at ``path`` patched: the clauses
