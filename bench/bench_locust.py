@@ -1,9 +1,9 @@
 """Locust firehose user vs a bare ``FastHttpUser`` posting a constant body (target ≥ 0.9×).
 
 All run as Locust subprocesses against the same bare aiohttp 204 sink (its own
-process), with the same users and run length, one after the other, in a new
-order each round; figures are medians of requests per second, and each
-ratio the median of the five rounds' ratios (a round's sides run one after
+process), with the same users and run length, one after the other; figures are
+medians of requests per second, and each ratio the median of the seven rounds'
+ratios (a round's sides run one after
 the other; a ratio of two medians could pair runs minutes apart, and this
 machine kind's speed drifts by ±10% over minutes). The firehose
 user gives every request a fresh id and timestamp and signs it; the bare user
@@ -41,7 +41,7 @@ def run(quick: bool) -> list[Result]:
     users = 10
     seconds = 4 if quick else 8
     short = 2
-    rounds = 1 if quick else 5
+    rounds = 1 if quick else 7
     work = Path(tempfile.mkdtemp(prefix="bench-locust-", dir=OUT if OUT.is_dir() else None))
     body_file = work / "body.json"
     headers_file = work / "headers.json"
@@ -58,8 +58,7 @@ def run(quick: bool) -> list[Result]:
         wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
         host = f"http://127.0.0.1:{port}"
         for i in range(rounds):
-            # A new order each round, so drift on a shared machine hits every side alike.
-            for name in names[i % 3:] + names[:i % 3]:
+            for name in _order(names, i):
                 files = {"body_file": body_file, "headers_file": headers_file}
                 n_short, cpu_short, _ = _locust(name, host, users=users, seconds=short,
                                                 work=work / f"{name}-{i}-short", **files)
@@ -103,6 +102,20 @@ def run(quick: bool) -> list[Result]:
             note=(f"steady-state CPU per request: firehose {med['firehose']:.0f} µs, bare {med['bare']:.0f} µs, "
                   f"bare + same headers {med['bare+headers']:.0f} µs")))
     return results
+
+
+def _order(names: list[str], i: int) -> list[str]:
+    """Round ``i``'s order: the firehose and the bare user with the same headers (the judged pair)
+    always run next to each other, which goes first alternating (A B, B A), and the bare user
+    before or after them. In a rotated order the pair sat a whole run apart in two rounds of five,
+    and this machine kind's speed drifts by ±10% within a minute.
+
+    >>> [_order(["firehose", "bare", "bare+headers"], i) for i in range(2)]
+    [['bare', 'firehose', 'bare+headers'], ['bare+headers', 'firehose', 'bare']]
+    """
+    firehose, bare, with_headers = names
+    pair = [firehose, with_headers] if i % 2 == 0 else [with_headers, firehose]
+    return [bare, *pair] if i % 2 == 0 else [*pair, bare]
 
 
 def _locust(name: str, host: str, *, users: int, seconds: int, work: Path, body_file: Path,
