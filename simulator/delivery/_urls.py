@@ -2,13 +2,17 @@
 
 ``https`` anywhere, ``http`` only for loopback; a host name, IPv4 or bracketed
 IPv6; an optional port; path and query made only of ``A–Z a–z 0–9 - . _ ~ / = & %``;
-no user info and no fragment. A refusal names the character or part that failed.
+no user info and no fragment. A refusal names the character or part that failed, and
+never quotes user info: what could be ``user:password@`` shows as ``***@``.
 
 >>> check_url("https://hooks.example.com/chest?tenant=a1")
 'https://hooks.example.com/chest?tenant=a1'
 >>> check_url("http://example.com/x")
 Traceback (most recent call last):
 simulator._exceptions.InvalidURL: URL 'http://example.com/x': scheme 'http' is allowed only for loopback hosts (localhost, 127.0.0.1, [::1]); use https
+>>> check_url("https://alice:hunter2@example.com/x")
+Traceback (most recent call last):
+simulator._exceptions.InvalidURL: URL 'https://***@example.com/x': has user info ('user:password@'); put credentials in a token (--token, or token = … in endpoints.toml), not the URL
 """
 
 from __future__ import annotations
@@ -38,7 +42,19 @@ def is_loopback(host: str) -> bool:
 
 
 def _fail(url: str, part: str, message: str) -> InvalidURL:
-    return InvalidURL(f"URL {url!r}: {message}", url=url, part=part)
+    shown = _without_user_info(url)
+    return InvalidURL(f"URL {shown!r}: {message}", url=shown, part=part)
+
+
+def _without_user_info(url: str) -> str:
+    """``url`` as a message may quote it: everything from the scheme to the last ``@`` (where
+    ``user:password@`` would be, even with a ``/``, ``?`` or ``#`` in the password) becomes
+    ``***``. Only refused URLs are quoted, and every URL holding an ``@`` is refused."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    return url if at < 0 else f"{scheme}{sep}***{rest[at:]}"
 
 
 def check_url(url: str) -> str:
@@ -58,8 +74,15 @@ def check_url(url: str) -> str:
         raise _fail(url, "fragment", "has a fragment ('#…'); remove everything from '#'")
     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     authority, tail = rest[:cut], rest[cut:]
-    if "@" in authority:
-        raise _fail(url, "userinfo", "has user info ('user@'); put credentials in a token, not the URL")
+    if "@" in rest:
+        # Refused before the host and port are read: none of what may be a password (one holding a
+        # '/' or a '?') is quoted as a host, a port or a path character.
+        if "@" in authority:
+            raise _fail(url, "userinfo", "has user info ('user:password@'); put credentials in a token "
+                        "(--token, or token = … in endpoints.toml), not the URL")
+        part = "query" if "?" in tail and tail.index("@") > tail.index("?") else "path"
+        raise _fail(url, part, f"has an '@' in the {part}: user info ('user:password@') is not allowed, "
+                    f"and '@' is not a {part} character (percent-encode it as %40)")
     if not authority:
         raise _fail(url, "host", "has no host")
     host, port = _split_host_port(url, authority)

@@ -485,3 +485,22 @@ def test_resume_needs_the_header_values_again(sink: Sink, tmp_path: Path, capsys
     assert sorted(sink.ids(ok_only=True)) == [e["id"] for e in events]
     assert {r.headers["x-team"] for r in sink.received} == {value}
     assert value.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("run.db*"))
+
+
+def test_a_url_with_a_password_is_refused_without_quoting_it(events_file: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    password = "pw-0f-alice"
+    url = f"http://alice:{password}@127.0.0.1:9/hook"
+    toml = tmp_path / "endpoints.toml"
+    toml.write_text(f'[[endpoint]]\nname = "a"\nurl = "{url}"\n')
+    for args in (["send", str(events_file), "--to", url, "--secret", SECRET],
+                 ["send", str(events_file), "--endpoints", str(toml)],
+                 ["endpoints", "check", url],
+                 ["endpoints", "check", str(toml)],
+                 ["certify", url, "--secret", SECRET]):
+        code, out, err = run(args, capsys)
+        assert code == 2, (args, err)
+        assert "user info" in err, err
+        assert "***@127.0.0.1:9/hook" in err, err
+        assert password not in out + err, args
+        assert "alice" not in out + err, args

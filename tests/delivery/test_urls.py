@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator._exceptions import InvalidURL
 from simulator.delivery import check_url, is_loopback
@@ -66,3 +68,49 @@ def test_message_names_character() -> None:
 ])
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+PASSWORD = "s3cr3t-Pw"
+
+
+@pytest.mark.parametrize("url", [
+    pytest.param(f"https://alice:{PASSWORD}@example.com/hook", id="user-password"),
+    pytest.param(f"https://{PASSWORD}@example.com/hook", id="token-as-user"),
+    pytest.param(f"http://alice:{PASSWORD}@127.0.0.1:8080/hook", id="loopback"),
+    pytest.param(f"https://alice:{PASSWORD}/x@example.com/hook", id="slash-in-password"),
+    pytest.param(f"https://alice:{PASSWORD}#x@example.com/hook", id="hash-in-password"),
+    pytest.param(f"https://alice:{PASSWORD}?x@example.com/hook", id="question-mark-in-password"),
+    pytest.param(f"https://alice:{PASSWORD} @example.com/hook", id="space-in-password"),
+    pytest.param(f"https://alice:{PASSWORD}\r\n@example.com/hook", id="line-break-in-password"),
+    pytest.param(f"ftp://alice:{PASSWORD}@example.com/hook", id="other-scheme"),
+    pytest.param(f"alice:{PASSWORD}@example.com/hook", id="no-scheme"),
+    pytest.param(f"https://alice:{PASSWORD}@exa_mple.com:99999/hook", id="bad-host-and-port"),
+])
+def test_a_refusal_never_quotes_user_info(url: str) -> None:
+    with pytest.raises(InvalidURL) as info:
+        check_url(url)
+    for said in (str(info.value), info.value.url):
+        assert PASSWORD not in said
+        assert "alice" not in said
+    assert "***" in info.value.url
+
+
+@pytest.mark.parametrize(("url", "part"), [
+    ("https://example.com/users/@me", "path"),
+    ("https://example.com/hook?email=a@b.example", "query"),
+])
+def test_an_at_sign_after_the_host_is_refused_as_such(url: str, part: str) -> None:
+    with pytest.raises(InvalidURL, match=f"'@' in the {part}") as info:
+        check_url(url)
+    assert info.value.part == part
+
+
+@given(password=st.text(alphabet=st.characters(codec="ascii", exclude_characters="@"), min_size=6, max_size=30))
+def test_no_password_is_quoted(password: str) -> None:
+    # Whatever characters a password holds, the refusal quotes none of it (a short one could
+    # match a common part of a message by chance: six characters and up, all of them checked).
+    url = f"https://alice:{password}@example.com/hook"
+    with pytest.raises(InvalidURL) as info:
+        check_url(url)
+    assert password not in str(info.value)
+    assert repr(password)[1:-1] not in str(info.value)
