@@ -352,7 +352,7 @@ def send(
     header: HeaderOpt = None,
     events: Annotated[str | None, typer.Option("--events", metavar="TYPES", help="Only these types (keys, labels or all).",
                                                show_default=False)] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
+    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight (1 to 10,000).")] = "32",
     rate: Annotated[str | None, typer.Option("--rate", metavar="N/s", help="At most N events per second (200/s).",
                                              show_default=False)] = None,
     pace: Annotated[str | None, typer.Option("--pace", metavar="asap|rate|recorded", help="asap | rate | recorded.",
@@ -365,7 +365,7 @@ def send(
                                        "like 1s,2s,4s,8s (retries within seconds, to try a listener out).")] = "standard-webhooks",
     jitter: Annotated[float, typer.Option("--jitter", metavar="F", help="Spread retry waits by ± this fraction.")] = 0.1,
     time_scale: Annotated[float, typer.Option("--time-scale", metavar="F", help="Multiply retry waits (tests).")] = 1.0,
-    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout (up to a day).")] = "15s",
     journal: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="Write a SQLite journal here.",
                                                  show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option("--resume", metavar="FILE", help="Continue the run in this journal, "
@@ -535,10 +535,10 @@ def replay(
     header: HeaderOpt = None,
     record: Annotated[Path | None, typer.Option("--journal", metavar="FILE", help="With --to: journal the replay here.",
                                                 show_default=False)] = None,
-    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight.")] = "32",
+    concurrency: Annotated[str, typer.Option("--concurrency", metavar="N", help="Deliveries in flight (1 to 10,000).")] = "32",
     retry: Annotated[str, typer.Option("--retry", metavar="PRESET|LIST", help="Retry schedule.")] = "standard-webhooks",
     time_scale: Annotated[float, typer.Option("--time-scale", metavar="F", help="Multiply retry waits (tests).")] = 1.0,
-    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout.")] = "15s",
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Per-attempt timeout (up to a day).")] = "15s",
     fmt: FormatOpt = OutputFormat.text,
 ) -> int:
     """Re-send events from a journal, with the same webhook-id."""

@@ -31,6 +31,14 @@ from simulator.delivery._transports import USER_AGENT, Transport, transport_for
 
 __all__ = ["USER_AGENT", "EventSource", "Pace", "Sender"]
 
+#: At most this many deliveries in flight: each is a task and a connection (a file descriptor);
+#: a million took over 20 s and gigabytes before the first request, where one process cannot
+#: keep more than a few thousand busy anyway.
+MAX_CONCURRENCY = 10_000
+#: The longest per-attempt timeout taken (a day): libcurl takes milliseconds in a C long, and
+#: ``inf`` or ``1e300`` dead-lettered every delivery with an OverflowError.
+MAX_TIMEOUT = 86_400.0
+
 EventSource = str | os.PathLike[str] | IO[bytes] | Iterable[Mapping[str, Any] | bytes | str]
 
 
@@ -84,14 +92,15 @@ class Sender:
         built = [Endpoint.from_url(u, secrets=self._secrets, token=self._token, headers=self._headers)
                  for u in to]
         self.endpoints: tuple[Endpoint, ...] = tuple(built) + tuple(endpoints)
-        if concurrency < 1:
-            raise UsageError(f"--concurrency={concurrency!r} must be a whole number ≥ 1")
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency={concurrency!r} must be a whole number from 1 to {MAX_CONCURRENCY:,}")
         if rate is not None and not rate > 0:
             raise UsageError(f"--rate={rate!r} must be a positive number of events per second")
         if not speed > 0:
             raise UsageError(f"--speed={speed!r} must be a positive factor, like 60")
-        if not timeout > 0:
-            raise UsageError(f"--timeout={timeout!r} must be a positive number of seconds, like 15")
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise UsageError(f"--timeout={timeout!r} must be a positive number of seconds up to a day "
+                             f"({MAX_TIMEOUT:g}), like 15")
         if pace is None:
             pace = "rate" if rate is not None else "asap"
         if pace not in ("asap", "rate", "recorded"):

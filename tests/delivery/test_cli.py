@@ -128,6 +128,14 @@ def bad_cases(tmp: Path, sink_url: str) -> list[tuple[str, list[str], str]]:
         ("bad-pace", ["send", e, "--to", sink_url, "--pace", "slowly"], "--pace='slowly'"),
         ("bad-concurrency", ["send", e, "--to", sink_url, "--concurrency", "0"], "--concurrency='0'"),
         ("bad-timeout", ["send", e, "--to", sink_url, "--timeout", "soon"], "--timeout='soon'"),
+        # Found by a probe: a million took over 20 s and gigabytes before the first request; an
+        # endless timeout dead-lettered every delivery with an OverflowError.
+        ("huge-concurrency", ["send", e, "--to", sink_url, "--concurrency", "1000000"], "from 1 to 10,000"),
+        ("replay-huge-concurrency", ["replay", str(garbage), "--to", sink_url, "--concurrency", "10001"],
+         "from 1 to 10,000"),
+        ("endless-timeout", ["send", e, "--to", sink_url, "--timeout", "inf"], "up to a day"),
+        ("huge-timeout", ["send", e, "--to", sink_url, "--timeout", "1e300"], "up to a day"),
+        ("timeout-over-a-day", ["send", e, "--to", sink_url, "--timeout", "25h"], "up to a day"),
         ("bad-skew", ["send", e, "--to", sink_url, "--clock-skew", "lots"], "--clock-skew"),
         ("bad-retry", ["send", e, "--to", sink_url, "--retry", "sometimes"], "--retry='sometimes'"),
         ("bad-app", ["send", e, "--app", "nomodule_xyz:app"], "cannot import"),
