@@ -113,7 +113,7 @@ class SigningSecret:
         return binascii.b2a_base64(_mac(self._pads, prefix + body), newline=False).decode()
 
     def __reduce__(self) -> tuple[type[SigningSecret], tuple[bytes]]:
-        # Worker processes get the key, not the keyed HMAC (which does not pickle).
+        # Worker processes get the key, not the keyed pad states (hash objects do not pickle).
         return (SigningSecret, (self._key,))
 
     def __repr__(self) -> str:
