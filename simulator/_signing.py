@@ -110,7 +110,7 @@ class SigningSecret:
         return "v1," + self._digest(f"{msg_id}.{timestamp}.".encode(), body)
 
     def _digest(self, prefix: bytes, body: bytes) -> str:
-        return binascii.b2a_base64(_mac(self._pads, prefix + body), newline=False).decode()
+        return _mac_base64(self._pads, prefix + body)
 
     def __reduce__(self) -> tuple[type[SigningSecret], tuple[bytes]]:
         # Worker processes get the key, not the keyed pad states (hash objects do not pickle).
@@ -142,12 +142,12 @@ def _keyed(key: bytes) -> _Pads:
     return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
 
 
-def _mac(pads: _Pads, message: bytes) -> bytes:
-    """HMAC-SHA256 of ``message`` under the key ``pads`` came from."""
+def _mac_base64(pads: _Pads, message: bytes) -> str:
+    """HMAC-SHA256 of ``message`` under the key ``pads`` came from, in base64 (a signature's text)."""
     inner, outer = pads[0].copy(), pads[1].copy()
     inner.update(message)
     outer.update(inner.digest())
-    return outer.digest()
+    return binascii.b2a_base64(outer.digest(), newline=False).decode()
 
 
 def parse_secrets(values: Iterable[str | SigningSecret]) -> tuple[SigningSecret, ...]:
@@ -239,10 +239,9 @@ class Signer:
             # "id.timestamp.body" handed over in one piece.
             signed = b"".join((msg_id.encode(), self._stamp_dots, body))
             if len(macs) == 1:
-                out["webhook-signature"] = "v1," + binascii.b2a_base64(_mac(macs[0], signed), newline=False).decode()
+                out["webhook-signature"] = "v1," + _mac_base64(macs[0], signed)
             else:
-                out["webhook-signature"] = " ".join(
-                    "v1," + binascii.b2a_base64(_mac(pads, signed), newline=False).decode() for pads in macs)
+                out["webhook-signature"] = " ".join("v1," + _mac_base64(pads, signed) for pads in macs)
             return out
         signature = self.signature(msg_id, stamp, body)
         if signature is not None:
