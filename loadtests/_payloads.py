@@ -2,12 +2,12 @@
 
 The request loop stays cheap: each event is serialized once, without its id,
 into a ``Payload``; ``PayloadPool.take()`` then only glues a fresh id into the
-body and has chestsim's one ``Signer`` stamp the current second and sign
-``id.timestamp.body`` (one HMAC from a state keyed once). Deliveries are
-signed a few at a time, all stamped with the current second, and whatever is
-left when the second turns is signed again: a delivery's headers are what
-signing it when taken would give, at about half the CPU inside Locust (one
-signature at a time, between requests, runs on cold caches). The fixed headers come
+body and has chestsim's one ``Signer`` sign ``id.timestamp.body`` with the
+current second (one HMAC from a state keyed once). Deliveries are signed a few
+at a time (``Signer.headers_many``), all stamped with the current second, and
+whatever is left when the second turns is signed again: a delivery's headers
+are what signing it when taken would give, at about half the CPU inside Locust
+(one signature at a time, between requests, runs on cold caches). The fixed headers come
 from the transport package's ``fixed_headers``, which checks the token.
 Ids are ``evt_<run tag><worker index><counter>``, so two workers (or two runs
 against one listener) never send the same id, and the worker index also picks
@@ -96,8 +96,8 @@ class PayloadPool:
     shows the id prefix and size, never a secret.
     """
 
-    __slots__ = ("_batch", "_count", "_n", "_payloads", "_prefix", "_ready", "_ready_stamp", "_sent", "_signer",
-                 "_static")
+    __slots__ = ("_batch", "_clock", "_count", "_n", "_payloads", "_prefix", "_ready", "_ready_from",
+                 "_ready_stamp", "_sent", "_signer", "_static")
 
     def __init__(
         self,
@@ -114,10 +114,12 @@ class PayloadPool:
         self._count = len(self._payloads)
         self._prefix = id_prefix
         self._signer = Signer(secrets, clock=clock)
+        self._clock = clock
         self._n = 0  # deliveries prepared (ids used), ahead of ``_sent`` by what ``_ready`` holds
         self._sent = 0
         self._ready: list[tuple[str, bytes, dict[str, str]]] = []  # prepared, last one first
         self._ready_stamp: int | None = None
+        self._ready_from = 0.0  # the second ``_ready`` is signed for, as a float: [from, from + 1)
         self._batch = 1
         self._static = fixed_headers(token=token, where="the load test's token (--token or CHESTSIM_TOKEN)",
                                      user_agent=_USER_AGENT)
@@ -147,10 +149,10 @@ class PayloadPool:
 
     def take(self) -> tuple[str, bytes, dict[str, str]]:
         """The next ``(event type, body, per-delivery headers)``, stamped with the current second."""
-        stamp = self._signer.timestamp()
+        now = self._clock()
         ready = self._ready
-        if not ready or stamp != self._ready_stamp:
-            ready = self._prepare(stamp)
+        if not ready or not self._ready_from <= now < self._ready_from + 1:
+            ready = self._prepare(int(now))
         self._sent += 1
         return ready.pop()
 
@@ -163,15 +165,16 @@ class PayloadPool:
             self._batch = max(self._batch // 2, 1)
         elif stamp == self._ready_stamp:
             self._batch = min(self._batch * 2, _MAX_BATCH)
-        n, count, payloads, prefix, signer = self._n, self._count, self._payloads, self._prefix, self._signer
-        ready = []
-        for i in range(n + self._batch - 1, n - 1, -1):
-            payload = payloads[i % count]
-            msg_id = f"{prefix}{i:012d}"
-            body = b"".join((_HEAD, msg_id.encode(), payload.tail))
-            ready.append((payload.type, body, signer.headers(msg_id, body, timestamp=stamp)))
+        n, count, payloads, prefix = self._n, self._count, self._payloads, self._prefix
+        numbers = range(n + self._batch - 1, n - 1, -1)  # popped from the end: taken in id order
+        chosen = [payloads[i % count] for i in numbers]
+        ids = [f"{prefix}{i:012d}" for i in numbers]
+        bodies = [b"".join((_HEAD, msg_id.encode(), payload.tail))
+                  for msg_id, payload in zip(ids, chosen, strict=True)]
+        signed = self._signer.headers_many(zip(ids, bodies, strict=True), timestamp=stamp)
+        ready = list(zip([payload.type for payload in chosen], bodies, signed, strict=True))
         self._n = n + self._batch
-        self._ready, self._ready_stamp = ready, stamp
+        self._ready, self._ready_stamp, self._ready_from = ready, stamp, float(stamp)
         return ready
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
 import pytest
 import standardwebhooks
@@ -191,6 +192,46 @@ def test_signer_headers_follow_the_clock_from_second_to_second() -> None:
     fixed = signer.headers("evt_x", b"{}", timestamp=1_000_000)
     assert fixed["webhook-signature"] == SigningSecret(VECTOR_SECRET).sign("evt_x", 1_000_000, b"{}")
     assert signer.headers("evt_y", b"{}")["webhook-timestamp"] == str(1_000_003)
+
+
+@pytest.mark.parametrize("setup", ["unsigned", "one secret", "rotation", "skewed", "tampered-body", "wrong-secret"])
+def test_headers_many_gives_what_headers_gives_one_by_one(setup: str) -> None:
+    """The batch form a load test signs ahead with: the same headers, in order, for every kind of signer
+    (its single-secret fast path and the general one), with the clock read once when no timestamp is given."""
+    import random
+
+    from simulator._signing import Signer
+
+    all_secrets: dict[str, list[str | SigningSecret]] = {
+        "unsigned": [], "rotation": [VECTOR_SECRET, SigningSecret(b"k" * 70)]}
+    all_options: dict[str, dict[str, Any]] = {
+        "skewed": {"skew": -30.0}, "tampered-body": {"fault": "tampered-body"},
+        "wrong-secret": {"fault": "wrong-secret"}}
+    secrets, options = all_secrets.get(setup, [VECTOR_SECRET]), all_options.get(setup, {})
+
+    def signer() -> Signer:  # each with its own seeded rng: the same wrong secret every time
+        return Signer(secrets, clock=clock, rng=random.Random(3), **options)
+
+    deliveries = [(f"evt_{n}", b'{"n": %d}' % n + b"x" * (n * 37)) for n in range(40)]
+    reads = []
+
+    def clock() -> float:
+        reads.append(1)
+        return 1_000_000.7
+
+    batch = signer().headers_many(iter(deliveries))
+    assert len(reads) == 1
+    one_by_one = signer()
+    assert batch == [one_by_one.headers(msg_id, body) for msg_id, body in deliveries]
+    assert [list(h) for h in batch[:1]] == [["webhook-id", "webhook-timestamp", "webhook-signature"][
+        :3 if one_by_one.signs else 2]]
+    fixed = signer().headers_many(deliveries[:3], timestamp=5)
+    assert [h["webhook-timestamp"] for h in fixed] == ["5", "5", "5"]
+    assert signer().headers_many([]) == []
+    if setup in ("one secret", "rotation", "skewed"):
+        stamp = int(1_000_000.7 + options.get("skew", 0.0))
+        for (msg_id, body), headers in zip(deliveries, batch, strict=True):
+            assert verify(headers, body, parse_secrets(secrets), now=lambda: stamp) == msg_id
 
 
 def test_signer_skew_moves_the_timestamp() -> None:
