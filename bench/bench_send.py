@@ -5,9 +5,13 @@ connections. chestsim sends a JSONL file of distinct events of every type, each
 signed with Standard Webhooks headers and journaled in SQLite; Locust (one process,
 as a subprocess: it must never share a process with asyncio) posts one constant
 body; wrk posts one constant body and gives the ceiling of the sink. chestsim, wrk
-and Locust run in every round, in alternating order, so drift on a shared machine
-hits them alike; each step also reports the CPU time per request of the client
-process and of the sink (on two cores they compete for the same CPU).
+and Locust run in every round, chestsim between wrk and Locust (forwards, then
+backwards), and each ratio is the median of the rounds' ratios: the machine's
+speed drifts by 10-40% within minutes, and a ratio of two medians could pair runs
+minutes apart (one run: chestsim 16.4k, 11.7k, 9.8k req/s and Locust 10.3k, 7.8k,
+8.6k, a ratio of medians of 1.36 where the rounds read 1.59, 1.49 and 1.14). Each
+step also reports the CPU time per request of the client process and of the sink
+(on two cores they compete for the same CPU).
 
 Beside them: the same send over https (a loopback TLS sink with a certificate
 made here by trustme), and the HTTP clients chestsim chose among, each inside the
@@ -136,10 +140,12 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
         # CPU µs per request of the client process and of the sink, per step: on two shared
         # cores the sender and the sink compete for the same CPU, where wrk barely uses any.
         cpu: dict[str, list[tuple[float, float]]] = {}
+        by_round: dict[int, dict[str, float]] = {}  # round -> step -> req/s
         for i in range(rounds):
             # wrk runs in every round beside chestsim, as Locust does: a ceiling measured once,
             # minutes away from the runs it is compared with, followed the machine's load instead.
-            steps = [("chestsim", ours), ("wrk", wrks), ("locust", locust), ("https", secure),
+            # chestsim next to each of its two references, which it is judged against round by round.
+            steps = [("wrk", wrks), ("chestsim", ours), ("locust", locust), ("https", secure),
                      *((f"client:{name}", figures) for name, figures in clients.items())]
             for name, figures in steps if i % 2 == 0 else steps[::-1]:
                 server = tls_sink if name == "https" else sink
@@ -160,6 +166,7 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
                     seconds = min(60, max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0))))
                     rate, requests = _locust(url, body, work / f"locust-{i}", seconds=seconds)
                 figures.append(rate)
+                by_round.setdefault(i, {})[name] = rate
                 sink_after = _process_cpu(server.pid)
                 per_request = ((_children_cpu() - client_before) / max(requests, 1) * 1e6,
                                (sink_after - sink_before) / max(requests, 1) * 1e6
@@ -178,6 +185,18 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
             process.terminate()
             process.wait(10)
     median = statistics.median
+
+    def paired(reference: str) -> float | None:
+        """The median over rounds of chestsim's rate / the reference's, each pair from one round."""
+        ratios = [rates["chestsim"] / rates[reference] for rates in by_round.values()
+                  if rates.get(reference) and "chestsim" in rates]
+        return median(ratios) if ratios else None
+
+    def per_round(reference: str) -> str:
+        ratios = [rates["chestsim"] / rates[reference] for rates in by_round.values()
+                  if rates.get(reference) and "chestsim" in rates]
+        return f"round ratios {', '.join(f'{r:.2f}' for r in ratios)}" if ratios else "no round ratios"
+
     wrk_note = (f"wrk {', '.join(f'{x:,.0f}' for x in wrks)} req/s on the same sink" if wrk is not None
                 else "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling")
     spent = "; ".join(f"{name} {median(c for c, _ in pairs):,.0f} + sink {median(k for _, k in pairs):,.0f}"
@@ -188,11 +207,13 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
     measured = "; ".join(f"{name} {', '.join(f'{x:,.0f}' for x in figures)}" for name, figures in clients.items())
     results = [
         Result(name="send: signed + journaled, chestsim", value=median(ours), unit="req/s",
-               reference_name="Locust FastHttpUser", reference=median(locust), target=1.5, note=note),
+               reference_name="Locust FastHttpUser", reference=median(locust), target=1.5,
+               note=f"{per_round('locust')}; {note}", paired=paired("locust")),
         Result(name="send: chestsim vs wrk (sink ceiling)", value=median(ours) if wrk is not None else 0.0,
                unit="req/s", reference_name="wrk", reference=wrk, target=0.6 if wrk is not None else None,
-               note=(f"wrk posts a constant body with no signing or journal, {CONCURRENCY} connections, "
-                     f"{10 if rounds > 1 else 5} s in every round; medians of {len(wrks)} rounds") if wrk is not None else wrk_note),
+               note=(f"{per_round('wrk')}; wrk posts a constant body with no signing or journal, {CONCURRENCY} "
+                     f"connections, {10 if rounds > 1 else 5} s in every round") if wrk is not None else wrk_note,
+               paired=paired("wrk") if wrk is not None else None),
         Result(name="send over https (loopback TLS, trustme CA)", value=median(secure), unit="req/s",
                reference_name="chestsim over http", reference=median(ours),
                note=f"--ca-file with the test CA, {max(events // 3, 5_000):,} events; "
