@@ -11,7 +11,7 @@ old way), the same user's rate moved 10–30% from run to run on this machine
 kind and the judged ratio's rounds spread over 0.80–1.37.
 
 A process is a sample too: on this machine kind two processes of the same
-user run a few percent apart for their whole life, so each set starts fresh
+user can run up to 10% apart for their whole life, so each set starts fresh
 processes, and a ratio is the median of the round ratios over all sets. A
 second process of the reference ("bare+headers again") is measured like the
 others: its row shows how far from 1.00 the bench reads when nothing differs.
