@@ -75,9 +75,11 @@ def test_deliveries_signed_ahead_are_signed_again_when_the_second_turns() -> Non
     now = [1_800_000_000.1]
     pool = build_pool(pool_size=20, tenant_users=20, secrets=(SECRET,), run_tag="Run124", clock=lambda: now[0])
     taken = []
-    for step in range(300):  # many takes per second, then the second turns mid-batch
-        if step in (40, 41, 150, 299):
-            now[0] += 1
+    # Many takes per second; the second turns mid-batch, a step within the second keeps it, and a
+    # clock set back (an NTP step) stamps the earlier second again.
+    moves = {40: 1.0, 41: 1.0, 100: 0.5, 150: 1.0, 200: -2.0, 230: 0.3, 299: 1.0}
+    for step in range(300):
+        now[0] += moves.get(step, 0.0)
         _, body, headers = pool.take()
         assert headers["webhook-timestamp"] == str(int(now[0]))
         assert verify(headers, body, [SECRET], now=lambda: now[0]) == headers["webhook-id"]
