@@ -103,6 +103,46 @@ class _Job:
         self.timer: asyncio.TimerHandle | None = None
 
 
+class _Ready:
+    """The deliveries waiting for a worker, and the workers waiting for one.
+
+    ``asyncio.Queue`` without what a run never uses (a bound, ``task_done``): a delivery is
+    handed to a waiting worker directly, and a worker takes a ready one without suspending.
+    """
+
+    __slots__ = ("_jobs", "_loop", "_workers")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self._workers: collections.deque[asyncio.Future[_Job]] = collections.deque()
+        self._loop = loop
+
+    def put(self, job: _Job) -> None:
+        workers = self._workers
+        while workers:
+            worker = workers.popleft()
+            if not worker.done():
+                worker.set_result(job)
+                return
+        self._jobs.append(job)
+
+    def take(self) -> _Job | None:
+        """A ready delivery, or ``None``."""
+        return self._jobs.popleft() if self._jobs else None
+
+    async def wait(self) -> _Job:
+        """The next delivery put, waiting for it."""
+        worker: asyncio.Future[_Job] = self._loop.create_future()
+        self._workers.append(worker)
+        try:
+            return await worker
+        except asyncio.CancelledError:
+            # Cancelled (the run stops) after a delivery was handed over: it is not lost.
+            if worker.done() and not worker.cancelled():
+                self._jobs.appendleft(worker.result())
+            raise
+
+
 class Engine:
     """One run, on one event loop. ``run`` drives it from start to report."""
 
@@ -120,7 +160,8 @@ class Engine:
         self.disabled = dict(disabled or {})
         for idx, why in self.disabled.items():
             self.stats.disabled[self.endpoints[idx].name] = why
-        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        self.queue = _Ready(self.loop)
         self.outstanding = 0
         self.room = asyncio.Event()
         self.idle = asyncio.Event()
@@ -147,7 +188,6 @@ class Engine:
         self.ep_limits = [asyncio.Semaphore(e.concurrency) if e.concurrency else None for e in self.endpoints]
         self.ep_rates = [RateLimiter(e.rate) if e.rate else None for e in self.endpoints]
         self.pacer = Pacer(settings.pace, rate=settings.rate, speed=settings.speed)
-        self.loop = asyncio.get_running_loop()
 
     # -- one run, start to report -------------------------------------------------------------
 
@@ -262,9 +302,15 @@ class Engine:
         types = self.settings.types
         last_line = 0
         exhausted = object()
+        # Reading runs off the loop so a slow pipe never stalls deliveries in flight; a regular
+        # file is read on the loop (handing each batch over from a thread cost a context switch
+        # and the GIL going back and forth while the thread parsed).
+        inline = getattr(batches, "never_waits", False)
         while True:
-            # Reading runs off the loop so a slow pipe never stalls deliveries in flight.
-            batch = await loop.run_in_executor(None, next, batches, exhausted)
+            if inline:
+                batch = next(batches, exhausted)
+            else:
+                batch = await loop.run_in_executor(None, next, batches, exhausted)
             if batch is exhausted:
                 break
             assert isinstance(batch, list)
@@ -320,7 +366,7 @@ class Engine:
                 chain.append(job)
                 return
             self.chains[key] = collections.deque()
-        self.queue.put_nowait(job)
+        self.queue.put(job)
 
     def _finish(self, job: _Job) -> None:
         if job.ended:
@@ -331,7 +377,7 @@ class Engine:
             key = (job.ep, job.ev.key)
             chain = self.chains.get(key)
             if chain:
-                self.queue.put_nowait(chain.popleft())
+                self.queue.put(chain.popleft())
             else:
                 self.chains.pop(key, None)
         if self.outstanding + 512 <= self.settings.max_pending:
@@ -342,8 +388,9 @@ class Engine:
     # -- delivering ---------------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        ready = self.queue
         while True:
-            job = await self.queue.get()
+            job = ready.take() or await ready.wait()
             try:
                 if await self._deliver(job):
                     return  # interrupted: the job stays owed in the journal
@@ -385,8 +432,7 @@ class Engine:
             stats.latencies.append(latency)
         if 200 <= status < 300:
             if journal is not None:
-                journal.attempt(job.seq, ep_index, job.attempt, status, latency * 1000, None, "delivered")
-                journal.outcome(job.seq, ep_index, "delivered", job.attempt, status, None)
+                journal.delivered(job.seq, ep_index, job.attempt, status, latency * 1000)
             stats.delivered(ev.type, self.endpoints[ep_index].name, attempts=job.attempt, latency=latency)
             self._finish(job)
             return False
@@ -432,7 +478,7 @@ class Engine:
         def wake() -> None:
             waiting.discard(job)
             job.timer = None
-            self.queue.put_nowait(job)
+            self.queue.put(job)
 
         job.due = self.loop.time() + delay
         job.timer = self.loop.call_later(delay, wake)
@@ -449,7 +495,7 @@ class Engine:
             if job.timer is not None:
                 job.timer.cancel()
                 job.timer = None
-            self.queue.put_nowait(job)
+            self.queue.put(job)
 
     def _dead(self, job: _Job, reason: str, status: int | None, *, record_attempt: bool = True) -> None:
         try:

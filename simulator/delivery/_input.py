@@ -9,6 +9,7 @@ accepted, and a later ``--resume`` starts again at that line.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -167,11 +168,19 @@ def _skip_checked(lines: Iterator[bytes], where: str, skip: int, recorded: Recor
 
 
 class _Closing:
-    """Batches that close their file when exhausted, failed, or dropped before the first batch."""
+    """Batches that close their file when exhausted, failed, or dropped before the first batch.
+
+    ``never_waits``: the lines come from a regular file, so reading a batch never waits on
+    a writer (as a pipe's or stdin's may): the sender reads it on its loop, not on a thread.
+    """
 
     def __init__(self, batches: Iterator[list[Outbound]], fh: IO[bytes] | None) -> None:
         self._batches = batches
         self._fh = fh
+        try:
+            self.never_waits = fh is not None and stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+        except (OSError, ValueError, AttributeError):
+            self.never_waits = False
 
     def __iter__(self) -> _Closing:
         return self

@@ -224,6 +224,15 @@ class Journal:
         """Buffer one attempt ('delivered', 'retry', 'dead' or 'disabled')."""
         self._attempts.append((seq, endpoint, attempt, time.time(), status, latency_ms, error, outcome))
 
+    def delivered(self, seq: int, endpoint: int, attempt: int, status: int, latency_ms: float) -> None:
+        """Buffer a delivered attempt and its outcome (``attempt`` then ``outcome``, in one call:
+        the one every delivery makes)."""
+        now = time.time()
+        self._attempts.append((seq, endpoint, attempt, now, status, latency_ms, None, "delivered"))
+        self._outcomes.append((seq, endpoint, "delivered", attempt, status, None, now))
+        if len(self._outcomes) >= OUTCOME_BATCH:
+            self.flush()
+
     def outcome(self, seq: int, endpoint: int, state: str, attempts: int, status: int | None,
                 reason: str | None) -> None:
         """Buffer a final outcome: 'delivered' or 'dead' with its reason; the buffer is

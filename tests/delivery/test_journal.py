@@ -191,6 +191,31 @@ def test_outcomes_commit_every_batch(tmp_path: Path) -> None:
     jr.close()
 
 
+def test_delivered_writes_the_attempt_and_the_outcome_and_commits_every_batch(tmp_path: Path) -> None:
+    jr = make(tmp_path)
+    seqs = jr.accept([(ev(i), (0,)) for i in range(1, OUTCOME_BATCH + 1)], lines_read=OUTCOME_BATCH)
+    for seq in seqs[:-1]:
+        jr.delivered(seq, 0, 1, 204, 2.5)
+    assert jr.buffered == 2 * (OUTCOME_BATCH - 1)
+    jr.delivered(seqs[-1], 0, 2, 202, 7.0)
+    assert jr.buffered == 0  # the batch is full: committed
+    with sqlite3.connect(f"file:{tmp_path / 'run.db'}?mode=ro", uri=True) as db:
+        attempts = db.execute("SELECT seq, endpoint, attempt, at, status, latency_ms, error, outcome "
+                              "FROM attempts ORDER BY seq").fetchall()
+        outcomes = db.execute("SELECT seq, endpoint, state, attempts, status, reason, at "
+                              "FROM outcomes ORDER BY seq").fetchall()
+    db.close()
+    assert len(attempts) == len(outcomes) == OUTCOME_BATCH
+    last_attempt, last_outcome = attempts[-1], outcomes[-1]
+    assert last_attempt[:3] == (seqs[-1], 0, 2)
+    assert last_attempt[4:] == (202, 7.0, None, "delivered")
+    assert last_outcome[:6] == (seqs[-1], 0, "delivered", 2, 202, None)
+    # One clock read for both rows: the attempt's time is the outcome's.
+    assert all(a[3] == o[6] for a, o in zip(attempts, outcomes, strict=True))
+    assert jr.counts()["delivered"] == OUTCOME_BATCH
+    jr.close()
+
+
 def test_recorded_samples_lines_read(tmp_path: Path) -> None:
     jr = make(tmp_path)
     jr.accept([(ev(i), (0,)) for i in range(1, 3001)], lines_read=3000)

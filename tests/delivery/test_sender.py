@@ -337,3 +337,42 @@ def test_progress_says_how_many_wait_to_retry_and_when(sink: Sink) -> None:
     assert all(p.waiting == 1 and p.next_retry_in is not None and p.next_retry_in <= 1.0 for p in waiting)
     assert waiting[0].describe().startswith("1 waiting to retry, next in ")
     assert seen[-1].waiting == 0 or seen[-1].done < 3
+
+
+def test_a_file_is_read_on_the_loop_and_a_pipe_on_a_thread(
+        sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regular file never makes the reader wait, so its batches are parsed on the loop; a pipe's
+    writer may stall, so its batches are read on a thread and deliveries in flight go on."""
+    import asyncio
+    import os
+    import threading
+
+    from simulator.delivery._input import read_batches
+
+    events = make_events(1300)  # three batches
+    path = write_jsonl(tmp_path / "e.jsonl", events)
+    handed: list[object] = []
+    original = asyncio.BaseEventLoop.run_in_executor
+
+    def counting(self: asyncio.BaseEventLoop, executor: Any, func: Any, *args: Any) -> Any:
+        handed.append(func)
+        return original(self, executor, func, *args)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting)
+    batches = read_batches(path)
+    assert getattr(batches, "never_waits", None) is True
+    batches.close()  # type: ignore[attr-defined]
+    report = Sender(to=[sink.url], secrets=[SECRET], **FAST).send(path)
+    assert report.delivered == 1300
+    assert handed == []
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes()))
+    writer.start()
+    try:
+        report = Sender(to=[sink.url], secrets=[SECRET], **FAST).send(fifo)
+    finally:
+        writer.join(10)
+    assert report.delivered == 1300
+    assert len(handed) >= 3  # each batch and the end of the input, from the thread
