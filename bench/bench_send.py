@@ -1,31 +1,36 @@
 """``chestsim send`` (signed, journaled) vs Locust ``FastHttpUser`` vs wrk, same sink, same concurrency.
 
-All post to one bare aiohttp 204 sink running in its own process, with 32
-connections. chestsim sends a JSONL file of distinct events of every type, each
-signed with Standard Webhooks headers and journaled in SQLite; Locust (one process,
-as a subprocess: it must never share a process with asyncio) posts one constant
-body; wrk posts one constant body and gives the ceiling of the sink. chestsim, wrk
-and Locust run in every round, chestsim between wrk and Locust (forwards, then
-backwards), and each ratio is the median of the rounds' ratios: the machine's
-speed drifts by 10-40% within minutes, and a ratio of two medians could pair runs
-minutes apart (one run: chestsim 16.4k, 11.7k, 9.8k req/s and Locust 10.3k, 7.8k,
-8.6k, a ratio of medians of 1.36 where the rounds read 1.59, 1.49 and 1.14). Each
-step also reports the CPU time per request of the client process and of the sink
-(on two cores they compete for the same CPU).
+The judged rates are taken in turns (``bench/_turns.py``): ``chestsim send`` (a
+JSONL file of distinct events of every type, each signed with Standard Webhooks
+headers and journaled in SQLite), Locust (one process, as a subprocess: it must
+never share a process with asyncio, posting one constant body) and wrk (one
+constant body: the sink's ceiling) run as live processes, each posting to its own
+path on one aiohttp 204 sink with 32 connections, and take half-second windows in
+turns, chestsim between wrk and Locust (forwards, then backwards), over sets of
+fresh processes. Each ratio is the median of the rounds' ratios. Run one after
+the other instead (the previous method: whole runs, three rounds), the round
+ratios against Locust read 1.04, 1.61 and 1.35 in one bench and 1.59, 1.49, 1.14
+in another: the machine's speed drifts by 10-40% within minutes. A second
+chestsim process is measured like the others: its row shows how far from 1.00
+the bench reads when nothing differs. Each window also gives the CPU time per
+request of the client process and of the sink (on two cores they compete).
 
-Beside them: the same send over https (a loopback TLS sink with a certificate
-made here by trustme), and the HTTP clients chestsim chose among, each inside the
-sender as users run it (``bench/_send_clients.py``: libcurl multi via pycurl, which
-chestsim ships, pyreqwest and aiohttp), same events, same sink, same run.
-Peak RSS is measured while sending a 1M-event file (100k with ``--quick``).
+Beside them, whole runs one after the other, informational: the send of the
+whole file start to end; the same send over https (a loopback TLS sink with a
+certificate made here by trustme); and the HTTP clients chestsim chose among,
+each inside the sender as users run it (``bench/_send_clients.py``: libcurl multi
+via pycurl, which chestsim ships, pyreqwest and aiohttp), same events, same sink,
+same run. Peak RSS is measured while sending a 1M-event file (100k with
+``--quick``).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -36,8 +41,9 @@ from pathlib import Path
 
 import orjson
 
-from bench._harness import BARE_SINK, OUT, Result, free_port, wait_ready
+from bench._harness import OUT, Result, free_port, wait_ready
 from bench._send_clients import CLIENTS
+from bench._turns import Side, counting_sink, median_ratio, ratio_note, take_turns
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's test secret
@@ -51,6 +57,7 @@ from locust import FastHttpUser, task
 
 _BODY = Path(os.environ["SEND_BENCH_BODY"]).read_bytes()
 _HEADERS = {"content-type": "application/json"}
+_PATH = os.environ.get("SEND_BENCH_PATH", "/webhooks")
 
 
 class Bare(FastHttpUser):
@@ -59,7 +66,7 @@ class Bare(FastHttpUser):
 
     @task
     def post(self):
-        self.client.post("/webhooks", data=_BODY, headers=_HEADERS, name="bare")
+        self.client.post(_PATH, data=_BODY, headers=_HEADERS, name="bare")
 """
 
 # Runs chestsim's own CLI and reports the child's peak RSS on stderr: its own (VmHWM), since ru_maxrss
@@ -98,83 +105,84 @@ wrk.body = io.open(os.getenv("SEND_BENCH_BODY"), "rb"):read("*a")
 """
 
 
+#: The sides taking turns, in the order of an even round (odd rounds run backwards): chestsim next to
+#: each of the two references it is judged against; "chestsim again" is a second chestsim process,
+#: the bench's own noise.
+NAMES = ("wrk", "chestsim", "locust", "chestsim again")
+
+
 def run(quick: bool) -> list[Result]:
     events = 20_000 if quick else 200_000
     rss_events = 100_000 if quick else 1_000_000
     rounds = 1 if quick else 3
     work = Path(tempfile.mkdtemp(prefix="bench-send-", dir=OUT if OUT.is_dir() else None))
     try:
-        return _run(work, events=events, rss_events=rss_events, rounds=rounds)
+        return _run(work, events=events, rss_events=rss_events, rounds=rounds, quick=quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Result]:
+def _run(work: Path, *, events: int, rss_events: int, rounds: int, quick: bool) -> list[Result]:
     stream = work / "events.jsonl"
     _write_events(stream, events)
+    # Each chestsim process taking turns must not run out of events before its set ends: at 25k
+    # req/s, its windows and the warm-up use about 150k in a set of 10 rounds.
+    turns_stream = work / "turns.jsonl" if quick else stream
+    if quick:
+        _write_events(turns_stream, 100_000)
     # The https row and the client candidates need a rate, not the whole run: a third of it.
     side = work / "side.jsonl"
     _write_events(side, max(events // 3, 5_000))
     body = work / "body.json"
     body.write_bytes(stream.open("rb").readline().strip())
     port, tls_port = free_port(), free_port()
+    host = f"http://127.0.0.1:{port}"
     ca_file, cert, key = _certificate(work)
-    sink = subprocess.Popen([sys.executable, "-c", BARE_SINK, str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    sink = counting_sink(port)
     tls_sink = subprocess.Popen([sys.executable, "-c", HTTPS_SINK, str(tls_port), str(cert), str(key)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sets, turns = (1, 4) if quick else (4, 10)
+    window = 0.5
     try:
-        wait_ready(f"http://127.0.0.1:{port}/_ready", sink)
+        wait_ready(f"{host}/_ready", sink)
         _wait_port(tls_port, tls_sink)
-        url = f"http://127.0.0.1:{port}/webhooks"
+        url = f"{host}/webhooks"
         tls_url = f"https://localhost:{tls_port}/webhooks"
         # A warm-up send, not measured: the first send to a sink just started was the slowest of
         # its series in each of four trials (one bench run: 5.1k req/s, then 9.4k and 8.4k; loops of
         # four to six sends to one sink: the first 14-16% below the median of the rest).
         _chestsim(side, url, work / "warm-up.db")
+
+        wrk = _wrk_path()
+        lifetime = int(60 + turns * len(NAMES) * (window + 0.1))  # every window of a set, and start-up
+        numbers = itertools.count()
+        starts = {
+            "wrk": functools.partial(_start_wrk, wrk=wrk, host=host, body=body, seconds=lifetime),
+            "chestsim": functools.partial(_start_chestsim, host=host, stream=turns_stream, work=work,
+                                          numbers=numbers),
+            "locust": functools.partial(_start_locust, host=host, body=body, work=work, seconds=lifetime),
+        }
+        sides = {name: Side(name, "/" + name.replace(" ", "-"), starts[name.removesuffix(" again")])
+                 for name in NAMES if wrk is not None or name != "wrk"}
+        take_turns(list(sides.values()), host, sink, sets=sets, rounds=turns, window=window)
+
+        # Whole runs, one after the other (informational): the file start to end, https, clients.
         ours: list[float] = []
-        locust: list[float] = []
-        wrks: list[float] = []
         secure: list[float] = []
         clients: dict[str, list[float]] = {name: [] for name in CLIENTS}
-        # CPU µs per request of the client process and of the sink, per step: on two shared
-        # cores the sender and the sink compete for the same CPU, where wrk barely uses any.
-        cpu: dict[str, list[tuple[float, float]]] = {}
-        by_round: dict[int, dict[str, float]] = {}  # round -> step -> req/s
         for i in range(rounds):
-            # wrk runs in every round beside chestsim, as Locust does: a ceiling measured once,
-            # minutes away from the runs it is compared with, followed the machine's load instead.
-            # chestsim next to each of its two references, which it is judged against round by round.
-            steps = [("wrk", wrks), ("chestsim", ours), ("locust", locust), ("https", secure),
+            steps = [("chestsim", ours), ("https", secure),
                      *((f"client:{name}", figures) for name, figures in clients.items())]
             for name, figures in steps if i % 2 == 0 else steps[::-1]:
-                server = tls_sink if name == "https" else sink
-                sink_before, client_before = _process_cpu(server.pid), _children_cpu()
                 if name == "chestsim":
-                    rate, requests, _ = _chestsim(stream, url, work / f"run-{i}.db")
+                    rate, _, _ = _chestsim(stream, url, work / f"run-{i}.db")
                 elif name == "https":
-                    rate, requests, _ = _chestsim(side, tls_url, work / f"tls-{i}.db", "--ca-file", str(ca_file))
-                elif name == "wrk":
-                    ceiling = _wrk(url, body, seconds=10 if rounds > 1 else 5)
-                    if ceiling is None:
-                        continue
-                    rate, requests = ceiling
-                elif name.startswith("client:"):
-                    rate, requests = _client(name.removeprefix("client:"), side, url, work / f"client-{i}.db")
+                    rate, _, _ = _chestsim(side, tls_url, work / f"tls-{i}.db", "--ca-file", str(ca_file))
                 else:
-                    # About as long as chestsim's run (a rate needs no more than a minute).
-                    seconds = min(60, max(5, round(events / max(ours[-1] if ours else 5000.0, 1.0))))
-                    rate, requests = _locust(url, body, work / f"locust-{i}", seconds=seconds)
+                    rate, _ = _client(name.removeprefix("client:"), side, url, work / f"client-{i}.db")
                 figures.append(rate)
-                by_round.setdefault(i, {})[name] = rate
-                sink_after = _process_cpu(server.pid)
-                per_request = ((_children_cpu() - client_before) / max(requests, 1) * 1e6,
-                               (sink_after - sink_before) / max(requests, 1) * 1e6
-                               if sink_after is not None and sink_before is not None else 0.0)
-                cpu.setdefault(name, []).append(per_request)
-                print(f"   round {i + 1}: {name} {rate:,.0f} req/s, load {os.getloadavg()[0]:.1f}, CPU µs per "
-                      f"request: client {per_request[0]:,.0f}, sink {per_request[1]:,.0f}", file=sys.stderr, flush=True)
-        wrk = statistics.median(wrks) if wrks else None
+                print(f"   round {i + 1}: {name} {rate:,.0f} req/s (whole run), load {os.getloadavg()[0]:.1f}",
+                      file=sys.stderr, flush=True)
         big = work / "big.jsonl"
         _write_events(big, rss_events)
         stream.unlink()
@@ -185,48 +193,84 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int) -> list[Resul
             process.terminate()
             process.wait(10)
     median = statistics.median
+    ours_turns = sides["chestsim"]
 
-    def paired(reference: str) -> float | None:
-        """The median over rounds of chestsim's rate / the reference's, each pair from one round."""
-        ratios = [rates["chestsim"] / rates[reference] for rates in by_round.values()
-                  if rates.get(reference) and "chestsim" in rates]
-        return median(ratios) if ratios else None
+    def note(reference: str) -> str:
+        return ratio_note(ours_turns, sides[reference], sets=sets, rounds=turns, window=window)
 
-    def per_round(reference: str) -> str:
-        ratios = [rates["chestsim"] / rates[reference] for rates in by_round.values()
-                  if rates.get(reference) and "chestsim" in rates]
-        return f"round ratios {', '.join(f'{r:.2f}' for r in ratios)}" if ratios else "no round ratios"
-
-    wrk_note = (f"wrk {', '.join(f'{x:,.0f}' for x in wrks)} req/s on the same sink" if wrk is not None
-                else "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling")
-    spent = "; ".join(f"{name} {median(c for c, _ in pairs):,.0f} + sink {median(k for _, k in pairs):,.0f}"
-                      for name, pairs in cpu.items() if name in ("chestsim", "wrk", "locust"))
-    note = (f"{CONCURRENCY} connections, {events:,} distinct events of every type × {rounds} rounds, medians; "
-            f"chestsim {', '.join(f'{x:,.0f}' for x in ours)} / Locust {', '.join(f'{x:,.0f}' for x in locust)}; "
-            f"{wrk_note}; CPU µs per request, client + sink: {spent}")
+    spent = "; ".join(f"{name} {median(side.cpu_us):,.0f} + sink {median(side.sink_us):,.0f}"
+                      for name, side in sides.items() if side.cpu_us and side.sink_us)
+    common = (f"{CONCURRENCY} connections, each chestsim process sending up to {_count(turns_stream):,} distinct "
+              f"events of every type; CPU µs per request in the same windows, client + sink: {spent}")
+    wrk_missing = "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling"
+    whole = f"whole runs of {events:,} events, one after the other: {', '.join(f'{x:,.0f}' for x in ours)} req/s"
     measured = "; ".join(f"{name} {', '.join(f'{x:,.0f}' for x in figures)}" for name, figures in clients.items())
     results = [
-        Result(name="send: signed + journaled, chestsim", value=median(ours), unit="req/s",
-               reference_name="Locust FastHttpUser", reference=median(locust), target=1.5,
-               note=f"{per_round('locust')}; {note}", paired=paired("locust")),
-        Result(name="send: chestsim vs wrk (sink ceiling)", value=median(ours) if wrk is not None else 0.0,
-               unit="req/s", reference_name="wrk", reference=wrk, target=0.6 if wrk is not None else None,
-               note=(f"{per_round('wrk')}; wrk posts a constant body with no signing or journal, {CONCURRENCY} "
-                     f"connections, {10 if rounds > 1 else 5} s in every round") if wrk is not None else wrk_note,
-               paired=paired("wrk") if wrk is not None else None),
+        Result(name="send: signed + journaled, chestsim", value=median(ours_turns.rates), unit="req/s",
+               reference_name="Locust FastHttpUser", reference=median(sides["locust"].rates), target=1.5,
+               note=f"{note('locust')}; {common}", paired=median_ratio(ours_turns, sides["locust"])),
+        Result(name="send: chestsim vs wrk (sink ceiling)", value=median(ours_turns.rates), unit="req/s",
+               reference_name="wrk", reference=median(sides["wrk"].rates) if "wrk" in sides else None,
+               target=0.6 if "wrk" in sides else None,
+               note=(f"{note('wrk')}; wrk posts a constant body with no signing or journal" if "wrk" in sides
+                     else wrk_missing),
+               paired=median_ratio(ours_turns, sides["wrk"]) if "wrk" in sides else None),
+        Result(name="send: a second chestsim process, again", value=median(sides["chestsim again"].rates),
+               unit="req/s", reference_name="chestsim", reference=median(ours_turns.rates),
+               note="how far from 1.00 this bench reads when nothing differs; "
+                    + ratio_note(sides["chestsim again"], ours_turns, sets=sets, rounds=turns, window=window),
+               paired=median_ratio(sides["chestsim again"], ours_turns)),
+        Result(name="send: whole run, start to end", value=median(ours), unit="req/s",
+               reference_name="chestsim in turns", reference=median(ours_turns.rates),
+               note=f"{whole}; start-up, the last answers and the machine's drift included; no target"),
         Result(name="send over https (loopback TLS, trustme CA)", value=median(secure), unit="req/s",
                reference_name="chestsim over http", reference=median(ours),
-               note=f"--ca-file with the test CA, {max(events // 3, 5_000):,} events; "
+               note=f"--ca-file with the test CA, {max(events // 3, 5_000):,} events, whole runs; "
                     f"{', '.join(f'{x:,.0f}' for x in secure)}; no target"),
         *(Result(name=f"send client inside the sender: {name}", value=median(figures), unit="req/s",
                  reference_name="curl (chosen)", reference=median(clients["curl"]),
-                 note=f"{max(events // 3, 5_000):,} events, same journal and sink; req/s per round: {measured}; "
-                      "no target")
+                 note=f"{max(events // 3, 5_000):,} events, same journal and sink, whole runs; req/s per round: "
+                      f"{measured}; no target")
           for name, figures in clients.items() if name != "curl"),
         Result(name=f"send: peak RSS, {rss_events:,} events", value=rss_mb, unit="MB", limit=200.0,
                note="chestsim send --journal, whole process"),
     ]
     return results
+
+
+def _count(stream: Path) -> int:
+    with stream.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _start_chestsim(side: Side, *, host: str, stream: Path, work: Path,
+                    numbers: itertools.count[int]) -> subprocess.Popen[bytes]:
+    """``chestsim send`` of the whole file to ``side``'s path, with a journal of its own."""
+    journal = work / f"turns-{next(numbers)}.db"
+    args = [sys.executable, "-c", _CHESTSIM, "send", str(stream), "--to", host + side.path, "--secret", SECRET,
+            "--journal", str(journal), "--concurrency", str(CONCURRENCY), "--format", "json"]
+    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=(work / f"{side.name}.err").open("wb"))
+
+
+def _start_locust(side: Side, *, host: str, body: Path, work: Path, seconds: int) -> subprocess.Popen[bytes]:
+    locustfile = work / "locustfile_send_bench.py"
+    locustfile.write_text(_LOCUSTFILE)
+    args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-H", host,
+            "-u", str(CONCURRENCY), "-r", str(CONCURRENCY * 100), "-t", f"{seconds}s", "--only-summary",
+            "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    return subprocess.Popen(args, cwd=work, env={**os.environ, "SEND_BENCH_BODY": str(body),
+                                                 "SEND_BENCH_PATH": side.path},
+                            stdout=subprocess.DEVNULL, stderr=(work / f"{side.name}.err").open("wb"))
+
+
+def _start_wrk(side: Side, *, wrk: str | None, host: str, body: Path, seconds: int) -> subprocess.Popen[bytes]:
+    assert wrk is not None
+    script = body.parent / "post.lua"
+    script.write_text(_WRK_LUA)
+    return subprocess.Popen([wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(script), host + side.path],
+                            env={**os.environ, "SEND_BENCH_BODY": str(body)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def _certificate(work: Path) -> tuple[Path, Path, Path]:
@@ -253,21 +297,6 @@ def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError("the https sink did not start within 10 s")
-
-
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of this process's children that have ended."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _process_cpu(pid: int) -> float | None:
-    """CPU seconds a running process has used so far (Linux's /proc), else ``None``."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client(name: str, stream: Path, url: str, journal: Path) -> tuple[float, int]:
@@ -317,38 +346,10 @@ def _chestsim(stream: Path, url: str, journal: Path, *extra: str) -> tuple[float
             int(rss.group(1)) / 1024 if rss else 0.0)
 
 
-def _locust(url: str, body: Path, work: Path, *, seconds: int) -> tuple[float, int]:
-    locustfile = work.parent / "locustfile_send_bench.py"
-    locustfile.write_text(_LOCUSTFILE)
-    host = url.rsplit("/", 1)[0]
-    args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-H", host,
-            "-u", str(CONCURRENCY), "-r", str(CONCURRENCY), "-t", f"{seconds}s", "--only-summary",
-            "--json-file", str(work), "--loglevel", "WARNING", "--exit-code-on-error", "0"]
-    proc = subprocess.run(args, cwd=work.parent, env={**os.environ, "SEND_BENCH_BODY": str(body)},
-                          capture_output=True, text=True, timeout=seconds + 120, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"locust exited {proc.returncode}: {proc.stderr[-1500:]}")
-    entries = json.loads(work.with_suffix(".json").read_text())
-    ok = sum(int(e["num_requests"]) - int(e["num_failures"]) for e in entries)
-    start = min(float(e["start_time"]) for e in entries)
-    end = max(float(e["last_request_timestamp"]) for e in entries)
-    return ok / max(end - start, 1e-9), ok
-
-
-def _wrk(url: str, body: Path, *, seconds: int) -> tuple[float, int] | None:
-    """wrk's rate and request count, or ``None`` when wrk cannot be had."""
+def _wrk_path() -> str | None:
+    """wrk's path, installed from Debian's package when missing and possible; else ``None``."""
     wrk = shutil.which("wrk")
     if wrk is None and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, timeout=300, check=False)
         wrk = shutil.which("wrk")
-    if wrk is None:
-        return None
-    script = body.parent / "post.lua"
-    script.write_text(_WRK_LUA)
-    proc = subprocess.run([wrk, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "-s", str(script), url],
-                          capture_output=True, text=True, timeout=seconds + 60, check=False,
-                          env={**os.environ, "SEND_BENCH_BODY": str(body)})
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", proc.stdout)
-    count = re.search(r"(\d+) requests in", proc.stdout)
-    return (float(rate.group(1)), int(count.group(1))) if rate and count else None
-
+    return wrk
