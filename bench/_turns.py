@@ -73,8 +73,9 @@ def counting_sink(port: int) -> subprocess.Popen[bytes]:
 
 
 def take_turns(sides: Sequence[Side], host: str, sink: subprocess.Popen[bytes], *, sets: int, rounds: int,
-               window: float = 0.5, settle: float = 0.1) -> None:
-    """``sets`` times: start every side afresh, let them take ``rounds`` turns each, stop them.
+               window: float = 0.5, settle: float = 0.1, after_set: Callable[[], None] | None = None) -> None:
+    """``sets`` times: start every side afresh, let them take ``rounds`` turns each, stop them
+    (then call ``after_set``, e.g. to remove what the stopped processes wrote).
 
     A process is a sample too: on this machine kind two processes of the same program can
     run up to 10% apart for their whole life, hence fresh processes per set.
@@ -94,6 +95,8 @@ def take_turns(sides: Sequence[Side], host: str, sink: subprocess.Popen[bytes], 
         finally:
             for side in sides:
                 _stop(side)
+            if after_set is not None:
+                after_set()
 
 
 def median_ratio(side: Side, reference: Side) -> float:

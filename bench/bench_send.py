@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -127,9 +128,9 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int, quick: bool) 
     _write_events(stream, events)
     # Each chestsim process taking turns must not run out of events before its set ends: at 25k
     # req/s, its windows and the warm-up use about 150k in a set of 10 rounds.
-    turns_stream = work / "turns.jsonl" if quick else stream
+    turns_stream, turns_events = (work / "turns.jsonl", 100_000) if quick else (stream, events)
     if quick:
-        _write_events(turns_stream, 100_000)
+        _write_events(turns_stream, turns_events)
     # The https row and the client candidates need a rate, not the whole run: a third of it.
     side = work / "side.jsonl"
     _write_events(side, max(events // 3, 5_000))
@@ -164,7 +165,8 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int, quick: bool) 
         }
         sides = {name: Side(name, "/" + name.replace(" ", "-"), starts[name.removesuffix(" again")])
                  for name in NAMES if wrk is not None or name != "wrk"}
-        take_turns(list(sides.values()), host, sink, sets=sets, rounds=turns, window=window)
+        take_turns(list(sides.values()), host, sink, sets=sets, rounds=turns, window=window,
+                   after_set=lambda: _remove(work.glob("turns-*.db*")))  # about 100 MB each
 
         # Whole runs, one after the other (informational): the file start to end, https, clients.
         ours: list[float] = []
@@ -200,8 +202,16 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int, quick: bool) 
 
     spent = "; ".join(f"{name} {median(side.cpu_us):,.0f} + sink {median(side.sink_us):,.0f}"
                       for name, side in sides.items() if side.cpu_us and side.sink_us)
-    common = (f"{CONCURRENCY} connections, each chestsim process sending up to {_count(turns_stream):,} distinct "
+    common = (f"{CONCURRENCY} connections, each chestsim process sending up to {turns_events:,} distinct "
               f"events of every type; CPU µs per request in the same windows, client + sink: {spent}")
+    if ours_turns.cpu_us and ours_turns.sink_us:
+        # chestsim posts from one thread: at its CPU per request it can go no faster than one CPU-second
+        # allows, nor than the machine's CPUs allow it and the sink together.
+        own, sink_us = median(ours_turns.cpu_us), median(ours_turns.sink_us)
+        ceiling = min(1e6 / own, (os.cpu_count() or 1) * 1e6 / (own + sink_us))
+        common += (f"; at {own:,.0f} µs per request chestsim can post at most {ceiling:,.0f} req/s here "
+                   f"({ceiling / median(sides['locust'].rates):.2f}× Locust's median), and posted "
+                   f"{median(ours_turns.rates) / ceiling:.0%} of that")
     wrk_missing = "wrk not available: apt-get install -y wrk (Debian) to measure the sink's ceiling"
     whole = f"whole runs of {events:,} events, one after the other: {', '.join(f'{x:,.0f}' for x in ours)} req/s"
     measured = "; ".join(f"{name} {', '.join(f'{x:,.0f}' for x in figures)}" for name, figures in clients.items())
@@ -238,9 +248,9 @@ def _run(work: Path, *, events: int, rss_events: int, rounds: int, quick: bool) 
     return results
 
 
-def _count(stream: Path) -> int:
-    with stream.open("rb") as fh:
-        return sum(1 for _ in fh)
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _start_chestsim(side: Side, *, host: str, stream: Path, work: Path,
