@@ -308,6 +308,9 @@ class Engine:
         inline = getattr(batches, "never_waits", False)
         while True:
             if inline:
+                # A turn of the loop before each batch: workers send what was accepted before the
+                # next batch is parsed, even when few events are routed and nothing waits for room.
+                await asyncio.sleep(0)
                 batch = next(batches, exhausted)
             else:
                 batch = await loop.run_in_executor(None, next, batches, exhausted)

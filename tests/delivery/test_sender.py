@@ -376,3 +376,45 @@ def test_a_file_is_read_on_the_loop_and_a_pipe_on_a_thread(
         writer.join(10)
     assert report.delivered == 1300
     assert len(handed) >= 3  # each batch and the end of the input, from the thread
+
+
+def test_a_file_read_on_the_loop_lets_deliveries_start_between_batches(
+        sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read on the loop, a file must not be parsed to its end before the first delivery goes out
+    (three batches, all routed, fit in the pending window: nothing else makes the reader wait)."""
+    from collections.abc import Iterator, Mapping
+
+    import simulator.delivery._sender as sender_module
+    from simulator.delivery import CurlTransport, Response
+    from simulator.delivery._input import read_batches
+
+    path = write_jsonl(tmp_path / "e.jsonl", make_events(1300))
+    read: list[int] = []
+    at_first_send: list[int] = []
+
+    class Counted:
+        def __init__(self, batches: Any) -> None:
+            self._batches, self.never_waits = batches, batches.never_waits
+
+        def __iter__(self) -> Iterator[Any]:
+            return self
+
+        def __next__(self) -> Any:
+            batch = next(self._batches)
+            read.append(len(batch))
+            return batch
+
+        def close(self) -> None:
+            self._batches.close()
+
+    class Watching(CurlTransport):
+        async def send(self, url: Any, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+            if not at_first_send:
+                at_first_send.append(len(read))
+            return await super().send(url, body, headers, timeout)
+
+    monkeypatch.setattr(sender_module, "read_batches", lambda *a, **k: Counted(read_batches(*a, **k)))
+    report = Sender(to=[sink.url], transport=Watching(), **FAST).send(path)
+    assert report.delivered == 1300
+    assert len(read) == 3
+    assert at_first_send == [1]
